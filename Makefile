@@ -1,0 +1,28 @@
+# make demo | make test | make bench: each sets up .venv and builds the extension first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DEPS := $(VENV)/.deps-installed
+
+.PHONY: demo test bench build clean
+
+demo: build
+	$(PY) examples/demo.py
+
+test: build
+	$(PY) -m pytest -q tests
+
+bench: build
+	$(PY) -m pytest benchmarks --benchmark-only --benchmark-columns=min,median,ops
+
+build: $(DEPS)
+	$(PY) setup.py -q build_ext --inplace
+
+$(DEPS): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+clean:
+	rm -rf build dnnl_py/cpu/_kernels.c dnnl_py/cpu/*.so dnnl_py/_build_info.py

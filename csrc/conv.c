@@ -1,0 +1,186 @@
+/* Forward convolution: im2col + BLAS, a depthwise direct kernel, and the reference. */
+#include <stdlib.h>
+#include <string.h>
+#include "dnnl_kernels.h"
+#include "isa.h"
+
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+
+/* Output pixel p (flattened d, h, w) of image n -> its (od, oh, ow). */
+static inline void pixel_coords(const dnnl_conv_t *p, int64_t pix, int64_t *od, int64_t *oh,
+                                int64_t *ow) {
+    *ow = pix % p->ow;
+    *oh = (pix / p->ow) % p->oh;
+    *od = pix / (p->ow * p->oh);
+}
+
+/* The GEMM arrangements (K = ic * kd * kh * kw per group, P = output pixels):
+ *  channels-last  dst[P, oc] = col[P, K] . wei[K, oc]; K ordered (kd, kh, kw, ic)
+ *  channels-first dst[oc, P] = wei[oc, K] . col[K, P]; K ordered (ic, kd, kh, kw)
+ * col is src itself for a dense 1x1 convolution with unit strides and no padding. */
+static int src_is_col(const dnnl_conv_t *p, int channels_last) {
+    if (p->kd * p->kh * p->kw != 1 || p->sd * p->sh * p->sw != 1) return 0;
+    if (p->pd || p->ph || p->pw) return 0;
+    const int64_t *s = p->src_s;
+    const int64_t px = channels_last ? s[4] : 1; /* stride between pixels */
+    if (!channels_last && s[4] != 1) return 0;
+    return s[3] == p->iw * px && s[2] == p->ih * s[3];
+}
+
+/* Pixels of all images form one GEMM when both src and dst step evenly over n. */
+static int batch_is_rows(const dnnl_conv_t *p) {
+    const int64_t pix = p->od * p->oh * p->ow;
+    return p->src_s[0] == pix * p->src_s[4] && p->dst_s[0] == pix * p->dst_s[4];
+}
+
+int64_t dnnl_conv_gemm_scratch_size(const dnnl_conv_t *p, int channels_last,
+                                    int64_t rows_per_chunk, int has_sum) {
+    const int64_t k = p->ic * p->kd * p->kh * p->kw;
+    int64_t size = src_is_col(p, channels_last) ? 0 : rows_per_chunk * k;
+    if (has_sum) size += rows_per_chunk * p->oc;
+    return size;
+}
+
+DNNL_MULTIVERSION
+static void im2col(const dnnl_conv_t *p, int channels_last, const float *src, int64_t pix0,
+                   int64_t npix, float *col) {
+    const int64_t *s = p->src_s;
+    const int64_t kdhw = p->kd * p->kh * p->kw, k = p->ic * kdhw;
+#pragma omp parallel for schedule(static) if (npix * k > 32768)
+    for (int64_t r = 0; r < npix; ++r) {
+        int64_t od, oh, ow;
+        pixel_coords(p, pix0 + r, &od, &oh, &ow);
+        for (int64_t t = 0; t < kdhw; ++t) {
+            const int64_t kw = t % p->kw, kh = (t / p->kw) % p->kh, kd = t / (p->kw * p->kh);
+            const int64_t id = od * p->sd - p->pd + kd * (p->dd + 1);
+            const int64_t ih = oh * p->sh - p->ph + kh * (p->dh + 1);
+            const int64_t iw = ow * p->sw - p->pw + kw * (p->dw + 1);
+            const int inside = id >= 0 && id < p->id && ih >= 0 && ih < p->ih && iw >= 0
+                               && iw < p->iw;
+            const float *in = src + id * s[2] + ih * s[3] + iw * s[4];
+            if (channels_last) {
+                float *out = col + r * k + t * p->ic;
+                if (inside) for (int64_t c = 0; c < p->ic; ++c) out[c] = in[c];
+                else memset(out, 0, sizeof(float) * p->ic);
+            } else {
+                for (int64_t c = 0; c < p->ic; ++c)
+                    col[(c * kdhw + t) * npix + r] = inside ? in[c * s[1]] : 0.0f;
+            }
+        }
+    }
+}
+
+void dnnl_conv_gemm(const dnnl_conv_t *p, int channels_last, int64_t rows_per_chunk,
+                    const float *src, const float *wei, const float *bias, float *dst,
+                    const dnnl_post_ops_t *po, float *scratch) {
+    const int64_t k = p->ic * p->kd * p->kh * p->kw;
+    const int64_t pix = p->od * p->oh * p->ow;
+    const int direct = src_is_col(p, channels_last);
+    const int has_sum = dnnl_post_ops_have_sum(po);
+    /* Without a sum post-op the GEMM writes dst and the epilogue works in place. */
+    float *col = scratch, *acc = direct ? scratch : scratch + rows_per_chunk * k;
+    /* channels-last with dense batch: all images' pixels are rows of one matrix */
+    const int merge = channels_last && direct && batch_is_rows(p);
+    const int64_t images = merge ? 1 : p->mb, rows = merge ? p->mb * pix : pix;
+    const int64_t *ss = p->src_s, *ds = p->dst_s, *ws = p->wei_s;
+    for (int64_t n = 0; n < images; ++n)
+        for (int64_t r0 = 0; r0 < rows; r0 += rows_per_chunk) {
+            const int64_t nr = MIN(rows_per_chunk, rows - r0);
+            for (int64_t g = 0; g < p->g; ++g) {
+                const float *src_g = src + n * ss[0] + g * p->ic * ss[1];
+                const float *wei_g = wei + g * ws[0];
+                const float *bias_g = bias ? bias + g * p->oc : NULL;
+                if (channels_last) {
+                    float *dst_t = dst + n * ds[0] + g * p->oc + r0 * ds[4];
+                    const float *a = direct ? src_g + r0 * ss[4] : col;
+                    const int64_t lda = direct ? ss[4] : k;
+                    if (!direct) im2col(p, 1, src_g, r0, nr, col);
+                    float *out = has_sum ? acc : dst_t;
+                    const int64_t ldo = has_sum ? p->oc : ds[4];
+                    dnnl_sgemm_rm(0, 0, nr, p->oc, k, a, lda, wei_g, ws[2], 0.0f, out, ldo);
+                    dnnl_epilogue(nr, p->oc, out, ldo, dst_t, ds[4], bias_g, 0, 1, po);
+                } else {
+                    float *dst_t = dst + n * ds[0] + g * p->oc * ds[1] + r0;
+                    const float *b = direct ? src_g + r0 : col;
+                    const int64_t ldb = direct ? ss[1] : nr;
+                    if (!direct) im2col(p, 0, src_g, r0, nr, col);
+                    float *out = has_sum ? acc : dst_t;
+                    const int64_t ldo = has_sum ? nr : ds[1];
+                    dnnl_sgemm_rm(0, 0, p->oc, nr, k, wei_g, ws[1], b, ldb, 0.0f, out, ldo);
+                    dnnl_epilogue(p->oc, nr, out, ldo, dst_t, ds[1], bias_g, 1, 0, po);
+                }
+            }
+        }
+}
+
+/* Depthwise: each output pixel is a weighted sum of kd*kh*kw input pixels, vectorised
+ * over the channels, which are contiguous in src, weights and dst. */
+DNNL_MULTIVERSION
+void dnnl_conv_dw(const dnnl_conv_t *p, const float *src, const float *wei,
+                  const float *bias, float *dst, const dnnl_post_ops_t *po) {
+    const int64_t C = p->g, pix = p->od * p->oh * p->ow;
+    const int64_t *ss = p->src_s, *ds = p->dst_s, *ws = p->wei_s;
+#pragma omp parallel
+    {
+        float *acc = malloc(sizeof(float) * C);
+#pragma omp for schedule(static)
+        for (int64_t np = 0; np < p->mb * pix; ++np) {
+            const int64_t n = np / pix;
+            int64_t od, oh, ow;
+            pixel_coords(p, np % pix, &od, &oh, &ow);
+            for (int64_t c = 0; c < C; ++c) acc[c] = 0.0f;
+            for (int64_t kd = 0; kd < p->kd; ++kd) {
+                const int64_t id = od * p->sd - p->pd + kd * (p->dd + 1);
+                if (id < 0 || id >= p->id) continue;
+                for (int64_t kh = 0; kh < p->kh; ++kh) {
+                    const int64_t ih = oh * p->sh - p->ph + kh * (p->dh + 1);
+                    if (ih < 0 || ih >= p->ih) continue;
+                    for (int64_t kw = 0; kw < p->kw; ++kw) {
+                        const int64_t iw = ow * p->sw - p->pw + kw * (p->dw + 1);
+                        if (iw < 0 || iw >= p->iw) continue;
+                        const float *in = src + n * ss[0] + id * ss[2] + ih * ss[3] + iw * ss[4];
+                        const float *w = wei + kd * ws[3] + kh * ws[4] + kw * ws[5];
+                        for (int64_t c = 0; c < C; ++c) acc[c] += in[c] * w[c];
+                    }
+                }
+            }
+            float *out = dst + n * ds[0] + od * ds[2] + oh * ds[3] + ow * ds[4];
+            dnnl_epilogue_row(C, acc, out, bias, 1, po);
+        }
+        free(acc);
+    }
+}
+
+void dnnl_conv_ref(const dnnl_conv_t *p, const float *src, const float *wei,
+                   const float *bias, float *dst, const dnnl_post_ops_t *po) {
+    const int64_t *ss = p->src_s, *ds = p->dst_s, *ws = p->wei_s;
+#pragma omp parallel for collapse(3) schedule(static)
+    for (int64_t n = 0; n < p->mb; ++n)
+        for (int64_t g = 0; g < p->g; ++g)
+            for (int64_t oc = 0; oc < p->oc; ++oc)
+                for (int64_t od = 0; od < p->od; ++od)
+                    for (int64_t oh = 0; oh < p->oh; ++oh)
+                        for (int64_t ow = 0; ow < p->ow; ++ow) {
+                            float acc = bias ? bias[g * p->oc + oc] : 0.0f;
+                            for (int64_t ic = 0; ic < p->ic; ++ic)
+                                for (int64_t kd = 0; kd < p->kd; ++kd) {
+                                    const int64_t id = od * p->sd - p->pd + kd * (p->dd + 1);
+                                    if (id < 0 || id >= p->id) continue;
+                                    for (int64_t kh = 0; kh < p->kh; ++kh) {
+                                        const int64_t ih = oh * p->sh - p->ph + kh * (p->dh + 1);
+                                        if (ih < 0 || ih >= p->ih) continue;
+                                        for (int64_t kw = 0; kw < p->kw; ++kw) {
+                                            const int64_t iw = ow * p->sw - p->pw + kw * (p->dw + 1);
+                                            if (iw < 0 || iw >= p->iw) continue;
+                                            acc += src[n * ss[0] + (g * p->ic + ic) * ss[1]
+                                                       + id * ss[2] + ih * ss[3] + iw * ss[4]]
+                                                   * wei[g * ws[0] + oc * ws[1] + ic * ws[2]
+                                                         + kd * ws[3] + kh * ws[4] + kw * ws[5]];
+                                        }
+                                    }
+                                }
+                            float *out = dst + n * ds[0] + (g * p->oc + oc) * ds[1] + od * ds[2]
+                                         + oh * ds[3] + ow * ds[4];
+                            *out = dnnl_post_ops_scalar(acc, *out, po);
+                        }
+}

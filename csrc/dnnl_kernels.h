@@ -1,0 +1,93 @@
+/* Plain C kernels of dnnl_py's CPU engine. Python validates problems and sizes;
+ * these functions trust their arguments and never touch Python objects. */
+#ifndef DNNL_KERNELS_H
+#define DNNL_KERNELS_H
+#include <stdint.h>
+
+#define DNNL_MAX_POST_OPS 8
+#define DNNL_MAX_DIMS 12
+
+enum { DNNL_PO_ELTWISE = 0, DNNL_PO_SUM = 1 };
+enum {
+    DNNL_ELT_RELU = 0, DNNL_ELT_GELU_TANH, DNNL_ELT_GELU_ERF, DNNL_ELT_TANH,
+    DNNL_ELT_LOGISTIC, DNNL_ELT_SWISH, DNNL_ELT_LINEAR, DNNL_ELT_CLIP
+};
+
+typedef struct { int kind, alg; float alpha, beta, scale; } dnnl_post_op_t;
+typedef struct { int len; dnnl_post_op_t ops[DNNL_MAX_POST_OPS]; } dnnl_post_ops_t;
+
+/* Fortran BLAS sgemm, as scipy.linalg.cython_blas exports it. */
+typedef void (*dnnl_sgemm_fn)(char *ta, char *tb, int *m, int *n, int *k, float *alpha,
+                              float *a, int *lda, float *b, int *ldb, float *beta,
+                              float *c, int *ldc);
+void dnnl_set_sgemm(dnnl_sgemm_fn fn);
+
+/* ISA the multi-versioned kernels run with: 3 avx512, 2 avx2, 0 baseline. */
+int dnnl_cpu_isa(void);
+int dnnl_max_threads(void);
+
+/* dst[r, c] = post_ops(acc[r, c] + bias[r*bias_rs + c*bias_cs], dst[r, c]);
+ * acc may alias dst (then a sum post-op cannot be present). bias may be NULL. */
+void dnnl_epilogue(int64_t rows, int64_t cols, const float *acc, int64_t ld_acc,
+                   float *dst, int64_t ld_dst, const float *bias, int64_t bias_rs,
+                   int64_t bias_cs, const dnnl_post_ops_t *po);
+/* One row of dnnl_epilogue, for callers already inside a parallel region. */
+void dnnl_epilogue_row(int64_t cols, const float *acc, float *dst, const float *bias,
+                       int64_t bias_cs, const dnnl_post_ops_t *po);
+float dnnl_post_ops_scalar(float v, float dst_old, const dnnl_post_ops_t *po);
+int dnnl_post_ops_have_sum(const dnnl_post_ops_t *po);
+
+/* Row-major C[m, n] = op(A)[m, k] . op(B)[k, n] + beta * C. */
+void dnnl_sgemm_rm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                   const float *a, int64_t lda, const float *b, int64_t ldb,
+                   float beta, float *c, int64_t ldc);
+
+/* Convolution, forward. 1D/2D problems are 3D ones with unit depth/height.
+ * Strides are in elements: src/dst (n, c, d, h, w), weights (g, o, i, d, h, w);
+ * the channel stride of src/dst steps over all groups' channels. */
+typedef struct {
+    int64_t mb, g, ic, oc; /* ic, oc per group */
+    int64_t id, ih, iw, od, oh, ow, kd, kh, kw;
+    int64_t sd, sh, sw, dd, dh, dw; /* dilation as oneDNN: 0 is dense */
+    int64_t pd, ph, pw;
+    int64_t src_s[5], wei_s[6], dst_s[5];
+} dnnl_conv_t;
+
+/* im2col + BLAS. channels_last selects the arrangement (see conv_gemm.c);
+ * rows_per_chunk bounds the output pixels computed per step; scratch holds
+ * dnnl_conv_gemm_scratch_size() floats. */
+int64_t dnnl_conv_gemm_scratch_size(const dnnl_conv_t *p, int channels_last,
+                                    int64_t rows_per_chunk, int has_sum);
+void dnnl_conv_gemm(const dnnl_conv_t *p, int channels_last, int64_t rows_per_chunk,
+                    const float *src, const float *wei, const float *bias, float *dst,
+                    const dnnl_post_ops_t *po, float *scratch);
+/* Depthwise (ic = oc = 1 per group), channels-last src/dst, channel-contiguous weights. */
+void dnnl_conv_dw(const dnnl_conv_t *p, const float *src, const float *wei,
+                  const float *bias, float *dst, const dnnl_post_ops_t *po);
+/* Any strides: the reference. */
+void dnnl_conv_ref(const dnnl_conv_t *p, const float *src, const float *wei,
+                   const float *bias, float *dst, const dnnl_post_ops_t *po);
+
+/* Matmul dst[b..., m, n] = src[b..., m, k] . wei[b..., k, n] + bias, with batch
+ * broadcast through zero strides. dst rows are contiguous (dst_s[col] == 1). */
+typedef struct {
+    int nbatch;                 /* number of batch dims */
+    int64_t batch[DNNL_MAX_DIMS];
+    int64_t m, n, k;
+    int64_t src_bs[DNNL_MAX_DIMS], wei_bs[DNNL_MAX_DIMS], dst_bs[DNNL_MAX_DIMS],
+            bia_bs[DNNL_MAX_DIMS];
+    int64_t src_s[2], wei_s[2], dst_s[2], bia_s[2]; /* (row, col) */
+} dnnl_matmul_t;
+
+int64_t dnnl_matmul_gemm_scratch_size(const dnnl_matmul_t *p, int64_t rows_per_chunk, int has_sum);
+void dnnl_matmul_gemm(const dnnl_matmul_t *p, int64_t rows_per_chunk, const float *src,
+                      const float *wei, const float *bias, float *dst,
+                      const dnnl_post_ops_t *po, float *scratch);
+void dnnl_matmul_ref(const dnnl_matmul_t *p, const float *src, const float *wei,
+                     const float *bias, float *dst, const dnnl_post_ops_t *po);
+
+/* dst[x] = src[x] over an ndims box, element strides on both sides. */
+void dnnl_copy_strided(int ndims, const int64_t *dims, const float *src,
+                       const int64_t *src_s, float *dst, const int64_t *dst_s);
+
+#endif

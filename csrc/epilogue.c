@@ -1,0 +1,76 @@
+/* Bias and post-ops applied to a freshly computed tile while it is in cache. */
+#include "eltwise.h"
+#include "isa.h"
+
+#define SEG 256 /* a row is processed in L1-sized segments */
+
+/* One loop per algorithm so that each one vectorises. */
+#define ELTWISE_LOOP(ALG) \
+    { for (int64_t i = 0; i < n; ++i) v[i] = eltwise_f(ALG, v[i], alpha, beta); } break;
+
+static inline void eltwise_segment(float *restrict v, int64_t n, const dnnl_post_op_t *op) {
+    const float alpha = op->alpha, beta = op->beta;
+    switch (op->alg) {
+    case DNNL_ELT_RELU: ELTWISE_LOOP(DNNL_ELT_RELU)
+    case DNNL_ELT_GELU_TANH: ELTWISE_LOOP(DNNL_ELT_GELU_TANH)
+    case DNNL_ELT_GELU_ERF: ELTWISE_LOOP(DNNL_ELT_GELU_ERF)
+    case DNNL_ELT_TANH: ELTWISE_LOOP(DNNL_ELT_TANH)
+    case DNNL_ELT_LOGISTIC: ELTWISE_LOOP(DNNL_ELT_LOGISTIC)
+    case DNNL_ELT_SWISH: ELTWISE_LOOP(DNNL_ELT_SWISH)
+    case DNNL_ELT_LINEAR: ELTWISE_LOOP(DNNL_ELT_LINEAR)
+    case DNNL_ELT_CLIP: ELTWISE_LOOP(DNNL_ELT_CLIP)
+    }
+}
+
+DNNL_MULTIVERSION
+void dnnl_epilogue_row(int64_t cols, const float *acc, float *dst, const float *bias,
+                         int64_t bias_cs, const dnnl_post_ops_t *po) {
+    float v[SEG];
+    for (int64_t c0 = 0; c0 < cols; c0 += SEG) {
+        const int64_t n = cols - c0 < SEG ? cols - c0 : SEG;
+        if (!bias) {
+            for (int64_t i = 0; i < n; ++i) v[i] = acc[c0 + i];
+        } else if (bias_cs == 0) {
+            const float b = bias[0];
+            for (int64_t i = 0; i < n; ++i) v[i] = acc[c0 + i] + b;
+        } else {
+            const float *b = bias + c0 * bias_cs;
+            for (int64_t i = 0; i < n; ++i) v[i] = acc[c0 + i] + b[i * bias_cs];
+        }
+        for (int j = 0; j < po->len; ++j) {
+            const dnnl_post_op_t *op = &po->ops[j];
+            if (op->kind == DNNL_PO_SUM) {
+                const float s = op->scale;
+                for (int64_t i = 0; i < n; ++i) v[i] += s * dst[c0 + i];
+            } else {
+                eltwise_segment(v, n, op);
+            }
+        }
+        for (int64_t i = 0; i < n; ++i) dst[c0 + i] = v[i];
+    }
+}
+
+void dnnl_epilogue(int64_t rows, int64_t cols, const float *acc, int64_t ld_acc,
+                   float *dst, int64_t ld_dst, const float *bias, int64_t bias_rs,
+                   int64_t bias_cs, const dnnl_post_ops_t *po) {
+    if (!bias && po->len == 0 && acc == dst) return;
+#pragma omp parallel for schedule(static) if (rows * cols > 16384)
+    for (int64_t r = 0; r < rows; ++r)
+        dnnl_epilogue_row(cols, acc + r * ld_acc, dst + r * ld_dst,
+                     bias ? bias + r * bias_rs : NULL, bias_cs, po);
+}
+
+float dnnl_post_ops_scalar(float v, float dst_old, const dnnl_post_ops_t *po) {
+    for (int j = 0; j < po->len; ++j) {
+        const dnnl_post_op_t *op = &po->ops[j];
+        v = op->kind == DNNL_PO_SUM ? v + op->scale * dst_old
+                                    : eltwise_f(op->alg, v, op->alpha, op->beta);
+    }
+    return v;
+}
+
+int dnnl_post_ops_have_sum(const dnnl_post_ops_t *po) {
+    for (int j = 0; j < po->len; ++j)
+        if (po->ops[j].kind == DNNL_PO_SUM) return 1;
+    return 0;
+}

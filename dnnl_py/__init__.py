@@ -1,0 +1,36 @@
+"""dnnl_py: oneDNN's programming model in Python, with a compiled CPU core.
+
+engine -> stream -> memory.desc / memory -> <kind>.primitive_desc -> <kind> -> execute.
+"""
+from collections import namedtuple
+
+from ._build_info import GIT_HASH, VERSION
+from ._errors import error, status
+from .attr import post_ops, primitive_attr
+from .convolution import convolution_forward
+from .engine import engine, stream
+from .kinds import (ARG_BIAS, ARG_DST, ARG_DST_0, ARG_FROM, ARG_SCRATCHPAD, ARG_SRC, ARG_SRC_0,
+                    ARG_SRC_1, ARG_TO, ARG_WEIGHTS, ARG_WEIGHTS_0, ARG_WEIGHTS_1, algorithm,
+                    prop_kind)
+from .matmul import matmul
+from .memory import memory
+from .primitive import primitive, primitive_desc
+from .reorder import reorder
+
+__version__ = VERSION
+
+version_t = namedtuple("version_t", "major minor patch hash cpu_runtime gpu_runtime")
+
+
+def version() -> version_t:
+    """dnnl_version(): this build's version and git hash."""
+    major, minor, patch = (int(x) for x in VERSION.split("."))
+    return version_t(major, minor, patch, GIT_HASH, "OMP", "NONE")
+
+
+__all__ = [
+    "ARG_BIAS", "ARG_DST", "ARG_DST_0", "ARG_FROM", "ARG_SCRATCHPAD", "ARG_SRC", "ARG_SRC_0",
+    "ARG_SRC_1", "ARG_TO", "ARG_WEIGHTS", "ARG_WEIGHTS_0", "ARG_WEIGHTS_1", "algorithm",
+    "convolution_forward", "engine", "error", "matmul", "memory", "post_ops", "primitive",
+    "primitive_attr", "primitive_desc", "prop_kind", "reorder", "status", "stream", "version",
+]

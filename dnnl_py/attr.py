@@ -1,0 +1,105 @@
+"""dnnl::post_ops and dnnl::primitive_attr."""
+from __future__ import annotations
+
+from typing import Optional
+
+from ._errors import invalid, unimplemented
+from .kinds import algorithm, primitive_kind
+from .memory import data_type
+
+# algorithm -> the C kernels' eltwise id (csrc/dnnl_kernels.h)
+ELTWISE_KERNEL_ID = {
+    algorithm.eltwise_relu: 0, algorithm.eltwise_gelu_tanh: 1, algorithm.eltwise_gelu_erf: 2,
+    algorithm.eltwise_tanh: 3, algorithm.eltwise_logistic: 4, algorithm.eltwise_swish: 5,
+    algorithm.eltwise_linear: 6, algorithm.eltwise_clip: 7,
+}
+_KERNEL_ELTWISE, _KERNEL_SUM = 0, 1
+
+
+class post_ops:
+    """dnnl::post_ops: operations applied, in order, to a primitive's result."""
+
+    def __init__(self):
+        self._ops: list[tuple] = []
+
+    def append_eltwise(self, aalgorithm: algorithm, alpha: float = 0.0, beta: float = 0.0):
+        if not isinstance(aalgorithm, algorithm) or not aalgorithm.name.startswith("eltwise_"):
+            raise invalid(f"append_eltwise: {aalgorithm!r} is not an eltwise algorithm")
+        self._ops.append((primitive_kind.eltwise, aalgorithm, float(alpha), float(beta)))
+
+    def append_sum(self, scale: float = 1.0, zero_point: int = 0,
+                   dt: data_type = data_type.undef):
+        self._ops.append((primitive_kind.sum, float(scale), int(zero_point), dt))
+
+    def len(self) -> int:
+        return len(self._ops)
+
+    __len__ = len
+
+    def kind(self, index: int) -> primitive_kind:
+        return self._op(index)[0]
+
+    def get_params_eltwise(self, index: int):
+        op = self._op(index)
+        if op[0] != primitive_kind.eltwise:
+            raise invalid(f"post-op {index} is not an eltwise")
+        return op[1:]
+
+    def get_params_sum(self, index: int):
+        op = self._op(index)
+        if op[0] != primitive_kind.sum:
+            raise invalid(f"post-op {index} is not a sum")
+        return op[1:]
+
+    def _op(self, index: int):
+        if not 0 <= index < len(self._ops):
+            raise invalid(f"post-op index {index} out of range [0, {len(self._ops)})")
+        return self._ops[index]
+
+    def key(self) -> tuple:
+        return tuple((k.name,) + tuple(p.name if hasattr(p, "name") else p for p in rest)
+                     for k, *rest in self._ops)
+
+    def kernel_ops(self) -> list:
+        """(kind, alg, alpha, beta, scale) per op, as the C kernels take them; raises
+        unimplemented for an op the kernels lack."""
+        out = []
+        for kind, *params in self._ops:
+            if kind == primitive_kind.sum:
+                scale, zero_point, dt = params
+                if zero_point != 0 or dt not in (data_type.undef, data_type.f32):
+                    raise unimplemented("sum post-op: only f32 without a zero point")
+                out.append((_KERNEL_SUM, 0, 0.0, 0.0, scale))
+            else:
+                alg, alpha, beta = params
+                if alg not in ELTWISE_KERNEL_ID:
+                    raise unimplemented(f"post-op {alg.name} is not implemented")
+                out.append((_KERNEL_ELTWISE, ELTWISE_KERNEL_ID[alg], alpha, beta, 0.0))
+        return out
+
+
+class primitive_attr:
+    """dnnl::primitive_attr: here, the post-ops."""
+
+    def __init__(self):
+        self._post_ops = post_ops()
+
+    def set_post_ops(self, ops: post_ops) -> None:
+        if not isinstance(ops, post_ops):
+            raise invalid(f"set_post_ops: expected post_ops, got {type(ops).__name__}")
+        copy = post_ops()
+        copy._ops = list(ops._ops)  # the attribute owns its post-ops, as in oneDNN
+        self._post_ops = copy
+
+    def get_post_ops(self) -> post_ops:
+        copy = post_ops()
+        copy._ops = list(self._post_ops._ops)
+        return copy
+
+
+def resolve(attr: Optional[primitive_attr]) -> primitive_attr:
+    if attr is None:
+        return primitive_attr()
+    if not isinstance(attr, primitive_attr):
+        raise invalid(f"attr: expected primitive_attr, got {type(attr).__name__}")
+    return attr

@@ -1,0 +1,63 @@
+# Declarations of the C kernels in csrc/ (see csrc/dnnl_kernels.h for their contracts).
+from libc.stdint cimport int64_t
+
+cdef extern from "dnnl_kernels.h" nogil:
+    enum: DNNL_MAX_POST_OPS
+    enum: DNNL_MAX_DIMS
+    ctypedef struct dnnl_post_op_t:
+        int kind, alg
+        float alpha, beta, scale
+    ctypedef struct dnnl_post_ops_t:
+        int len
+        dnnl_post_op_t ops[DNNL_MAX_POST_OPS]
+    ctypedef void (*dnnl_sgemm_fn)(char *ta, char *tb, int *m, int *n, int *k, float *alpha,
+                                   float *a, int *lda, float *b, int *ldb, float *beta,
+                                   float *c, int *ldc)
+    void dnnl_set_sgemm(dnnl_sgemm_fn fn)
+    int dnnl_cpu_isa()
+    int dnnl_max_threads()
+    int dnnl_post_ops_have_sum(const dnnl_post_ops_t *po)
+
+    ctypedef struct dnnl_conv_t:
+        int64_t mb, g, ic, oc
+        int64_t id, ih, iw, od, oh, ow, kd, kh, kw
+        int64_t sd, sh, sw, dd, dh, dw
+        int64_t pd, ph, pw
+        int64_t src_s[5]
+        int64_t wei_s[6]
+        int64_t dst_s[5]
+    int64_t dnnl_conv_gemm_scratch_size(const dnnl_conv_t *p, int channels_last,
+                                        int64_t rows_per_chunk, int has_sum)
+    void dnnl_conv_gemm(const dnnl_conv_t *p, int channels_last, int64_t rows_per_chunk,
+                        const float *src, const float *wei, const float *bias, float *dst,
+                        const dnnl_post_ops_t *po, float *scratch)
+    void dnnl_conv_dw(const dnnl_conv_t *p, const float *src, const float *wei,
+                      const float *bias, float *dst, const dnnl_post_ops_t *po)
+    void dnnl_conv_ref(const dnnl_conv_t *p, const float *src, const float *wei,
+                       const float *bias, float *dst, const dnnl_post_ops_t *po)
+
+    ctypedef struct dnnl_matmul_t:
+        int nbatch
+        int64_t batch[DNNL_MAX_DIMS]
+        int64_t m, n, k
+        int64_t src_bs[DNNL_MAX_DIMS]
+        int64_t wei_bs[DNNL_MAX_DIMS]
+        int64_t dst_bs[DNNL_MAX_DIMS]
+        int64_t bia_bs[DNNL_MAX_DIMS]
+        int64_t src_s[2]
+        int64_t wei_s[2]
+        int64_t dst_s[2]
+        int64_t bia_s[2]
+    int64_t dnnl_matmul_gemm_scratch_size(const dnnl_matmul_t *p, int64_t rows_per_chunk,
+                                          int has_sum)
+    void dnnl_matmul_gemm(const dnnl_matmul_t *p, int64_t rows_per_chunk, const float *src,
+                          const float *wei, const float *bias, float *dst,
+                          const dnnl_post_ops_t *po, float *scratch)
+    void dnnl_matmul_ref(const dnnl_matmul_t *p, const float *src, const float *wei,
+                         const float *bias, float *dst, const dnnl_post_ops_t *po)
+
+    void dnnl_copy_strided(int ndims, const int64_t *dims, const float *src,
+                           const int64_t *src_s, float *dst, const int64_t *dst_s)
+    void dnnl_epilogue(int64_t rows, int64_t cols, const float *acc, int64_t ld_acc,
+                       float *dst, int64_t ld_dst, const float *bias, int64_t bias_rs,
+                       int64_t bias_cs, const dnnl_post_ops_t *po)

@@ -1,0 +1,202 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""Thin Cython wrappers over the C kernels in csrc/.
+
+A kernel object is built once per primitive (the C problem struct and post-ops are
+filled here) and called per execution on flat float32 buffers. Every call checks that
+each buffer covers the farthest element the kernel will touch, then releases the GIL.
+"""
+from libc.stdint cimport int64_t
+from scipy.linalg.cython_blas cimport sgemm
+
+import numpy as np
+
+dnnl_set_sgemm(<dnnl_sgemm_fn>sgemm)
+
+cpdef enum:
+    CONV_GEMM = 0
+    CONV_DW = 1
+    CONV_REF = 2
+    MATMUL_GEMM = 0
+    MATMUL_REF = 1
+
+
+def cpu_isa():
+    """ISA the multi-versioned kernels run with: 'avx512', 'avx2' or 'sse2'."""
+    return {3: "avx512", 2: "avx2"}.get(dnnl_cpu_isa(), "sse2")
+
+
+def max_threads():
+    return dnnl_max_threads()
+
+
+cdef int64_t extent(dims, strides) except -1:
+    """Elements spanned by a strided box: 1 + the offset of its last element."""
+    cdef int64_t last = 0
+    for d, s in zip(dims, strides):
+        if d == 0:
+            return 0
+        if s < 0:
+            raise ValueError("negative strides are not supported")
+        last += (d - 1) * s
+    return last + 1
+
+
+cdef fill_post_ops(dnnl_post_ops_t *po, post_ops):
+    """post_ops: a sequence of (kind, alg, alpha, beta, scale) tuples."""
+    if len(post_ops) > DNNL_MAX_POST_OPS:
+        raise ValueError(f"at most {DNNL_MAX_POST_OPS} post-ops are supported")
+    po.len = len(post_ops)
+    for i, (kind, alg, alpha, beta, scale) in enumerate(post_ops):
+        po.ops[i].kind, po.ops[i].alg = kind, alg
+        po.ops[i].alpha, po.ops[i].beta, po.ops[i].scale = alpha, beta, scale
+
+
+cdef float *checked(name, float[::1] buf, int64_t need) except? NULL:
+    if buf is None:
+        if need:
+            raise ValueError(f"{name}: buffer missing")
+        return NULL
+    if buf.shape[0] < need:
+        raise ValueError(f"{name}: buffer holds {buf.shape[0]} elements, the kernel needs {need}")
+    return &buf[0] if buf.shape[0] else NULL
+
+
+cdef class _ScratchPool:
+    """Scratch buffers reused across executions; a concurrent execution takes its own."""
+    cdef int64_t size
+    cdef list free
+
+    def __init__(self, int64_t size):
+        self.size, self.free = size, []
+
+    cdef take(self):
+        try:
+            return self.free.pop()
+        except IndexError:
+            return np.empty(max(self.size, 1), np.float32)
+
+    cdef give(self, buf):
+        self.free.append(buf)
+
+
+cdef class ConvKernel:
+    """Forward convolution. problem: dict of the dnnl_conv_t fields (strides as tuples)."""
+    cdef dnnl_conv_t p
+    cdef dnnl_post_ops_t po
+    cdef int method, channels_last
+    cdef int64_t rows_per_chunk, need_src, need_wei, need_dst
+    cdef _ScratchPool scratch
+
+    def __init__(self, int method, dict problem, post_ops, int channels_last=0,
+                 int64_t rows_per_chunk=0):
+        self.p = problem  # Cython checks that every field is present and fits
+        fill_post_ops(&self.po, post_ops)
+        self.method, self.channels_last = method, channels_last
+        self.rows_per_chunk = max(rows_per_chunk, 1)
+        p = &self.p
+        self.need_src = extent((p.mb, p.g * p.ic, p.id, p.ih, p.iw), problem["src_s"])
+        self.need_dst = extent((p.mb, p.g * p.oc, p.od, p.oh, p.ow), problem["dst_s"])
+        self.need_wei = extent((p.g, p.oc, p.ic, p.kd, p.kh, p.kw), problem["wei_s"])
+        size = 0
+        if method == CONV_GEMM:
+            size = dnnl_conv_gemm_scratch_size(p, channels_last, self.rows_per_chunk,
+                                               dnnl_post_ops_have_sum(&self.po))
+        self.scratch = _ScratchPool(size)
+
+    @property
+    def scratch_bytes(self):
+        return self.scratch.size * 4
+
+    def __call__(self, src, wei, bias, dst):
+        cdef float *s = checked("src", src, self.need_src)
+        cdef float *w = checked("weights", wei, self.need_wei)
+        cdef float *b = checked("bias", bias, self.p.g * self.p.oc if bias is not None else 0)
+        cdef float *d = checked("dst", dst, self.need_dst)
+        cdef float[::1] scratch = self.scratch.take()
+        try:
+            with nogil:
+                if self.method == CONV_GEMM:
+                    dnnl_conv_gemm(&self.p, self.channels_last, self.rows_per_chunk, s, w, b,
+                                   d, &self.po, &scratch[0])
+                elif self.method == CONV_DW:
+                    dnnl_conv_dw(&self.p, s, w, b, d, &self.po)
+                else:
+                    dnnl_conv_ref(&self.p, s, w, b, d, &self.po)
+        finally:
+            self.scratch.give(scratch.base)
+
+
+cdef class MatmulKernel:
+    """Batched matmul. problem: batch dims and per-operand (batch strides, (row, col) strides)."""
+    cdef dnnl_matmul_t p
+    cdef dnnl_post_ops_t po
+    cdef int method
+    cdef int64_t rows_per_chunk, need_src, need_wei, need_dst, need_bia
+    cdef _ScratchPool scratch
+
+    def __init__(self, int method, batch, int64_t m, int64_t n, int64_t k, src, wei, dst,
+                 bia, post_ops, int64_t rows_per_chunk=0):
+        if len(batch) > DNNL_MAX_DIMS:
+            raise ValueError("too many batch dimensions")
+        self.p.nbatch = len(batch)
+        self.p.m, self.p.n, self.p.k = m, n, k
+        for i, b in enumerate(batch):
+            self.p.batch[i] = b
+        bia = bia or ((0,) * len(batch), (0, 0))
+        for i in range(len(batch)):
+            self.p.src_bs[i], self.p.wei_bs[i] = src[0][i], wei[0][i]
+            self.p.dst_bs[i], self.p.bia_bs[i] = dst[0][i], bia[0][i]
+        for i in range(2):
+            self.p.src_s[i], self.p.wei_s[i] = src[1][i], wei[1][i]
+            self.p.dst_s[i], self.p.bia_s[i] = dst[1][i], bia[1][i]
+        fill_post_ops(&self.po, post_ops)
+        self.method = method
+        self.rows_per_chunk = max(rows_per_chunk, 1) if rows_per_chunk else max(m, 1)
+        batch = tuple(batch)
+        self.need_src = extent(batch + (m, k), tuple(src[0]) + tuple(src[1]))
+        self.need_wei = extent(batch + (k, n), tuple(wei[0]) + tuple(wei[1]))
+        self.need_dst = extent(batch + (m, n), tuple(dst[0]) + tuple(dst[1]))
+        self.need_bia = extent(batch + (m, n), tuple(bia[0]) + tuple(bia[1]))
+        size = 0
+        if method == MATMUL_GEMM:
+            size = dnnl_matmul_gemm_scratch_size(&self.p, self.rows_per_chunk,
+                                                 dnnl_post_ops_have_sum(&self.po))
+        self.scratch = _ScratchPool(size)
+
+    def __call__(self, src, wei, bias, dst):
+        cdef float *s = checked("src", src, self.need_src)
+        cdef float *w = checked("weights", wei, self.need_wei)
+        cdef float *b = checked("bias", bias, self.need_bia if bias is not None else 0)
+        cdef float *d = checked("dst", dst, self.need_dst)
+        cdef float[::1] scratch = self.scratch.take()
+        try:
+            with nogil:
+                if self.method == MATMUL_GEMM:
+                    dnnl_matmul_gemm(&self.p, self.rows_per_chunk, s, w, b, d, &self.po,
+                                     &scratch[0])
+                else:
+                    dnnl_matmul_ref(&self.p, s, w, b, d, &self.po)
+        finally:
+            self.scratch.give(scratch.base)
+
+
+def copy_strided(dims, float[::1] src, int64_t src_off, src_strides, float[::1] dst,
+                 int64_t dst_off, dst_strides):
+    """dst[dst_off + x.dst_strides] = src[src_off + x.src_strides] for x in the box dims."""
+    cdef int nd = len(dims)
+    if nd > 2 * DNNL_MAX_DIMS or len(src_strides) != nd or len(dst_strides) != nd:
+        raise ValueError("copy_strided: dims and strides disagree")
+    cdef int64_t c_dims[2 * DNNL_MAX_DIMS]
+    cdef int64_t c_ss[2 * DNNL_MAX_DIMS]
+    cdef int64_t c_ds[2 * DNNL_MAX_DIMS]
+    for i in range(nd):
+        c_dims[i], c_ss[i], c_ds[i] = dims[i], src_strides[i], dst_strides[i]
+    need_src, need_dst = extent(dims, src_strides), extent(dims, dst_strides)
+    if need_src == 0:
+        return
+    if src_off < 0 or dst_off < 0:
+        raise ValueError("copy_strided: negative offset")
+    checked("src", src, src_off + need_src)
+    checked("dst", dst, dst_off + need_dst)
+    with nogil:
+        dnnl_copy_strided(nd, c_dims, &src[src_off], c_ss, &dst[dst_off], c_ds)

@@ -1,0 +1,189 @@
+"""CPU forward convolution implementations, fastest first."""
+from __future__ import annotations
+
+from .._errors import invalid
+from ..kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS
+from ..memory import plain_desc
+from ..primitive import Decline, Impl
+from . import _kernels
+
+def _letters(n: int) -> str:
+    return "abcdefghijkl"[:n]
+
+
+def _act_order(sp: int, channels_last: bool) -> str:
+    """ncdhw / ndhwc orders for `sp` spatial dims."""
+    spatial = _letters(sp + 2)[2:]
+    return "a" + spatial + "b" if channels_last else "ab" + spatial
+
+
+def _act_strides(md, sp: int) -> tuple:
+    """(n, c, d, h, w) strides of an activation; absent spatial dims get stride 0."""
+    return (md.strides[0], md.strides[1]) + (0,) * (3 - sp) + md.strides[2:]
+
+
+def _wei_strides(md, with_groups: bool, sp: int) -> tuple:
+    """(g, o, i, d, h, w) strides of the weights."""
+    s = md.strides if with_groups else (0,) + md.strides
+    return s[:3] + (0,) * (3 - sp) + s[3:]
+
+
+def _dense_index(pairs):
+    """The stride of one index stepping through (stride, size) pairs, innermost first,
+    or None when the pairs are not dense. Unit sizes are skipped (their stride is
+    arbitrary); all-unit pairs give 1."""
+    first = step = None
+    for stride, size in pairs:
+        if size == 1:
+            continue
+        if step is not None and stride != step:
+            return None
+        first = stride if first is None else first
+        step = stride * size
+    return 1 if first is None else first
+
+
+class _ConvImpl(Impl):
+    """Shared by the implementations: layout resolution and the kernel's problem."""
+
+    @classmethod
+    def _resolve(cls, p, src_order: str, wei_order: str, dst_order: str) -> dict:
+        def pick(md, order):
+            if md is None:
+                return None
+            if md.is_any:
+                return plain_desc(md.dims, md.data_type, order)
+            if not md.is_plain:
+                raise Decline(f"{md.tag_str()} layout")
+            return md
+        bias = p.bias
+        if bias is not None and (bias.is_any or not bias.is_plain):
+            bias = plain_desc(bias.dims, bias.data_type, "a") if bias.is_any else None
+            if bias is None:
+                raise Decline("blocked bias")
+        return {ARG_SRC: pick(p.src, src_order), ARG_WEIGHTS: pick(p.weights, wei_order),
+                ARG_BIAS: bias, ARG_DST: pick(p.dst, dst_order)}
+
+    def kernel_problem(self) -> dict:
+        p, sp = self.problem, self.problem.ndims_spatial
+        return dict(mb=p.mb, g=p.g, ic=p.ic, oc=p.oc,
+                    id=p.i[0], ih=p.i[1], iw=p.i[2], od=p.o[0], oh=p.o[1], ow=p.o[2],
+                    kd=p.k[0], kh=p.k[1], kw=p.k[2], sd=p.s[0], sh=p.s[1], sw=p.s[2],
+                    dd=p.dil[0], dh=p.dil[1], dw=p.dil[2], pd=p.pl[0], ph=p.pl[1], pw=p.pl[2],
+                    src_s=_act_strides(self.descs[ARG_SRC], sp),
+                    dst_s=_act_strides(self.descs[ARG_DST], sp),
+                    wei_s=_wei_strides(self.descs[ARG_WEIGHTS], p.with_groups, sp))
+
+
+class ConvDepthwise(_ConvImpl):
+    """Direct depthwise kernel, vectorised over channels (channels-last)."""
+    name = f"cpu:direct_dw:{_kernels.cpu_isa()}"
+
+    @classmethod
+    def create(cls, p, post_ops):
+        if not (p.g > 1 and p.ic == 1 and p.oc == 1):
+            raise Decline("not depthwise")
+        sp = p.ndims_spatial
+        # weights (g, 1, 1, k...) with g innermost
+        wei_order = _letters(sp + 3)[3:] + "bca" if p.with_groups else None
+        if wei_order is None:
+            raise Decline("depthwise weights need a groups dim")
+        descs = cls._resolve(p, _act_order(sp, True), wei_order, _act_order(sp, True))
+        impl = cls(p, descs, post_ops)
+        k = impl.kernel_problem()
+        if k["src_s"][1] != 1 or k["dst_s"][1] != 1 or k["wei_s"][0] != 1:
+            raise Decline("channels are not innermost in src, dst and weights")
+        return impl
+
+    def make_kernel(self):
+        return _kernels.ConvKernel(_kernels.CONV_DW, self.kernel_problem(), self.post_ops)
+
+
+class ConvGemm(_ConvImpl):
+    """im2col (skipped for dense 1x1) + BLAS sgemm, bias and post-ops fused per tile."""
+    name = "cpu:gemm:blas"
+    # tile sizes: output and im2col elements computed per step (cache-sized)
+    OUT_TILE, COL_TILE = 1 << 18, 1 << 21
+
+    @classmethod
+    def create(cls, p, post_ops):
+        sp = p.ndims_spatial
+        channels_last = cls._channels_last(p)
+        spatial = _letters(sp + 3)[3:]
+        if channels_last:  # weights [K, oc] per group, K ordered (k..., ic)
+            wei_order = ("a" + spatial + "cb") if p.with_groups else (
+                _letters(sp + 2)[2:] + "ba")
+        else:  # weights [oc, K] per group, K ordered (ic, k...)
+            wei_order = _letters(sp + 3) if p.with_groups else _letters(sp + 2)
+        act = _act_order(sp, channels_last)
+        impl = cls(p, cls._resolve(p, act, wei_order, act), post_ops)
+        impl.channels_last = channels_last
+        impl._check_layouts()
+        return impl
+
+    @staticmethod
+    def _channels_last(p) -> bool:
+        for md in (p.src, p.dst):
+            if not md.is_any and md.is_plain:
+                if md.dims[1] == 1:
+                    continue  # one channel: both arrangements fit
+                return md.strides[1] == 1
+        return True
+
+    def _check_layouts(self):
+        """The arrangement's GEMM operands must be strided matrices (see csrc/conv.c);
+        the strides of unit dims, which a layout leaves arbitrary, are made canonical."""
+        p, k = self.problem, self.kernel_problem()
+        ss, ds, ws = k["src_s"], list(k["dst_s"]), list(k["wei_s"])
+        pix = _dense_index([(ds[4], p.o[2]), (ds[3], p.o[1]), (ds[2], p.o[0])])
+        if self.channels_last:
+            k_step = _dense_index([(ws[2], p.ic), (ws[5], p.k[2]), (ws[4], p.k[1]),
+                                   (ws[3], p.k[0])])
+            ok = (p.g * p.ic == 1 or ss[1] == 1) and (p.g * p.oc == 1 or ds[1] == 1)
+            ok = ok and k_step is not None and (p.oc == 1 or ws[1] == 1) and pix is not None
+            ws[2] = k_step
+        else:
+            k_step = _dense_index([(ws[5], p.k[2]), (ws[4], p.k[1]), (ws[3], p.k[0]),
+                                   (ws[2], p.ic)])
+            ok = k_step == 1 and pix == 1
+        if not ok:
+            raise Decline("layouts are not one GEMM's (channels-last with hwio weights, "
+                          "or channels-first with oihw weights)")
+        ds[4] = pix
+        self._strides = dict(dst_s=tuple(ds), wei_s=tuple(ws))
+
+    def kernel_problem(self) -> dict:
+        return {**super().kernel_problem(), **getattr(self, "_strides", {})}
+
+    def rows_per_chunk(self) -> int:
+        p = self.problem
+        rows = p.o[0] * p.o[1] * p.o[2]
+        kdim = p.ic * p.k[0] * p.k[1] * p.k[2]
+        chunk = p.mb * rows
+        if self.post_ops or p.bias is not None:
+            chunk = min(chunk, max(64, self.OUT_TILE // max(p.oc * p.g, 1)))
+        if p.k != (1, 1, 1) or p.s != (1, 1, 1) or any(p.pl):
+            chunk = min(chunk, max(64, self.COL_TILE // kdim))
+        return max(1, chunk)
+
+    def make_kernel(self):
+        return _kernels.ConvKernel(_kernels.CONV_GEMM, self.kernel_problem(), self.post_ops,
+                                   int(self.channels_last), self.rows_per_chunk())
+
+
+class ConvRef(_ConvImpl):
+    """Direct loops over any plain layout: slow, simple, always there."""
+    name = "cpu:ref:any"
+
+    @classmethod
+    def create(cls, p, post_ops):
+        sp = p.ndims_spatial
+        wei = _letters(sp + 3 if p.with_groups else sp + 2)
+        return cls(p, cls._resolve(p, _act_order(sp, False), wei, _act_order(sp, False)),
+                   post_ops)
+
+    def make_kernel(self):
+        return _kernels.ConvKernel(_kernels.CONV_REF, self.kernel_problem(), self.post_ops)
+
+
+IMPLS = [ConvDepthwise, ConvGemm, ConvRef]

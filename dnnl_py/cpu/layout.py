@@ -1,0 +1,99 @@
+"""Moving data between layouts. Every layout, plain or blocked, is a plain strided
+view once each dim is split into its blocks (memory.desc.factors); a copy between
+two layouts is one strided copy over the finest common split of each dim."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _kernels
+
+
+def _common_split(a: list, b: list):
+    """Sizes (outermost first) refining the factor lists a and b of one dim, or None
+    when the blockings do not nest (e.g. blocks of 16 against blocks of 24)."""
+    bounds = set()
+    for factors in (a, b):
+        prod = 1
+        for size, _ in reversed(factors):
+            prod *= size
+            bounds.add(prod)
+    chain = sorted(bounds)
+    if any(hi % lo for lo, hi in zip(chain, chain[1:])):
+        return None
+    sizes, prev = [], 1
+    for bound in chain:
+        if bound != prev:
+            sizes.append(bound // prev)
+        prev = bound
+    return sizes[::-1]
+
+
+def _strides_over(factors: list, sizes: list) -> list:
+    """Strides of `sizes`, a refinement of `factors` (no unit sizes on either side), in
+    the layout that `factors` describes."""
+    strides, j, within = [], len(factors) - 1, 1
+    for size in reversed(sizes):
+        strides.append(factors[j][1] * within)
+        within *= size
+        if within == factors[j][0]:
+            j, within = j - 1, 1
+    return strides[::-1]
+
+
+def _simplify(dims, ss, ds):
+    """Drop unit dims, order by destination stride, merge dims contiguous on both sides."""
+    axes = sorted((i for i, n in enumerate(dims) if n != 1), key=lambda i: (-ds[i], -ss[i]))
+    out = []
+    for i in axes:
+        if out:
+            n, s, d = out[-1]
+            if s == ss[i] * dims[i] and d == ds[i] * dims[i]:
+                out[-1] = (n * dims[i], ss[i], ds[i])
+                continue
+        out.append((dims[i], ss[i], ds[i]))
+    return [o[0] for o in out], [o[1] for o in out], [o[2] for o in out]
+
+
+def copy_plan(box, src_md, dst_md):
+    """(dims, src strides, dst strides) of the copy of `box` between the layouts, or
+    None if they cannot be expressed as one strided copy."""
+    dims, ss, ds = [], [], []
+    for d, extent in enumerate(box):
+        try:
+            sf = [f for f in src_md.factors(d, extent) if f[0] != 1]
+            df = [f for f in dst_md.factors(d, extent) if f[0] != 1]
+        except ValueError:
+            return None
+        sizes = _common_split(sf, df)
+        if sizes is None:
+            return None
+        dims += sizes
+        ss += _strides_over(sf, sizes)
+        ds += _strides_over(df, sizes)
+    return _simplify(dims, ss, ds)
+
+
+def copy(box, src_md, src_buf, dst_md, dst_buf) -> None:
+    if 0 in box:
+        return
+    plan = copy_plan(box, src_md, dst_md)
+    if plan is None:
+        raise ValueError(f"no strided copy between {src_md} and {dst_md}")
+    dims, ss, ds = plan
+    _kernels.copy_strided(dims, src_buf, 0, ss, dst_buf, 0, ds)
+
+
+def logical_view(md, buf: np.ndarray) -> np.ndarray:
+    """A numpy view of the layout with every dim split into its blocks."""
+    shape, strides = [], []
+    for d, extent in enumerate(md.padded_dims):
+        for size, stride in md.factors(d, extent):
+            shape.append(size)
+            strides.append(stride * buf.itemsize)
+    return np.lib.stride_tricks.as_strided(buf, shape, strides, writeable=False)
+
+
+def to_numpy(md, buf: np.ndarray) -> np.ndarray:
+    """Logical dims, C-contiguous copy."""
+    padded = logical_view(md, buf).reshape(md.padded_dims)
+    return np.ascontiguousarray(padded[tuple(slice(0, n) for n in md.dims)])

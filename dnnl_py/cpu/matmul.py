@@ -1,0 +1,116 @@
+"""CPU matmul implementations, fastest first."""
+from __future__ import annotations
+
+from ..kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS
+from ..memory import plain_desc
+from ..primitive import Decline, Impl
+from . import _kernels
+
+_INT_MAX = 2**31 - 1  # BLAS takes 32-bit sizes
+
+
+def _operand(md, batch) -> tuple:
+    """(batch strides with 0 where broadcast, (row, col) strides) of an operand."""
+    bs = tuple(0 if d == 1 else s for d, s in zip(md.dims[:-2], md.strides[:-2]))
+    (rows, cols), (rs, cs) = md.dims[-2:], md.strides[-2:]
+    return bs, (0 if rows == 1 else rs, 0 if cols == 1 else cs)
+
+
+def _blas_strides(rows: int, cols: int, rs: int, cs: int):
+    """(row, col) strides BLAS can take for a [rows, cols] matrix: one unit stride and a
+    leading dimension that does not overlap; the stride of a unit dim is chosen. None
+    if BLAS cannot take the matrix."""
+    if cols == 1 or cs == 1:
+        if rows == 1:
+            return cols, 1
+        if rs >= cols:
+            return rs, 1
+    if rows == 1 or rs == 1:
+        if cols == 1:
+            return 1, rows
+        if cs >= rows:
+            return 1, cs
+    return None
+
+
+class _MatmulImpl(Impl):
+    @classmethod
+    def _resolve(cls, p) -> dict:
+        def pick(md):
+            if md is None:
+                return None
+            if md.is_any:
+                return plain_desc(md.dims, md.data_type, "abcdefghijkl"[:md.get_ndims()])
+            if not md.is_plain:
+                raise Decline(f"{md.tag_str()} layout")
+            return md
+        return {ARG_SRC: pick(p.src), ARG_WEIGHTS: pick(p.weights), ARG_BIAS: pick(p.bias),
+                ARG_DST: pick(p.dst)}
+
+    def operands(self):
+        d = self.descs
+        return [_operand(d[a], self.problem.batch) if d[a] is not None else None
+                for a in (ARG_SRC, ARG_WEIGHTS, ARG_DST, ARG_BIAS)]
+
+
+class MatmulGemm(_MatmulImpl):
+    """BLAS sgemm per batch and row tile; bias and post-ops fused per tile."""
+    name = "cpu:gemm:blas"
+    OUT_TILE = 1 << 18
+
+    @classmethod
+    def create(cls, p, post_ops):
+        impl = cls(p, cls._resolve(p), post_ops)
+        impl.args = impl._blas_args()
+        return impl
+
+    def _blas_args(self):
+        """Kernel arguments with BLAS-compatible strides; a column-major dst is computed
+        as dst^T = weights^T . src^T."""
+        p = self.problem
+        m, n, k = p.m, p.n, p.k
+        src, wei, dst, bia = self.operands()
+        if max(m, n, k) > _INT_MAX:
+            raise Decline("sizes beyond BLAS's 32-bit integers")
+        dst_rc = _blas_strides(m, n, *dst[1])
+        if dst_rc is None:
+            raise Decline("dst has neither unit row nor unit column stride")
+        if dst_rc[1] != 1:  # column-major dst: transpose the whole problem
+            m, n = n, m
+            src, wei = (wei[0], wei[1][::-1]), (src[0], src[1][::-1])
+            dst = (dst[0], dst_rc[::-1])
+            bia = bia and (bia[0], bia[1][::-1])
+        else:
+            dst = (dst[0], dst_rc)
+        src_rc, wei_rc = _blas_strides(m, k, *src[1]), _blas_strides(k, n, *wei[1])
+        if src_rc is None or wei_rc is None:
+            raise Decline("an operand has neither unit row nor unit column stride")
+        if max(*src_rc, *wei_rc, *dst[1]) > _INT_MAX:
+            raise Decline("strides beyond BLAS's 32-bit integers")
+        return m, n, k, (src[0], src_rc), (wei[0], wei_rc), dst, bia
+
+    def make_kernel(self):
+        m, n, k, src, wei, dst, bia = self.args
+        chunk = m
+        if self.post_ops or bia is not None:
+            chunk = min(m, max(64, self.OUT_TILE // max(n, 1)))
+        return _kernels.MatmulKernel(_kernels.MATMUL_GEMM, self.problem.batch, m, n, k, src,
+                                     wei, dst, bia, self.post_ops, chunk)
+
+
+class MatmulRef(_MatmulImpl):
+    """Plain loops over any strides."""
+    name = "cpu:ref:any"
+
+    @classmethod
+    def create(cls, p, post_ops):
+        return cls(p, cls._resolve(p), post_ops)
+
+    def make_kernel(self):
+        src, wei, dst, bia = self.operands()
+        p = self.problem
+        return _kernels.MatmulKernel(_kernels.MATMUL_REF, p.batch, p.m, p.n, p.k, src, wei,
+                                     dst, bia, self.post_ops)
+
+
+IMPLS = [MatmulGemm, MatmulRef]

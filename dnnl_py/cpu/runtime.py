@@ -1,0 +1,61 @@
+"""The CPU runtime: memory lives in flat numpy buffers; primitives run C kernels."""
+from __future__ import annotations
+
+import numpy as np
+
+from .._errors import invalid
+from ..kinds import primitive_kind
+from ..memory import _NUMPY_DTYPE
+from . import layout
+
+
+class CpuRuntime:
+    name = "cpu"
+
+    @staticmethod
+    def alloc(md) -> np.ndarray:
+        return np.zeros(max(md.nelems_spanned(), 1), _NUMPY_DTYPE[md.data_type])
+
+    @staticmethod
+    def wrap(md, handle) -> np.ndarray:
+        """A flat view of `handle` (no copy): a numpy array with the descriptor's dims and
+        strides, or a 1-D contiguous buffer covering the whole layout."""
+        if not isinstance(handle, np.ndarray):
+            raise invalid(f"memory: handle must be a numpy array, got {type(handle).__name__}")
+        dtype = np.dtype(_NUMPY_DTYPE[md.data_type])
+        if handle.dtype != dtype:
+            raise invalid(f"memory: array dtype {handle.dtype} does not match the "
+                          f"descriptor's {md.data_type.name}")
+        need = md.nelems_spanned()
+        if handle.ndim == 1 and handle.flags.c_contiguous and handle.shape != md.dims:
+            if handle.size < need:
+                raise invalid(f"memory: buffer of {handle.size} elements is smaller than the "
+                              f"descriptor's {need}")
+            return handle
+        if handle.shape != md.dims:
+            raise invalid(f"memory: array shape {list(handle.shape)} does not match the "
+                          f"descriptor's dims {list(md.dims)}")
+        if not md.is_plain:
+            raise invalid(f"memory: a {md.tag_str()} layout takes a 1-D buffer, not an array "
+                          "of logical shape")
+        expected = tuple(s * dtype.itemsize for s in md.strides)
+        if any(n > 1 and a != e for n, a, e in zip(md.dims, handle.strides, expected)):
+            raise invalid(f"memory: array strides {[s // dtype.itemsize for s in handle.strides]}"
+                          f" do not match the descriptor's {list(md.strides)} (in elements)")
+        if need == 0:
+            return np.zeros(1, dtype)
+        return np.lib.stride_tricks.as_strided(handle, (need,), (dtype.itemsize,))
+
+    @staticmethod
+    def read(md, buf) -> np.ndarray:
+        return layout.to_numpy(md, buf)
+
+    @staticmethod
+    def impls(kind: primitive_kind) -> list:
+        from . import convolution, matmul, reorder
+        return {primitive_kind.convolution: convolution.IMPLS,
+                primitive_kind.matmul: matmul.IMPLS,
+                primitive_kind.reorder: reorder.IMPLS}[kind]
+
+
+CPU_RUNTIME = CpuRuntime()

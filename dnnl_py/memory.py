@@ -1,0 +1,378 @@
+"""dnnl::memory: data types, format tags, memory descriptors and memory objects.
+
+A descriptor is oneDNN's blocking descriptor: dims, data type, outer strides (in
+elements, over padded dims) and inner blocks. A plain layout has no inner blocks;
+`aBcd16b` (nChw16c) splits dim b into blocks of 16 that are innermost in memory.
+"""
+from __future__ import annotations
+
+import enum
+import re
+from typing import Optional, Sequence, Union
+
+import numpy as np
+
+from ._errors import invalid, unimplemented
+
+MAX_NDIMS = 12
+_LETTERS = "abcdefghijkl"
+
+
+class data_type(enum.Enum):
+    """dnnl::memory::data_type. Only f32 is computed; others describe memory."""
+    undef = "undef"
+    f16 = "f16"
+    bf16 = "bf16"
+    f32 = "f32"
+    s32 = "s32"
+    s8 = "s8"
+    u8 = "u8"
+    f64 = "f64"
+
+
+_NUMPY_DTYPE = {data_type.f16: np.float16, data_type.f32: np.float32, data_type.s32: np.int32,
+                data_type.s8: np.int8, data_type.u8: np.uint8, data_type.f64: np.float64,
+                data_type.bf16: np.uint16}
+
+
+def _itemsize(dt: data_type) -> int:
+    if dt == data_type.undef:
+        return 0
+    return np.dtype(_NUMPY_DTYPE[dt]).itemsize
+
+
+class format_kind(enum.Enum):
+    """dnnl::memory::format_kind."""
+    undef = "undef"
+    any = "any"
+    blocked = "blocked"
+
+
+class format_tag(enum.Enum):
+    """dnnl::memory::format_tag: letters name dims in memory order, outermost first;
+    a capital letter is a blocked dim whose block (e.g. `16b`) is innermost."""
+    undef = "undef"
+    any = "any"
+    a = "a"
+    ab = "ab"
+    ba = "ba"
+    abc = "abc"
+    acb = "acb"
+    bac = "bac"
+    bca = "bca"
+    cab = "cab"
+    cba = "cba"
+    abcd = "abcd"
+    abdc = "abdc"
+    acbd = "acbd"
+    acdb = "acdb"
+    adbc = "adbc"
+    bacd = "bacd"
+    bcda = "bcda"
+    cdab = "cdab"
+    cdba = "cdba"
+    dcab = "dcab"
+    abcde = "abcde"
+    abdec = "abdec"
+    acbde = "acbde"
+    acdeb = "acdeb"
+    bacde = "bacde"
+    bcdea = "bcdea"
+    cdeab = "cdeab"
+    cdeba = "cdeba"
+    decab = "decab"
+    abcdef = "abcdef"
+    abcefd = "abcefd"
+    acbdef = "acbdef"
+    defcab = "defcab"
+    # blocked
+    aBc8b = "aBc8b"
+    aBc16b = "aBc16b"
+    aBcd8b = "aBcd8b"
+    aBcd16b = "aBcd16b"
+    aBcde8b = "aBcde8b"
+    aBcde16b = "aBcde16b"
+    Ab8a = "Ab8a"
+    Ab16a = "Ab16a"
+    ABcd8b8a = "ABcd8b8a"
+    ABcd16b16a = "ABcd16b16a"
+    ABcd16a16b = "ABcd16a16b"
+    ABcde16b16a = "ABcde16b16a"
+    # aliases (oneDNN's names for the same layouts)
+    x = "a"
+    nc = "ab"
+    cn = "ba"
+    tn = "ab"
+    nt = "ba"
+    ncw = "abc"
+    nwc = "acb"
+    nchw = "abcd"
+    nhwc = "acdb"
+    chwn = "bcda"
+    ncdhw = "abcde"
+    ndhwc = "acdeb"
+    oi = "ab"
+    io = "ba"
+    oiw = "abc"
+    owi = "acb"
+    wio = "cba"
+    iwo = "bca"
+    oihw = "abcd"
+    hwio = "cdba"
+    ohwi = "acdb"
+    ihwo = "bcda"
+    iohw = "bacd"
+    oidhw = "abcde"
+    dhwio = "cdeba"
+    odhwi = "acdeb"
+    iodhw = "bacde"
+    idhwo = "bcdea"
+    goiw = "abcd"
+    gowi = "abdc"
+    wigo = "dcab"
+    goihw = "abcde"
+    gohwi = "abdec"
+    hwigo = "decab"
+    giohw = "acbde"
+    goidhw = "abcdef"
+    godhwi = "abcefd"
+    giodhw = "acbdef"
+    dhwigo = "defcab"
+    nCw8c = "aBc8b"
+    nCw16c = "aBc16b"
+    nChw8c = "aBcd8b"
+    nChw16c = "aBcd16b"
+    nCdhw8c = "aBcde8b"
+    nCdhw16c = "aBcde16b"
+    OIhw8i8o = "ABcd8b8a"
+    OIhw16i16o = "ABcd16b16a"
+    OIhw16o16i = "ABcd16a16b"
+    OIdhw16i16o = "ABcde16b16a"
+
+
+_TAG_RE = re.compile(r"^([a-lA-L]+)((?:\d+[a-l])*)$")
+
+
+def _parse_tag(tag: format_tag, ndims: int):
+    """format tag -> (outer order as dim indices, inner blocks [(dim, size)])."""
+    m = _TAG_RE.match(tag.value)
+    outer = [_LETTERS.index(ch.lower()) for ch in m.group(1)] if m else []
+    if not m or len(outer) != ndims or sorted(outer) != list(range(ndims)):
+        raise invalid(f"format tag {tag.name} does not describe {ndims} dims")
+    blocks = [(_LETTERS.index(d), int(n)) for n, d in re.findall(r"(\d+)([a-l])", m.group(2))]
+    blocked_dims = {ch.lower() for ch in m.group(1) if ch.isupper()}
+    if blocked_dims != {_LETTERS[d] for d, _ in blocks}:
+        raise invalid(f"format tag {tag.name}: capital letters and blocks disagree")
+    return outer, blocks
+
+
+def _dims_tuple(name: str, dims) -> tuple:
+    try:
+        out = tuple(int(d) for d in dims)
+    except (TypeError, ValueError):
+        raise invalid(f"{name}: expected a sequence of integers, got {dims!r}") from None
+    if len(out) > MAX_NDIMS:
+        raise invalid(f"{name}: {len(out)} dims, at most {MAX_NDIMS} are supported")
+    if any(d < 0 for d in out):
+        raise invalid(f"{name}: negative value in {list(out)}")
+    return out
+
+
+class desc:
+    """dnnl::memory::desc: desc(dims, data_type, format_tag | strides), or desc() (zero)."""
+
+    __slots__ = ("dims", "data_type", "format_kind", "strides", "inner_blks", "inner_idxs",
+                 "padded_dims", "_key", "_hash")
+
+    def __init__(self, dims: Sequence[int] = (), dt: data_type = data_type.undef,
+                 tag_or_strides: Union[format_tag, Sequence[int], None] = None):
+        dims = _dims_tuple("dims", dims)
+        if not isinstance(dt, data_type):
+            raise invalid(f"data_type: expected memory.data_type, got {dt!r}")
+        strides, blocks = (), []
+        if not dims and tag_or_strides is None:
+            kind = format_kind.undef
+        elif tag_or_strides is None:
+            raise invalid("desc: a format tag or strides are needed")
+        elif dt == data_type.undef:
+            raise invalid("desc: data_type undef")
+        elif isinstance(tag_or_strides, format_tag):
+            if tag_or_strides == format_tag.undef:
+                raise invalid("desc: format tag undef")
+            kind = format_kind.any if tag_or_strides == format_tag.any else format_kind.blocked
+            if kind == format_kind.blocked:
+                order, blocks = _parse_tag(tag_or_strides, len(dims))
+                strides = self._strides_for(dims, order, blocks)
+        else:
+            kind = format_kind.blocked
+            strides = _dims_tuple("strides", tag_or_strides)
+            if len(strides) != len(dims):
+                raise invalid(f"strides {list(strides)} do not match dims {list(dims)}")
+        self._init(dims, dt, kind, strides, blocks)
+
+    def _init(self, dims, dt, kind, strides, blocks):
+        self.dims, self.data_type, self.format_kind = dims, dt, kind
+        self.strides = tuple(strides)
+        self.inner_blks = tuple(b for _, b in blocks)
+        self.inner_idxs = tuple(d for d, _ in blocks)
+        self.padded_dims = tuple(-(-d // self._block(i)) * self._block(i)
+                                 for i, d in enumerate(dims))
+        self._key = (dims, dt, kind, self.strides, self.inner_blks, self.inner_idxs)
+        self._hash = hash(self._key)
+
+    @staticmethod
+    def _strides_for(dims, order, blocks):
+        block = [1] * len(dims)
+        for d, b in blocks:
+            block[d] *= b
+        stride = int(np.prod([b for _, b in blocks], dtype=np.int64)) if blocks else 1
+        strides = [0] * len(dims)
+        for d in reversed(order):
+            strides[d] = stride
+            stride *= -(-dims[d] // block[d])
+        return tuple(strides)
+
+    @classmethod
+    def _make(cls, dims, dt, kind, strides, blocks=()) -> "desc":
+        md = cls.__new__(cls)
+        md._init(tuple(dims), dt, kind, strides, list(blocks))
+        return md
+
+    def _block(self, dim: int) -> int:
+        b = 1
+        for d, size in zip(self.inner_idxs, self.inner_blks):
+            if d == dim:
+                b *= size
+        return b
+
+    # queries, as dnnl::memory::desc
+    def get_dims(self) -> list:
+        return list(self.dims)
+
+    def get_ndims(self) -> int:
+        return len(self.dims)
+
+    def get_data_type(self) -> data_type:
+        return self.data_type
+
+    def get_format_kind(self) -> format_kind:
+        return self.format_kind
+
+    def get_strides(self) -> list:
+        return list(self.strides)
+
+    def get_padded_dims(self) -> list:
+        return list(self.padded_dims)
+
+    def get_inner_blks(self) -> list:
+        return list(self.inner_blks)
+
+    def get_inner_idxs(self) -> list:
+        return list(self.inner_idxs)
+
+    def get_size(self) -> int:
+        """Bytes the memory needs (0 for format `any`)."""
+        if self.format_kind != format_kind.blocked or not self.dims:
+            return 0
+        return self.nelems_spanned() * _itemsize(self.data_type)
+
+    def nelems_spanned(self) -> int:
+        """Elements from the first to the last one the layout addresses, plus one."""
+        if 0 in self.dims:
+            return 0
+        last = sum((pd // self._block(i) - 1) * s
+                   for i, (pd, s) in enumerate(zip(self.padded_dims, self.strides)))
+        return last + int(np.prod(self.inner_blks, dtype=np.int64))
+
+    def is_zero(self) -> bool:
+        return not self.dims
+
+    @property
+    def is_any(self) -> bool:
+        return self.format_kind == format_kind.any
+
+    @property
+    def is_plain(self) -> bool:
+        return self.format_kind == format_kind.blocked and not self.inner_blks
+
+    def factors(self, dim: int, extent: int) -> list:
+        """(size, stride) pairs, outermost first, that address `extent` elements of dim.
+        A blocked dim is addressed over its padded extent only."""
+        inner = [(b, self._inner_stride(j)) for j, (d, b) in
+                 enumerate(zip(self.inner_idxs, self.inner_blks)) if d == dim]
+        block = self._block(dim)
+        if extent % block:
+            raise ValueError("extent is not a multiple of the dim's block")
+        return [(extent // block, self.strides[dim])] + inner
+
+    def _inner_stride(self, j: int) -> int:
+        return int(np.prod(self.inner_blks[j + 1:], dtype=np.int64))
+
+    def tag_str(self) -> str:
+        """The layout's name as oneDNN's verbose prints it: `acdb`, `aBcd16b`."""
+        if self.format_kind != format_kind.blocked:
+            return self.format_kind.value
+        order = sorted(range(len(self.dims)), key=lambda d: (-self.strides[d], d))
+        letters = "".join(_LETTERS[d].upper() if d in self.inner_idxs else _LETTERS[d]
+                          for d in order)
+        return letters + "".join(f"{b}{_LETTERS[d]}"
+                                 for d, b in zip(self.inner_idxs, self.inner_blks))
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, desc) and self._key == other._key
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __repr__(self) -> str:
+        if self.is_zero():
+            return "memory.desc()"
+        return (f"memory.desc({list(self.dims)}, {self.data_type.name}, {self.tag_str()}, "
+                f"strides={list(self.strides)})")
+
+
+class memory:
+    """dnnl::memory: a descriptor bound to a buffer on an engine.
+
+    memory(md, engine) allocates (zero-filled). memory(md, engine, array) wraps a numpy
+    array without copying: either one of the descriptor's dims, dtype and strides, or a
+    1-D buffer of at least md.get_size() bytes that holds the layout as it is.
+    """
+    desc = desc
+    data_type = data_type
+    format_tag = format_tag
+    format_kind = format_kind
+
+    def __init__(self, md: desc, aengine, handle: Optional[np.ndarray] = None):
+        if not isinstance(md, desc):
+            raise invalid(f"memory: expected a memory.desc, got {type(md).__name__}")
+        if md.format_kind != format_kind.blocked:
+            raise invalid(f"memory: cannot create memory with format {md.format_kind.name}; "
+                          "query the primitive descriptor for a concrete one")
+        self._md, self._engine = md, aengine
+        self._buf = aengine._runtime.wrap(md, handle) if handle is not None \
+            else aengine._runtime.alloc(md)
+
+    def get_desc(self) -> desc:
+        return self._md
+
+    def get_engine(self):
+        return self._engine
+
+    def get_data_handle(self):
+        """The flat buffer the memory reads and writes."""
+        return self._buf
+
+    def set_data_handle(self, handle) -> None:
+        self._buf = self._engine._runtime.wrap(self._md, handle)
+
+    def to_numpy(self) -> np.ndarray:
+        """A copy of the contents: logical dims, plain C-contiguous layout."""
+        return self._engine._runtime.read(self._md, self._buf)
+
+
+def plain_desc(dims: Sequence[int], dt: data_type, order: str) -> desc:
+    """A dense plain descriptor whose dims lie in memory in `order` (letters, outermost
+    first): plain_desc(dims, f32, 'acdb') is nhwc. Covers orders format_tag lacks."""
+    strides = desc._strides_for(tuple(dims), [_LETTERS.index(c) for c in order], [])
+    return desc._make(dims, dt, format_kind.blocked, strides)

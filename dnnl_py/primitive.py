@@ -1,0 +1,123 @@
+"""What every primitive kind shares: the primitive descriptor walks the engine's
+ordered implementation list for the problem; the primitive builds the chosen
+implementation's kernel once and checks every execute() argument against it."""
+from __future__ import annotations
+
+from typing import Mapping, Optional
+
+from ._errors import error, invalid, status, unimplemented
+from .attr import primitive_attr, resolve
+from .engine import engine, stream
+from .kinds import ARG_NAMES, primitive_kind
+from .memory import desc
+
+
+class Decline(Exception):
+    """Raised by an implementation that does not handle a problem; says why."""
+
+
+class Impl:
+    """One implementation of a primitive kind on an engine. create() accepts the problem
+    (resolving `any` layouts) or raises Decline; make_kernel() is the costly step."""
+    name = "?"
+
+    def __init__(self, problem, descs: dict, post_ops: list):
+        self.problem, self.descs, self.post_ops = problem, descs, post_ops
+
+    @classmethod
+    def create(cls, problem, post_ops: list) -> "Impl":
+        raise NotImplementedError
+
+    def make_kernel(self):
+        raise NotImplementedError
+
+
+class primitive_desc:
+    """dnnl::primitive_desc: the problem, its attributes and the engine, with the first
+    implementation in the engine's list that accepts them."""
+    kind = primitive_kind.undef
+    _arg_order: tuple = ()  # the kernel's positional arguments, by DNNL_ARG_*
+
+    def __init__(self, aengine: engine, problem, attr: Optional[primitive_attr]):
+        if not isinstance(aengine, engine):
+            raise invalid(f"{self.kind.name}: expected an engine, got {type(aengine).__name__}")
+        self._engine, self._problem, self._attr = aengine, problem, resolve(attr)
+        post_ops = self._attr._post_ops.kernel_ops()
+        declined = []
+        for impl_cls in aengine._runtime.impls(self.kind):
+            try:
+                self._impl = impl_cls.create(problem, post_ops)
+                break
+            except Decline as why:
+                declined.append(f"{impl_cls.name}: {why}")
+        else:
+            raise unimplemented(f"no {self.kind.name} implementation for {problem}: "
+                                + "; ".join(declined))
+        self._args = tuple((arg, self._impl.descs.get(arg)) for arg in self._arg_order)
+
+    def impl_info_str(self) -> str:
+        return self._impl.name
+
+    def get_engine(self) -> engine:
+        return self._engine
+
+    def get_primitive_attr(self) -> primitive_attr:
+        return self._attr
+
+    def get_kind(self) -> primitive_kind:
+        return self.kind
+
+    def query_md(self, arg: int) -> desc:
+        """The layout the primitive expects for DNNL_ARG_* `arg` (a zero desc if none)."""
+        return self._impl.descs.get(arg) or desc()
+
+
+class primitive:
+    """dnnl::primitive: the executable result of a primitive descriptor."""
+
+    def __init__(self, pd: primitive_desc):
+        if not isinstance(pd, primitive_desc):
+            raise invalid(f"primitive: expected a primitive_desc, got {type(pd).__name__}")
+        self._pd = pd
+        self._kernel = pd._impl.make_kernel()
+
+    def get_primitive_desc(self) -> primitive_desc:
+        return self._pd
+
+    def get_kind(self) -> primitive_kind:
+        return self._pd.kind
+
+    def execute(self, astream: stream, args: Mapping[int, "memory"]) -> None:  # noqa: F821
+        """Runs the primitive on `args` ({DNNL_ARG_*: memory}); returns when done."""
+        eng = self._pd._engine
+        if not isinstance(astream, stream) or astream._engine is not eng:
+            raise invalid(f"{self._pd.kind.name}: the stream does not belong to the "
+                          "primitive's engine")
+        buffers, used = [], 0
+        for arg, md in self._pd._args:
+            if md is None:
+                buffers.append(None)
+                continue
+            used += 1
+            mem = args.get(arg)
+            if mem is None:
+                raise invalid(f"{self._pd.kind.name}: argument {_arg_name(arg)} is missing")
+            if mem._engine is not eng:
+                raise invalid(f"{_arg_name(arg)}: memory belongs to {mem._engine}, the "
+                              f"primitive to {eng}")
+            if mem._md is not md and mem._md != md:
+                raise invalid(f"{_arg_name(arg)}: memory is {mem._md}, the primitive "
+                              f"expects {md}")
+            buffers.append(mem._buf)
+        if len(args) != used:
+            extra = sorted(set(args) - {a for a, md in self._pd._args if md is not None})
+            raise invalid(f"{self._pd.kind.name}: unexpected argument(s) "
+                          + ", ".join(_arg_name(a) for a in extra))
+        try:
+            self._kernel(*buffers)
+        except ValueError as e:  # a size check in the compiled core
+            raise error(status.invalid_arguments, f"{self._pd.kind.name}: {e}") from None
+
+
+def _arg_name(arg: int) -> str:
+    return ARG_NAMES.get(arg, f"arg {arg}")

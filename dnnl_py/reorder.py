@@ -1,0 +1,68 @@
+"""dnnl::reorder: copies memory from one layout to another."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from ._errors import invalid, unimplemented
+from .attr import primitive_attr
+from .engine import engine
+from .kinds import ARG_DST, ARG_SRC, primitive_kind
+from .memory import data_type, desc, memory
+from .primitive import primitive, primitive_desc
+
+
+@dataclass(frozen=True)
+class ReorderProblem:
+    src: desc
+    dst: desc
+
+    def __str__(self) -> str:
+        return "x".join(map(str, self.src.dims))
+
+
+class reorder(primitive):
+    """dnnl::reorder(src_mem, dst_mem) or reorder(reorder.primitive_desc)."""
+
+    class primitive_desc(primitive_desc):
+        """reorder.primitive_desc(src_engine, src_desc, dst_engine, dst_desc, attr=None)
+        or reorder.primitive_desc(src_mem, dst_mem, attr=None)."""
+        kind = primitive_kind.reorder
+        _arg_order = (ARG_SRC, ARG_DST)
+
+        def __init__(self, *args, attr: Optional[primitive_attr] = None):
+            args = list(args)
+            if args and isinstance(args[-1], primitive_attr):
+                attr = args.pop()
+            if len(args) == 2 and all(isinstance(a, memory) for a in args):
+                src, dst = args
+                args = [src.get_engine(), src.get_desc(), dst.get_engine(), dst.get_desc()]
+            if len(args) != 4:
+                raise invalid("reorder: expected (src_engine, src_desc, dst_engine, dst_desc) "
+                              "or (src_memory, dst_memory)")
+            src_engine, src_md, dst_engine, dst_md = args
+            if src_engine is not dst_engine:
+                raise unimplemented("reorder: between engines")
+            for name, md in (("src", src_md), ("dst", dst_md)):
+                if not isinstance(md, desc) or md.is_zero() or md.is_any:
+                    raise invalid(f"reorder: {name} needs a concrete memory descriptor")
+                if md.data_type != data_type.f32:
+                    raise unimplemented(f"reorder: {name} data type {md.data_type.name} "
+                                        "(f32 only)")
+            if src_md.dims != dst_md.dims:
+                raise invalid(f"reorder: dst dims {list(dst_md.dims)} differ from src's "
+                              f"{list(src_md.dims)}")
+            if attr is not None and attr._post_ops.len():
+                raise unimplemented("reorder: post-ops")
+            super().__init__(src_engine, ReorderProblem(src_md, dst_md), attr)
+
+        def src_desc(self) -> desc:
+            return self.query_md(ARG_SRC)
+
+        def dst_desc(self) -> desc:
+            return self.query_md(ARG_DST)
+
+    def __init__(self, *args, attr: Optional[primitive_attr] = None):
+        pd = args[0] if len(args) == 1 and isinstance(args[0], reorder.primitive_desc) \
+            else reorder.primitive_desc(*args, attr=attr)
+        super().__init__(pd)

@@ -1,0 +1,43 @@
+"""Build dnnl_py's compiled CPU core: the C kernels in csrc/ behind one Cython module."""
+import glob
+import subprocess
+from pathlib import Path
+
+import numpy
+from Cython.Build import cythonize
+from setuptools import Extension, find_packages, setup
+
+VERSION = "0.1.0"
+
+
+def git_hash() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             cwd=Path(__file__).parent, check=True)
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+# The version and git hash identify the build; cache blob ids include them.
+Path("dnnl_py/_build_info.py").write_text(
+    f'"""Written by setup.py at build time."""\nVERSION = "{VERSION}"\nGIT_HASH = "{git_hash()}"\n')
+
+kernels = Extension(
+    "dnnl_py.cpu._kernels",
+    sources=["dnnl_py/cpu/_kernels.pyx", *sorted(glob.glob("csrc/*.c"))],
+    include_dirs=["csrc", numpy.get_include()],
+    # No -march=native: csrc/isa.h picks AVX-512/AVX2 clones at run time.
+    extra_compile_args=["-O3", "-fopenmp", "-std=c11", "-Wall", "-Wno-unused-function"],
+    extra_link_args=["-fopenmp"],
+    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+)
+
+setup(
+    name="dnnl_py",
+    version=VERSION,
+    packages=find_packages(include=["dnnl_py", "dnnl_py.*"]),
+    ext_modules=cythonize([kernels], language_level=3),
+    install_requires=["numpy>=1.24", "scipy>=1.10"],
+    python_requires=">=3.10",
+)
