@@ -7,13 +7,13 @@ DEPS := $(VENV)/.deps-installed
 .PHONY: demo test bench build clean
 
 demo: build
-	$(PY) examples/demo.py
+	PYTHONPATH=. $(PY) examples/demo.py
 
 test: build
 	$(PY) -m pytest -q tests
 
 bench: build
-	$(PY) -m pytest benchmarks --benchmark-only --benchmark-columns=min,median,ops
+	PYTHONPATH=. $(PY) -m pytest benchmarks/bench_*.py -p no:cacheprovider --benchmark-only --benchmark-columns=min,median,ops -q
 
 build: $(DEPS)
 	$(PY) setup.py -q build_ext --inplace

@@ -90,9 +90,10 @@ def make_problem(aprop_kind, aalgorithm, src: desc, weights: desc, bias: Optiona
     g, oc, ic, k = wd[0], wd[1], wd[2], tuple(wd[3:])
     s, dil = _ints("strides", strides, sp), _ints("dilates", dilates, sp)
     pl, pr = _ints("padding_l", padding_l, sp), _ints("padding_r", padding_r, sp)
-    if any(v < 1 for v in s) or any(v < 0 for v in dil + pl + pr):
-        raise invalid(f"strides {list(s)} must be >= 1; dilates {list(dil)} and padding "
-                      f"{list(pl)}, {list(pr)} >= 0")
+    # padding_r may be negative (oneDNN allows it: the last rows are not read)
+    if any(v < 1 for v in s) or any(v < 0 for v in dil + pl):
+        raise invalid(f"strides {list(s)} must be >= 1; dilates {list(dil)} and padding_l "
+                      f"{list(pl)} >= 0")
     mb, c = src.dims[0], src.dims[1]
     if g < 1 or c != g * ic:
         raise invalid(f"weights: dims {wd if len(weights.dims) > nd else wd[1:]} take "

@@ -75,7 +75,8 @@ class MatmulGemm(_MatmulImpl):
         dst_rc = _blas_strides(m, n, *dst[1])
         if dst_rc is None:
             raise Decline("dst has neither unit row nor unit column stride")
-        if dst_rc[1] != 1:  # column-major dst: transpose the whole problem
+        self.swapped = dst_rc[1] != 1
+        if self.swapped:  # column-major dst: transpose the whole problem
             m, n = n, m
             src, wei = (wei[0], wei[1][::-1]), (src[0], src[1][::-1])
             dst = (dst[0], dst_rc[::-1])
@@ -94,8 +95,12 @@ class MatmulGemm(_MatmulImpl):
         chunk = m
         if self.post_ops or bia is not None:
             chunk = min(m, max(64, self.OUT_TILE // max(n, 1)))
-        return _kernels.MatmulKernel(_kernels.MATMUL_GEMM, self.problem.batch, m, n, k, src,
-                                     wei, dst, bia, self.post_ops, chunk)
+        kernel = _kernels.MatmulKernel(_kernels.MATMUL_GEMM, self.problem.batch, m, n, k, src,
+                                       wei, dst, bia, self.post_ops, chunk)
+        if self.swapped:
+            return lambda src_buf, wei_buf, bias_buf, dst_buf: kernel(wei_buf, src_buf,
+                                                                      bias_buf, dst_buf)
+        return kernel
 
 
 class MatmulRef(_MatmulImpl):

@@ -1,0 +1,70 @@
+"""Convolution throughput on ResNet-50's shapes at minibatch 1 and 32 against an
+im2col numpy reference and, when installed, torch.nn.functional.conv2d (oneDNN inside),
+both in channels-last as dnnl_py's `any` layouts resolve.
+
+    make bench  # or: .venv/bin/python -m pytest benchmarks/bench_convolution.py --benchmark-only
+"""
+import pathlib
+
+import numpy as np
+import pytest
+
+import dnnl_py as dnnl
+from dnnl_py.benchdnn.problems import parse_conv, read_batch
+
+try:
+    import torch
+except ImportError:  # torch is a reference only, never a dependency
+    torch = None
+
+SHARED = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "benchdnn"
+RESNET = list(read_batch(SHARED / "shapes_resnet_50", parse_conv))
+dt, tag = dnnl.memory.data_type, dnnl.memory.format_tag
+IMPLS = ["dnnl", "numpy_im2col"] + (["torch"] if torch is not None else [])
+
+
+def numpy_im2col(x_nhwc, w_hwio, s, p):
+    """x (N, H, W, C), w (KH, KW, C, O): gather patches, one tensordot."""
+    kh, kw = w_hwio.shape[:2]
+    xp = np.pad(x_nhwc, ((0, 0), (p[0], p[0]), (p[1], p[1]), (0, 0)))
+    win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(1, 2))
+    win = win[:, ::s[0], ::s[1]]  # (N, OH, OW, C, KH, KW)
+    return np.tensordot(win, w_hwio, axes=([4, 5, 3], [0, 1, 2]))
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("mb", [1, 32])
+@pytest.mark.parametrize("p", RESNET, ids=lambda p: p.name.split(":")[-1].split("*")[0])
+def test_conv(benchmark, impl, mb, p):
+    rng = np.random.default_rng(0)
+    ih, iw = p.i[1:]
+    kh, kw = p.k[1:]
+    x = rng.standard_normal((mb, ih, iw, p.ic), dtype=np.float32)
+    w = rng.standard_normal((kh, kw, p.ic, p.oc), dtype=np.float32)
+    s, pad, pr = p.s[1:], p.p[1:], p.pr[1:]
+    benchmark.group = f"conv_mb{mb}:{p.name}"
+    if impl == "dnnl":
+        eng = dnnl.engine(dnnl.engine.kind.cpu, 0)
+        strm = dnnl.stream(eng)
+        src_md = dnnl.memory.desc([mb, p.ic, ih, iw], dt.f32, tag.nhwc)
+        wei_md = dnnl.memory.desc([p.oc, p.ic, kh, kw], dt.f32, tag.hwio)
+        dst_md = dnnl.memory.desc([mb, p.oc, *p.o[1:]], dt.f32, tag.nhwc)
+        pd = dnnl.convolution_forward.primitive_desc(
+            eng, dnnl.prop_kind.forward_inference, dnnl.algorithm.convolution_direct,
+            src_md, wei_md, None, dst_md, list(s), list(pad), list(pr))
+        prim = dnnl.convolution_forward(pd)
+        args = {dnnl.ARG_SRC: dnnl.memory(src_md, eng, x.reshape(-1)),
+                dnnl.ARG_WEIGHTS: dnnl.memory(wei_md, eng, w.reshape(-1)),
+                dnnl.ARG_DST: dnnl.memory(dst_md, eng)}
+        fn = lambda: prim.execute(strm, args)  # noqa: E731
+    elif impl == "torch":
+        tx = torch.from_numpy(x).permute(0, 3, 1, 2)  # NCHW view of NHWC memory
+        tw = torch.from_numpy(w).permute(3, 2, 0, 1).contiguous(
+            memory_format=torch.channels_last)
+        fn = lambda: torch.nn.functional.conv2d(tx, tw, stride=s, padding=pad)  # noqa: E731
+    else:
+        if mb > 1:
+            pytest.skip("numpy im2col reference timed at minibatch 1 only (slow)")
+        fn = lambda: numpy_im2col(x, w, s, pad)  # noqa: E731
+    benchmark.extra_info["gflops"] = p.flops / p.mb * mb
+    benchmark.pedantic(fn, rounds=3 if mb > 1 else 10, warmup_rounds=1)

@@ -1,0 +1,1 @@
+"""A benchdnn-compatible driver: problem parsing (problems.py)."""

@@ -1,0 +1,132 @@
+"""Forward convolution against tests/reference.py: benchdnn's resnet_50 shapes, generated
+odd shapes, every post-op, every CPU implementation, several layouts."""
+import numpy as np
+import pytest
+
+import dnnl_py as dnnl
+from dnnl_py.benchdnn.problems import parse_conv, read_batch
+from dnnl_py.cpu import convolution as cpu_conv
+from helpers import CHANNELS_LAST, PLAIN, run_conv, tag
+from reference import assert_close, conv_fwd, post_ops
+from conftest import SHARED
+
+RESNET = list(read_batch(SHARED / "shapes_resnet_50", parse_conv))
+
+
+def check(eng, strm, rng, n, g, ic, oc, i, k, s, d, pl, pr, bias=True, ops=(), **tags):
+    sp = len(i)
+    src = rng.standard_normal((n, ic, *i)).astype(np.float32)
+    wei = rng.standard_normal((g, oc // g, ic // g, *k)).astype(np.float32)
+    if g == 1 and rng.random() < 0.5:
+        wei = wei[0]  # the no-groups form
+    b = rng.standard_normal(oc).astype(np.float32) if bias else None
+    wei_g = wei if wei.ndim == sp + 3 else wei[None]
+    ref = conv_fwd(src, wei_g, b, s, d, pl, pr, g)
+    dst_init = rng.standard_normal(ref.shape).astype(np.float32)
+    out, pd = run_conv(eng, strm, src, wei, b, s, d, pl, pr, ops, dst_init=dst_init, **tags)
+    assert out.shape == ref.shape
+    assert_close(out, post_ops(ref, dst_init, ops), ic // g * int(np.prod(k)))
+    return pd
+
+
+@pytest.mark.parametrize("p", RESNET, ids=lambda p: p.name)
+def test_resnet50_shapes(eng, strm, rng, p):
+    pd = check(eng, strm, rng, 1, p.g, p.ic, p.oc, p.i[1:], p.k[1:], p.s[1:], p.d[1:],
+               p.p[1:], p.pr[1:], ops=[("eltwise", "eltwise_relu", 0.0, 0.0)])
+    assert pd.impl_info_str() == "cpu:gemm:blas"
+
+
+# (n, g, ic, oc, i, k, s, d, pl, pr): primes, 1x1, large padding, dilation, groups,
+# stride > kernel, asymmetric and negative right padding, 1D and 3D
+ODD = [
+    (1, 1, 3, 5, (7, 11), (3, 3), (1, 1), (0, 0), (1, 1), (1, 1)),
+    (2, 1, 7, 13, (13,), (5,), (2,), (0,), (2,), (3,)),
+    (1, 1, 5, 3, (5, 7, 6), (3, 2, 3), (1, 2, 1), (0, 1, 0), (1, 0, 1), (1, 1, 0)),
+    (3, 1, 1, 1, (9, 9), (1, 1), (1, 1), (0, 0), (0, 0), (0, 0)),
+    (1, 1, 4, 6, (6, 6), (3, 3), (1, 1), (0, 0), (4, 4), (4, 4)),
+    (1, 1, 6, 4, (17, 19), (3, 3), (1, 1), (2, 3), (2, 3), (2, 3)),
+    (2, 3, 6, 9, (8, 8), (3, 3), (1, 1), (0, 0), (1, 1), (1, 1)),
+    (1, 8, 8, 8, (10, 10), (3, 3), (2, 2), (1, 1), (2, 2), (2, 2)),
+    (1, 16, 16, 16, (7, 9), (5, 5), (1, 1), (0, 0), (2, 2), (2, 2)),
+    (2, 1, 5, 7, (11, 11), (2, 2), (4, 4), (0, 0), (0, 0), (0, 0)),
+    (1, 1, 8, 8, (14, 14), (1, 1), (2, 2), (0, 0), (0, 0), (-1, -1)),
+    (1, 2, 4, 6, (5, 5, 5), (3, 3, 3), (1, 1, 1), (0, 0, 0), (1, 1, 1), (1, 1, 1)),
+    (1, 5, 5, 5, (9,), (3,), (1,), (1,), (2,), (2,)),
+    (1, 4, 4, 4, (6, 6, 6), (3, 3, 3), (2, 1, 1), (0, 0, 0), (1, 1, 1), (1, 1, 1)),
+    (1, 1, 2, 3, (1, 1), (1, 1), (1, 1), (0, 0), (3, 3), (3, 3)),
+]
+
+
+def _layouts(nd):
+    return {"plain": dict(src_tag=PLAIN[nd], dst_tag=PLAIN[nd]),
+            "channels_last": dict(src_tag=CHANNELS_LAST[nd], dst_tag=CHANNELS_LAST[nd]),
+            "any": {}}
+
+
+@pytest.mark.parametrize("impl", cpu_conv.IMPLS, ids=lambda c: c.name)
+@pytest.mark.parametrize("layout", ["any", "plain", "channels_last"])
+@pytest.mark.parametrize("shape", ODD, ids=lambda s: "x".join(map(str, s[4])) + f"g{s[1]}")
+def test_odd_shapes(eng, strm, rng, only_impl, impl, layout, shape):
+    n, g, ic, oc, i, k, s, d, pl, pr = shape
+    only_impl(cpu_conv, impl)
+    try:
+        pd = check(eng, strm, rng, n, g, ic, oc, i, k, s, d, pl, pr, bias=rng.random() < 0.7,
+                   **_layouts(len(i) + 2)[layout])
+    except dnnl.error as e:
+        # an implementation may decline a problem or layout, never fail on one it took
+        assert e.status == dnnl.status.unimplemented and impl.name in str(e)
+        if impl is cpu_conv.ConvRef or (impl is cpu_conv.ConvGemm and layout == "any"):
+            raise
+        return
+    assert pd.impl_info_str() == impl.name
+
+
+ALL_OPS = [
+    [("eltwise", "eltwise_relu", 0.0, 0.0)],
+    [("eltwise", "eltwise_relu", 0.1, 0.0)],
+    [("eltwise", "eltwise_gelu_tanh", 0.0, 0.0)],
+    [("eltwise", "eltwise_gelu_erf", 0.0, 0.0)],
+    [("eltwise", "eltwise_tanh", 0.0, 0.0)],
+    [("eltwise", "eltwise_logistic", 0.0, 0.0)],
+    [("eltwise", "eltwise_swish", 1.5, 0.0)],
+    [("eltwise", "eltwise_linear", 0.5, -2.0)],
+    [("eltwise", "eltwise_clip", -0.5, 0.75)],
+    [("sum", 1.0)],
+    [("sum", 0.5), ("eltwise", "eltwise_relu", 0.0, 0.0)],
+    [("eltwise", "eltwise_tanh", 0.0, 0.0), ("sum", 2.0), ("eltwise", "eltwise_linear", 2.0, 1.0)],
+]
+
+
+@pytest.mark.parametrize("impl", cpu_conv.IMPLS, ids=lambda c: c.name)
+@pytest.mark.parametrize("ops", ALL_OPS, ids=lambda o: "+".join(x[1] if x[0] != "sum" else "sum" for x in o))
+def test_post_ops(eng, strm, rng, only_impl, impl, ops):
+    only_impl(cpu_conv, impl)
+    g = 6 if impl is cpu_conv.ConvDepthwise else 1
+    pd = check(eng, strm, rng, 2, g, 6, 6, (9, 10), (3, 3), (1, 1), (0, 0), (1, 1), (1, 1),
+               ops=ops)
+    assert pd.impl_info_str() == impl.name
+
+
+def test_depthwise_is_chosen(eng, strm, rng):
+    pd = check(eng, strm, rng, 1, 32, 32, 32, (12, 12), (3, 3), (1, 1), (0, 0), (1, 1), (1, 1))
+    assert pd.impl_info_str().startswith("cpu:direct_dw:")
+
+
+def test_user_layouts_keep(eng):
+    """Explicit layouts are kept; `any` resolves to the implementation's choice."""
+    md = dnnl.memory.desc
+    f32 = dnnl.memory.data_type.f32
+    pd = dnnl.convolution_forward.primitive_desc(
+        eng, dnnl.prop_kind.forward_training, dnnl.algorithm.convolution_direct,
+        md([1, 8, 5, 5], f32, tag.nchw), md([4, 8, 3, 3], f32, tag.oihw), None,
+        md([1, 4, 5, 5], f32, tag.nchw), [1, 1], [1, 1], [1, 1])
+    assert pd.src_desc() == md([1, 8, 5, 5], f32, tag.nchw)
+    assert pd.weights_desc() == md([4, 8, 3, 3], f32, tag.oihw)
+    assert pd.bias_desc().is_zero()
+    assert pd.get_strides() == [1, 1] and pd.get_padding_l() == [1, 1]
+    pd = dnnl.convolution_forward.primitive_desc(
+        eng, dnnl.prop_kind.forward_inference, dnnl.algorithm.convolution_direct,
+        md([1, 8, 5, 5], f32, tag.any), md([4, 8, 3, 3], f32, tag.any), None,
+        md([1, 4, 5, 5], f32, tag.any), [1, 1], [0, 0], [1, 1], [1, 1])
+    assert pd.src_desc() == md([1, 8, 5, 5], f32, tag.nhwc)
+    assert pd.weights_desc() == md([4, 8, 3, 3], f32, tag.hwio)

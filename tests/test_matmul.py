@@ -1,0 +1,128 @@
+"""Matmul against numpy: bert/transformer shapes (batch reduced), broadcast, bias,
+transposes through strides, a column-major dst, every post-op, both implementations."""
+import numpy as np
+import pytest
+
+import dnnl_py as dnnl
+from dnnl_py.benchdnn.problems import parse_matmul, read_batch
+from dnnl_py.cpu import matmul as cpu_matmul
+from conftest import SHARED
+from helpers import PLAIN, dt, make_attr, tag
+from reference import assert_close, post_ops
+from test_convolution import ALL_OPS
+
+SHAPES = [p for f in ("shapes_bert", "shapes_transformer")
+          for p in read_batch(SHARED / f, parse_matmul)]
+
+
+def strided_md(shape, transposed):
+    """A descriptor whose last two dims are swapped in memory when `transposed`."""
+    if not transposed:
+        return dnnl.memory.desc(shape, dt.f32, PLAIN[len(shape)])
+    nd = len(shape)
+    order = list(range(nd - 2)) + [nd - 1, nd - 2]  # memory order, outermost first
+    strides, acc = [0] * nd, 1
+    for d in reversed(order):
+        strides[d], acc = acc, acc * shape[d]
+    return dnnl.memory.desc(shape, dt.f32, strides)
+
+
+def memory_for(eng, md, array):
+    """A memory of layout md holding array (numpy strides made to match)."""
+    out = np.lib.stride_tricks.as_strided(
+        np.empty(md.get_size() // 4, np.float32), array.shape, [s * 4 for s in md.get_strides()])
+    out[...] = array
+    return dnnl.memory(md, eng, out)
+
+
+def run(eng, strm, a, b, bias=None, ops=(), ta=False, tb=False, tc=False, dst_init=None):
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    c_shape = (*batch, a.shape[-2], b.shape[-1])
+    a_md, b_md, c_md = strided_md(a.shape, ta), strided_md(b.shape, tb), strided_md(c_shape, tc)
+    bias_md = dnnl.memory.desc(bias.shape, dt.f32, PLAIN[bias.ndim]) if bias is not None else None
+    pd = dnnl.matmul.primitive_desc(eng, a_md, b_md, bias_md, c_md, attr=make_attr(ops))
+    args = {dnnl.ARG_SRC: memory_for(eng, a_md, a), dnnl.ARG_WEIGHTS: memory_for(eng, b_md, b),
+            dnnl.ARG_DST: memory_for(eng, c_md, dst_init if dst_init is not None
+                                     else np.zeros(c_shape, np.float32))}
+    if bias is not None:
+        args[dnnl.ARG_BIAS] = memory_for(eng, bias_md, bias)
+    dnnl.matmul(pd).execute(strm, args)
+    return args[dnnl.ARG_DST].to_numpy(), pd
+
+
+def reduce_batch(p):
+    """The benchdnn shape with its leading batch dim cut to at most 4 (CI time)."""
+    src, wei = list(p.src), list(p.weights)
+    if len(src) > 2:
+        src[0], wei[0] = min(src[0], 4), min(wei[0], 4)
+    return src, wei
+
+
+@pytest.mark.parametrize("p", SHAPES, ids=str)
+def test_benchdnn_shapes(eng, strm, rng, p):
+    src, wei = reduce_batch(p)
+    a = rng.standard_normal(src).astype(np.float32)
+    b = rng.standard_normal(wei).astype(np.float32)
+    out, pd = run(eng, strm, a, b)
+    assert pd.impl_info_str() == "cpu:gemm:blas"
+    assert_close(out, a.astype(np.float64) @ b, src[-1])
+
+
+CASES = [  # (a shape, b shape, bias shape or None)
+    ((1, 1), (1, 1), None),
+    ((7, 13), (13, 5), (1, 5)),
+    ((64, 31), (31, 3), (64, 3)),
+    ((3, 17, 19), (3, 19, 23), (1, 1, 23)),
+    ((3, 17, 19), (1, 19, 23), (3, 17, 1)),
+    ((1, 8, 9), (4, 9, 2), (4, 8, 2)),
+    ((2, 3, 5, 7), (1, 3, 7, 4), (2, 1, 1, 4)),
+    ((300, 129), (129, 257), (1, 257)),
+]
+
+
+@pytest.mark.parametrize("impl", cpu_matmul.IMPLS, ids=lambda c: c.name)
+@pytest.mark.parametrize("trans", ["nn", "tn", "nt", "tt", "nnt", "ttt"])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "x".join(map(str, c[0])) + ":" + "x".join(map(str, c[1])))
+def test_broadcast_bias_transposes(eng, strm, rng, only_impl, impl, trans, case):
+    only_impl(cpu_matmul, impl)
+    a_shape, b_shape, bias_shape = case
+    a = rng.standard_normal(a_shape).astype(np.float32)
+    b = rng.standard_normal(b_shape).astype(np.float32)
+    bias = rng.standard_normal(bias_shape).astype(np.float32) if bias_shape else None
+    ta, tb, tc = trans[0] == "t", trans[1] == "t", trans[2:] == "t"
+    out, pd = run(eng, strm, a, b, bias, ta=ta, tb=tb, tc=tc)
+    ref = a.astype(np.float64) @ b + (bias if bias is not None else 0)
+    assert pd.impl_info_str() == impl.name
+    assert_close(out, ref, a_shape[-1])
+
+
+@pytest.mark.parametrize("impl", cpu_matmul.IMPLS, ids=lambda c: c.name)
+@pytest.mark.parametrize("ops", ALL_OPS, ids=lambda o: "+".join(x[1] if x[0] != "sum" else "sum" for x in o))
+def test_post_ops(eng, strm, rng, only_impl, impl, ops):
+    only_impl(cpu_matmul, impl)
+    a = rng.standard_normal((2, 70, 33)).astype(np.float32)
+    b = rng.standard_normal((2, 33, 300)).astype(np.float32)
+    bias = rng.standard_normal((1, 1, 300)).astype(np.float32)
+    init = rng.standard_normal((2, 70, 300)).astype(np.float32)
+    out, _ = run(eng, strm, a, b, bias, ops, dst_init=init)
+    assert_close(out, post_ops(a.astype(np.float64) @ b + bias, init, ops), 33)
+
+
+def test_row_tiles_with_epilogue(eng, strm, rng):
+    """More rows than one tile: every tile gets its bias and post-ops."""
+    a = rng.standard_normal((2000, 16)).astype(np.float32)
+    b = rng.standard_normal((16, 300)).astype(np.float32)
+    bias = rng.standard_normal((2000, 1)).astype(np.float32)
+    ops = [("sum", 1.0), ("eltwise", "eltwise_relu", 0.0, 0.0)]
+    init = rng.standard_normal((2000, 300)).astype(np.float32)
+    out, _ = run(eng, strm, a, b, bias, ops, dst_init=init)
+    assert_close(out, post_ops(a.astype(np.float64) @ b + bias, init, ops), 16)
+
+
+def test_any_layouts_resolve_plain(eng):
+    md = dnnl.memory.desc
+    pd = dnnl.matmul.primitive_desc(eng, md([2, 3, 4], dt.f32, tag.any),
+                                    md([2, 4, 5], dt.f32, tag.any), md([2, 3, 5], dt.f32, tag.any))
+    assert pd.src_desc() == md([2, 3, 4], dt.f32, tag.abc)
+    assert pd.dst_desc() == md([2, 3, 5], dt.f32, tag.abc)
+    assert pd.bias_desc().is_zero()
