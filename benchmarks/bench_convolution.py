@@ -1,6 +1,7 @@
 """Convolution throughput on ResNet-50's shapes at minibatch 1 and 32 against an
-im2col numpy reference and, when installed, torch.nn.functional.conv2d (oneDNN inside),
-both in channels-last as dnnl_py's `any` layouts resolve.
+im2col numpy reference and, when installed, torch.nn.functional.conv2d (oneDNN inside,
+timed in a process of its own by torch_conv_reference.py during this run), all in
+channels-last as dnnl_py's `any` layouts resolve.
 
     make bench  # or: .venv/bin/python -m pytest benchmarks/bench_convolution.py --benchmark-only
 """
@@ -12,15 +13,13 @@ import pytest
 import dnnl_py as dnnl
 from dnnl_py.benchdnn.problems import parse_conv, read_batch
 
-try:
-    import torch
-except ImportError:  # torch is a reference only, never a dependency
-    torch = None
+import importlib.util
 
 SHARED = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "benchdnn"
 RESNET = list(read_batch(SHARED / "shapes_resnet_50", parse_conv))
 dt, tag = dnnl.memory.data_type, dnnl.memory.format_tag
-IMPLS = ["dnnl", "numpy_im2col"] + (["torch"] if torch is not None else [])
+IMPLS = ["dnnl", "numpy_im2col"]
+HAVE_TORCH = importlib.util.find_spec("torch") is not None  # a reference only, never a dependency
 
 
 def numpy_im2col(x_nhwc, w_hwio, s, p):
@@ -35,7 +34,9 @@ def numpy_im2col(x_nhwc, w_hwio, s, p):
 @pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("mb", [1, 32])
 @pytest.mark.parametrize("p", RESNET, ids=lambda p: p.name.split(":")[-1].split("*")[0])
-def test_conv(benchmark, impl, mb, p):
+def test_conv(benchmark, request, impl, mb, p):
+    if HAVE_TORCH:  # torch's times, measured once in a process of their own, for the summary
+        request.config._torch_conv_times = request.getfixturevalue("torch_conv_times")
     rng = np.random.default_rng(0)
     ih, iw = p.i[1:]
     kh, kw = p.k[1:]
@@ -57,14 +58,10 @@ def test_conv(benchmark, impl, mb, p):
                 dnnl.ARG_WEIGHTS: dnnl.memory(wei_md, eng, w.reshape(-1)),
                 dnnl.ARG_DST: dnnl.memory(dst_md, eng)}
         fn = lambda: prim.execute(strm, args)  # noqa: E731
-    elif impl == "torch":
-        tx = torch.from_numpy(x).permute(0, 3, 1, 2)  # NCHW view of NHWC memory
-        tw = torch.from_numpy(w).permute(3, 2, 0, 1).contiguous(
-            memory_format=torch.channels_last)
-        fn = lambda: torch.nn.functional.conv2d(tx, tw, stride=s, padding=pad)  # noqa: E731
     else:
         if mb > 1:
             pytest.skip("numpy im2col reference timed at minibatch 1 only (slow)")
         fn = lambda: numpy_im2col(x, w, s, pad)  # noqa: E731
     benchmark.extra_info["gflops"] = p.flops / p.mb * mb
     benchmark.pedantic(fn, rounds=3 if mb > 1 else 10, warmup_rounds=1)
+

@@ -1,7 +1,23 @@
 """Prints, after the benchmarks, each group's throughput ratio of dnnl_py against the
 references measured in the same run (minimum times), and geometric means per family."""
+import json
 import math
+import pathlib
+import subprocess
+import sys
 from collections import defaultdict
+
+import pytest
+
+_HERE = pathlib.Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope="session")
+def torch_conv_times():
+    """{"<mb>:<layer>": seconds} from torch_conv_reference.py in its own process."""
+    out = subprocess.run([sys.executable, str(_HERE / "torch_conv_reference.py"), "1", "32"],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def pytest_terminal_summary(terminalreporter, config):
@@ -9,6 +25,9 @@ def pytest_terminal_summary(terminalreporter, config):
     if not session or not session.benchmarks:
         return
     groups = defaultdict(dict)
+    for key, seconds in getattr(config, "_torch_conv_times", {}).items():
+        mb, name = key.split(":", 1)
+        groups[f"conv_mb{mb}:{name}"]["torch"] = seconds
     for bench in session.benchmarks:
         impl = bench["params"].get("impl") if bench["params"] else None
         if impl:
