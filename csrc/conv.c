@@ -6,6 +6,12 @@
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 
+/* Input coordinate that kernel tap k of output o reads (may fall in the padding). */
+static inline int64_t src_coord(int64_t o, int64_t k, int64_t stride, int64_t pad,
+                                int64_t dil) {
+    return o * stride - pad + k * (dil + 1);
+}
+
 /* Output pixel p (flattened d, h, w) of image n -> its (od, oh, ow). */
 static inline void pixel_coords(const dnnl_conv_t *p, int64_t pix, int64_t *od, int64_t *oh,
                                 int64_t *ow) {
@@ -52,9 +58,9 @@ static void im2col(const dnnl_conv_t *p, int channels_last, const float *src, in
         pixel_coords(p, pix0 + r, &od, &oh, &ow);
         for (int64_t t = 0; t < kdhw; ++t) {
             const int64_t kw = t % p->kw, kh = (t / p->kw) % p->kh, kd = t / (p->kw * p->kh);
-            const int64_t id = od * p->sd - p->pd + kd * (p->dd + 1);
-            const int64_t ih = oh * p->sh - p->ph + kh * (p->dh + 1);
-            const int64_t iw = ow * p->sw - p->pw + kw * (p->dw + 1);
+            const int64_t id = src_coord(od, kd, p->sd, p->pd, p->dd);
+            const int64_t ih = src_coord(oh, kh, p->sh, p->ph, p->dh);
+            const int64_t iw = src_coord(ow, kw, p->sw, p->pw, p->dw);
             const int inside = id >= 0 && id < p->id && ih >= 0 && ih < p->ih && iw >= 0
                                && iw < p->iw;
             const float *in = src + id * s[2] + ih * s[3] + iw * s[4];
@@ -130,13 +136,13 @@ void dnnl_conv_dw(const dnnl_conv_t *p, const float *src, const float *wei,
             pixel_coords(p, np % pix, &od, &oh, &ow);
             for (int64_t c = 0; c < C; ++c) acc[c] = 0.0f;
             for (int64_t kd = 0; kd < p->kd; ++kd) {
-                const int64_t id = od * p->sd - p->pd + kd * (p->dd + 1);
+                const int64_t id = src_coord(od, kd, p->sd, p->pd, p->dd);
                 if (id < 0 || id >= p->id) continue;
                 for (int64_t kh = 0; kh < p->kh; ++kh) {
-                    const int64_t ih = oh * p->sh - p->ph + kh * (p->dh + 1);
+                    const int64_t ih = src_coord(oh, kh, p->sh, p->ph, p->dh);
                     if (ih < 0 || ih >= p->ih) continue;
                     for (int64_t kw = 0; kw < p->kw; ++kw) {
-                        const int64_t iw = ow * p->sw - p->pw + kw * (p->dw + 1);
+                        const int64_t iw = src_coord(ow, kw, p->sw, p->pw, p->dw);
                         if (iw < 0 || iw >= p->iw) continue;
                         const float *in = src + n * ss[0] + id * ss[2] + ih * ss[3] + iw * ss[4];
                         const float *w = wei + kd * ws[3] + kh * ws[4] + kw * ws[5];
@@ -164,13 +170,13 @@ void dnnl_conv_ref(const dnnl_conv_t *p, const float *src, const float *wei,
                             float acc = bias ? bias[g * p->oc + oc] : 0.0f;
                             for (int64_t ic = 0; ic < p->ic; ++ic)
                                 for (int64_t kd = 0; kd < p->kd; ++kd) {
-                                    const int64_t id = od * p->sd - p->pd + kd * (p->dd + 1);
+                                    const int64_t id = src_coord(od, kd, p->sd, p->pd, p->dd);
                                     if (id < 0 || id >= p->id) continue;
                                     for (int64_t kh = 0; kh < p->kh; ++kh) {
-                                        const int64_t ih = oh * p->sh - p->ph + kh * (p->dh + 1);
+                                        const int64_t ih = src_coord(oh, kh, p->sh, p->ph, p->dh);
                                         if (ih < 0 || ih >= p->ih) continue;
                                         for (int64_t kw = 0; kw < p->kw; ++kw) {
-                                            const int64_t iw = ow * p->sw - p->pw + kw * (p->dw + 1);
+                                            const int64_t iw = src_coord(ow, kw, p->sw, p->pw, p->dw);
                                             if (iw < 0 || iw >= p->iw) continue;
                                             acc += src[n * ss[0] + (g * p->ic + ic) * ss[1]
                                                        + id * ss[2] + ih * ss[3] + iw * ss[4]]

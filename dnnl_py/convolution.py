@@ -136,7 +136,8 @@ class convolution_forward(primitive):
             if args and isinstance(args[-1], primitive_attr):
                 attr = args.pop()
             n_descs = 0
-            while n_descs < len(args) and (args[n_descs] is None or isinstance(args[n_descs], desc)):
+            while n_descs < len(args) and (args[n_descs] is None
+                                           or isinstance(args[n_descs], desc)):
                 n_descs += 1
             descs, lists = args[:n_descs], args[n_descs:]
             if n_descs == 3:
@@ -160,18 +161,6 @@ class convolution_forward(primitive):
                                    dst_desc, strides, dilates, padding_l, padding_r)
             super().__init__(aengine, problem, attr)
 
-        def src_desc(self) -> desc:
-            return self.query_md(ARG_SRC)
-
-        def weights_desc(self) -> desc:
-            return self.query_md(ARG_WEIGHTS)
-
-        def bias_desc(self) -> desc:
-            return self.query_md(ARG_BIAS)
-
-        def dst_desc(self) -> desc:
-            return self.query_md(ARG_DST)
-
         def get_strides(self) -> list:
             return list(self._problem.s[3 - self._problem.ndims_spatial:])
 
@@ -186,9 +175,4 @@ class convolution_forward(primitive):
 
         def get_prop_kind(self) -> prop_kind:
             return self._problem.prop_kind
-
-    def __init__(self, pd: "convolution_forward.primitive_desc"):
-        if not isinstance(pd, convolution_forward.primitive_desc):
-            raise invalid("convolution_forward: expected a convolution_forward.primitive_desc")
-        super().__init__(pd)
 

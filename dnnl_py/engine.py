@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-from ._errors import error, invalid, status
+from ._errors import invalid
 
 
 class engine:
@@ -22,8 +22,7 @@ class engine:
             from .cpu.runtime import CPU_RUNTIME
             self._kind, self._index, self._runtime = akind, 0, CPU_RUNTIME
         elif akind == engine.kind.gpu:
-            raise error(status.invalid_arguments,
-                        f"engine: gpu index {index} out of range: no GPU engine is available")
+            raise invalid(f"engine: gpu index {index} out of range: no GPU engine is available")
         else:
             raise invalid(f"engine: kind {akind!r} is not cpu or gpu")
 

@@ -100,19 +100,3 @@ class matmul(primitive):
             super().__init__(aengine, make_problem(src_desc, weights_desc, bias_desc, dst_desc),
                              attr)
 
-        def src_desc(self) -> desc:
-            return self.query_md(ARG_SRC)
-
-        def weights_desc(self) -> desc:
-            return self.query_md(ARG_WEIGHTS)
-
-        def bias_desc(self) -> desc:
-            return self.query_md(ARG_BIAS)
-
-        def dst_desc(self) -> desc:
-            return self.query_md(ARG_DST)
-
-    def __init__(self, pd: "matmul.primitive_desc"):
-        if not isinstance(pd, matmul.primitive_desc):
-            raise invalid("matmul: expected a matmul.primitive_desc")
-        super().__init__(pd)

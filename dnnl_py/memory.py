@@ -12,7 +12,7 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from ._errors import invalid, unimplemented
+from ._errors import invalid
 
 MAX_NDIMS = 12
 _LETTERS = "abcdefghijkl"

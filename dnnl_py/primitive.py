@@ -8,7 +8,7 @@ from typing import Mapping, Optional
 from ._errors import error, invalid, status, unimplemented
 from .attr import primitive_attr, resolve
 from .engine import engine, stream
-from .kinds import ARG_NAMES, primitive_kind
+from .kinds import ARG_BIAS, ARG_DST, ARG_NAMES, ARG_SRC, ARG_WEIGHTS, primitive_kind
 from .memory import desc
 
 
@@ -71,13 +71,28 @@ class primitive_desc:
         """The layout the primitive expects for DNNL_ARG_* `arg` (a zero desc if none)."""
         return self._impl.descs.get(arg) or desc()
 
+    def src_desc(self) -> desc:
+        return self.query_md(ARG_SRC)
+
+    def weights_desc(self) -> desc:
+        return self.query_md(ARG_WEIGHTS)
+
+    def bias_desc(self) -> desc:
+        return self.query_md(ARG_BIAS)
+
+    def dst_desc(self) -> desc:
+        return self.query_md(ARG_DST)
+
 
 class primitive:
-    """dnnl::primitive: the executable result of a primitive descriptor."""
+    """dnnl::primitive: the executable result of a primitive descriptor. A kind's
+    subclass nests its own `primitive_desc`, which the constructor insists on."""
+    primitive_desc = primitive_desc
 
     def __init__(self, pd: primitive_desc):
-        if not isinstance(pd, primitive_desc):
-            raise invalid(f"primitive: expected a primitive_desc, got {type(pd).__name__}")
+        if not isinstance(pd, self.primitive_desc):
+            raise invalid(f"{type(self).__name__}: expected a "
+                          f"{type(self).__name__}.primitive_desc, got {type(pd).__name__}")
         self._pd = pd
         self._kernel = pd._impl.make_kernel()
 

@@ -6,7 +6,6 @@ from typing import Optional
 
 from ._errors import invalid, unimplemented
 from .attr import primitive_attr
-from .engine import engine
 from .kinds import ARG_DST, ARG_SRC, primitive_kind
 from .memory import data_type, desc, memory
 from .primitive import primitive, primitive_desc
@@ -55,12 +54,6 @@ class reorder(primitive):
             if attr is not None and attr._post_ops.len():
                 raise unimplemented("reorder: post-ops")
             super().__init__(src_engine, ReorderProblem(src_md, dst_md), attr)
-
-        def src_desc(self) -> desc:
-            return self.query_md(ARG_SRC)
-
-        def dst_desc(self) -> desc:
-            return self.query_md(ARG_DST)
 
     def __init__(self, *args, attr: Optional[primitive_attr] = None):
         pd = args[0] if len(args) == 1 and isinstance(args[0], reorder.primitive_desc) \

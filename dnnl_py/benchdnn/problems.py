@@ -8,7 +8,7 @@ the padding, otherwise the output is derived. Matmul: `12x128x64:12x64x128_n"nam
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional, Union
 

@@ -1,7 +1,6 @@
 """CPU forward convolution implementations, fastest first."""
 from __future__ import annotations
 
-from .._errors import invalid
 from ..kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS
 from ..memory import plain_desc
 from ..primitive import Decline, Impl
@@ -118,7 +117,7 @@ class ConvGemm(_ConvImpl):
         act = _act_order(sp, channels_last)
         impl = cls(p, cls._resolve(p, act, wei_order, act), post_ops)
         impl.channels_last = channels_last
-        impl._check_layouts()
+        impl.strides = impl._gemm_strides()
         return impl
 
     @staticmethod
@@ -130,10 +129,11 @@ class ConvGemm(_ConvImpl):
                 return md.strides[1] == 1
         return True
 
-    def _check_layouts(self):
+    def _gemm_strides(self) -> dict:
         """The arrangement's GEMM operands must be strided matrices (see csrc/conv.c);
-        the strides of unit dims, which a layout leaves arbitrary, are made canonical."""
-        p, k = self.problem, self.kernel_problem()
+        returns dst and weights strides with those of unit dims, which a layout leaves
+        arbitrary, made canonical."""
+        p, k = self.problem, super().kernel_problem()
         ss, ds, ws = k["src_s"], list(k["dst_s"]), list(k["wei_s"])
         pix = _dense_index([(ds[4], p.o[2]), (ds[3], p.o[1]), (ds[2], p.o[0])])
         if self.channels_last:
@@ -150,10 +150,10 @@ class ConvGemm(_ConvImpl):
             raise Decline("layouts are not one GEMM's (channels-last with hwio weights, "
                           "or channels-first with oihw weights)")
         ds[4] = pix
-        self._strides = dict(dst_s=tuple(ds), wei_s=tuple(ws))
+        return dict(dst_s=tuple(ds), wei_s=tuple(ws))
 
     def kernel_problem(self) -> dict:
-        return {**super().kernel_problem(), **getattr(self, "_strides", {})}
+        return {**super().kernel_problem(), **self.strides}
 
     def rows_per_chunk(self) -> int:
         p = self.problem
