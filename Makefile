@@ -1,10 +1,10 @@
-# make demo | make test | make bench: each sets up .venv and builds the extension first.
+# make demo | make test | make bench | make lint: each sets up .venv and builds the extension first.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 DEPS := $(VENV)/.deps-installed
 
-.PHONY: demo test bench build clean
+.PHONY: demo test bench lint build clean
 
 demo: build
 	PYTHONPATH=. $(PY) examples/demo.py
@@ -14,6 +14,9 @@ test: build
 
 bench: build
 	PYTHONPATH=. $(PY) -m pytest benchmarks/bench_*.py -p no:cacheprovider --benchmark-only --benchmark-columns=min,median,ops -q
+
+lint: $(DEPS)
+	$(VENV)/bin/ruff check dnnl_py
 
 build: $(DEPS)
 	$(PY) setup.py -q build_ext --inplace

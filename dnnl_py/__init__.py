@@ -9,9 +9,22 @@ from ._errors import error, status
 from .attr import post_ops, primitive_attr
 from .convolution import convolution_forward
 from .engine import engine, stream
-from .kinds import (ARG_BIAS, ARG_DST, ARG_DST_0, ARG_FROM, ARG_SCRATCHPAD, ARG_SRC, ARG_SRC_0,
-                    ARG_SRC_1, ARG_TO, ARG_WEIGHTS, ARG_WEIGHTS_0, ARG_WEIGHTS_1, algorithm,
-                    prop_kind)
+from .kinds import (
+    ARG_BIAS,
+    ARG_DST,
+    ARG_DST_0,
+    ARG_FROM,
+    ARG_SCRATCHPAD,
+    ARG_SRC,
+    ARG_SRC_0,
+    ARG_SRC_1,
+    ARG_TO,
+    ARG_WEIGHTS,
+    ARG_WEIGHTS_0,
+    ARG_WEIGHTS_1,
+    algorithm,
+    prop_kind,
+)
 from .matmul import matmul
 from .memory import memory
 from .primitive import primitive, primitive_desc

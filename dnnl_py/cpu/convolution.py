@@ -6,6 +6,7 @@ from ..memory import plain_desc
 from ..primitive import Decline, Impl
 from . import _kernels
 
+
 def _letters(n: int) -> str:
     return "abcdefghijkl"[:n]
 

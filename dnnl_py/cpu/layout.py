@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 
 
-
 def _common_split(a: list, b: list):
     """Sizes (outermost first) refining the factor lists a and b of one dim, or None
     when the blockings do not nest (e.g. blocks of 16 against blocks of 24)."""
