@@ -31,6 +31,11 @@ class Impl:
     def make_kernel(self):
         raise NotImplementedError
 
+    def defers(self) -> bool:
+        """True when heuristics expect a later implementation in the list to be
+        faster on this problem; this one is used only if none of those accepts."""
+        return False
+
 
 class primitive_desc:
     """dnnl::primitive_desc: the problem, its attributes and the engine, with the first
@@ -43,16 +48,23 @@ class primitive_desc:
             raise invalid(f"{self.kind.name}: expected an engine, got {type(aengine).__name__}")
         self._engine, self._problem, self._attr = aengine, problem, resolve(attr)
         post_ops = self._attr._post_ops.kernel_ops()
-        declined = []
+        declined, deferred = [], None
         for impl_cls in aengine._runtime.impls(self.kind):
             try:
-                self._impl = impl_cls.create(problem, post_ops)
-                break
+                impl = impl_cls.create(problem, post_ops)
             except Decline as why:
                 declined.append(f"{impl_cls.name}: {why}")
+                continue
+            if deferred is None and impl.defers():
+                deferred = impl
+                continue
+            self._impl = impl
+            break
         else:
-            raise unimplemented(f"no {self.kind.name} implementation for {problem}: "
-                                + "; ".join(declined))
+            if deferred is None:
+                raise unimplemented(f"no {self.kind.name} implementation for {problem}: "
+                                    + "; ".join(declined))
+            self._impl = deferred
         self._args = tuple((arg, self._impl.descs.get(arg)) for arg in self._arg_order)
 
     def impl_info_str(self) -> str:

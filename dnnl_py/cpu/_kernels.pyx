@@ -16,6 +16,7 @@ cpdef enum:
     CONV_GEMM = 0
     CONV_DW = 1
     CONV_REF = 2
+    CONV_DIRECT = 3
     MATMUL_GEMM = 0
     MATMUL_REF = 1
 
@@ -97,6 +98,8 @@ cdef class ConvKernel:
         self.need_src = extent((p.mb, p.g * p.ic, p.id, p.ih, p.iw), problem["src_s"])
         self.need_dst = extent((p.mb, p.g * p.oc, p.od, p.oh, p.ow), problem["dst_s"])
         self.need_wei = extent((p.g, p.oc, p.ic, p.kd, p.kh, p.kw), problem["wei_s"])
+        if method == CONV_DIRECT and not dnnl_conv_direct_supported(p):
+            raise ValueError("direct convolution: unsupported strides or channel count")
         size = 0
         if method == CONV_GEMM:
             size = dnnl_conv_gemm_scratch_size(p, channels_last, self.rows_per_chunk,
@@ -118,6 +121,8 @@ cdef class ConvKernel:
                 if self.method == CONV_GEMM:
                     dnnl_conv_gemm(&self.p, self.channels_last, self.rows_per_chunk, s, w, b,
                                    d, &self.po, &scratch[0])
+                elif self.method == CONV_DIRECT:
+                    dnnl_conv_direct(&self.p, s, w, b, d, &self.po)
                 elif self.method == CONV_DW:
                     dnnl_conv_dw(&self.p, s, w, b, d, &self.po)
                 else:

@@ -17,6 +17,14 @@ def _act_order(sp: int, channels_last: bool) -> str:
     return "a" + spatial + "b" if channels_last else "ab" + spatial
 
 
+def _oc_inner_order(p) -> str:
+    """Weights order with the output channel innermost: (g,) k..., ic, oc."""
+    sp = p.ndims_spatial
+    if p.with_groups:
+        return "a" + _letters(sp + 3)[3:] + "cb"
+    return _letters(sp + 2)[2:] + "ba"
+
+
 def _act_strides(md, sp: int) -> tuple:
     """(n, c, d, h, w) strides of an activation; absent spatial dims get stride 0."""
     return (md.strides[0], md.strides[1]) + (0,) * (3 - sp) + md.strides[2:]
@@ -99,6 +107,33 @@ class ConvDepthwise(_ConvImpl):
         return _kernels.ConvKernel(_kernels.CONV_DW, self.kernel_problem(), self.post_ops)
 
 
+class ConvDirect(_ConvImpl):
+    """Register-blocked direct kernel (csrc/conv_direct.c): channels-last activations,
+    weights with oc innermost, oc per group a multiple of 16."""
+    name = f"cpu:direct:{_kernels.cpu_isa()}"
+
+    @classmethod
+    def create(cls, p, post_ops):
+        if p.oc % 16:
+            raise Decline("oc per group is not a multiple of 16")
+        act = _act_order(p.ndims_spatial, True)
+        impl = cls(p, cls._resolve(p, act, _oc_inner_order(p), act), post_ops)
+        k = impl.kernel_problem()
+        if not (k["src_s"][1] == 1 and k["dst_s"][1] == 1 and k["wei_s"][1] == 1):
+            raise Decline("channels are not innermost in src, dst and weights")
+        return impl
+
+    def make_kernel(self):
+        return _kernels.ConvKernel(_kernels.CONV_DIRECT, self.kernel_problem(), self.post_ops)
+
+    def defers(self) -> bool:
+        """BLAS wins (measured on ResNet-50's shapes) on rows too short to reuse a
+        block of weights, and on 1x1 convolutions that expand the channels: there
+        the GEMM's packed panels beat re-reading each source row per channel block."""
+        p = self.problem
+        return p.o[2] < 14 or (p.k == (1, 1, 1) and p.oc > p.ic)
+
+
 class ConvGemm(_ConvImpl):
     """im2col (skipped for dense 1x1) + BLAS sgemm, bias and post-ops fused per tile."""
     name = "cpu:gemm:blas"
@@ -109,10 +144,8 @@ class ConvGemm(_ConvImpl):
     def create(cls, p, post_ops):
         sp = p.ndims_spatial
         channels_last = cls._channels_last(p)
-        spatial = _letters(sp + 3)[3:]
         if channels_last:  # weights [K, oc] per group, K ordered (k..., ic)
-            wei_order = ("a" + spatial + "cb") if p.with_groups else (
-                _letters(sp + 2)[2:] + "ba")
+            wei_order = _oc_inner_order(p)
         else:  # weights [oc, K] per group, K ordered (ic, k...)
             wei_order = _letters(sp + 3) if p.with_groups else _letters(sp + 2)
         act = _act_order(sp, channels_last)
@@ -187,4 +220,4 @@ class ConvRef(_ConvImpl):
         return _kernels.ConvKernel(_kernels.CONV_REF, self.kernel_problem(), self.post_ops)
 
 
-IMPLS = [ConvDepthwise, ConvGemm, ConvRef]
+IMPLS = [ConvDepthwise, ConvDirect, ConvGemm, ConvRef]
