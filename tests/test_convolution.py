@@ -143,3 +143,14 @@ def test_user_layouts_keep(eng):
         md([1, 4, 5, 5], f32, tag.any), [1, 1], [0, 0], [1, 1], [1, 1])
     assert pd.src_desc() == md([1, 8, 5, 5], f32, tag.nhwc)
     assert pd.weights_desc() == md([4, 8, 3, 3], f32, tag.hwio)
+
+
+def test_direct_defers_to_blas_on_expanding_1x1(eng, strm, rng):
+    """The direct kernel is first in the list but defers on a 1x1 that expands the
+    channels; it is still used when nothing after it accepts (see test_resnet50_shapes)."""
+    pd = check(eng, strm, rng, 1, 1, 16, 64, (8, 8), (1, 1), (1, 1), (0, 0), (0, 0), (0, 0))
+    assert pd.impl_info_str() == "cpu:gemm:blas"
+    pd = check(eng, strm, rng, 1, 1, 64, 16, (8, 8), (1, 1), (1, 1), (0, 0), (0, 0), (0, 0))
+    assert pd.impl_info_str().startswith("cpu:direct:")
+    pd = check(eng, strm, rng, 1, 1, 3, 32, (9, 9), (3, 3), (2, 2), (0, 0), (1, 1), (1, 1))
+    assert pd.impl_info_str().startswith("cpu:direct:")

@@ -32,8 +32,10 @@ cdef extern from "dnnl_kernels.h" nogil:
                         const float *src, const float *wei, const float *bias, float *dst,
                         const dnnl_post_ops_t *po, float *scratch)
     int dnnl_conv_direct_supported(const dnnl_conv_t *p)
+    int64_t dnnl_conv_direct_scratch_size(const dnnl_conv_t *p)
     void dnnl_conv_direct(const dnnl_conv_t *p, const float *src, const float *wei,
-                          const float *bias, float *dst, const dnnl_post_ops_t *po)
+                          const float *bias, float *dst, const dnnl_post_ops_t *po,
+                          float *scratch)
     void dnnl_conv_dw(const dnnl_conv_t *p, const float *src, const float *wei,
                       const float *bias, float *dst, const dnnl_post_ops_t *po)
     void dnnl_conv_ref(const dnnl_conv_t *p, const float *src, const float *wei,

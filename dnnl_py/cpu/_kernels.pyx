@@ -104,6 +104,8 @@ cdef class ConvKernel:
         if method == CONV_GEMM:
             size = dnnl_conv_gemm_scratch_size(p, channels_last, self.rows_per_chunk,
                                                dnnl_post_ops_have_sum(&self.po))
+        elif method == CONV_DIRECT:
+            size = dnnl_conv_direct_scratch_size(p)
         self.scratch = _ScratchPool(size)
 
     @property
@@ -122,7 +124,7 @@ cdef class ConvKernel:
                     dnnl_conv_gemm(&self.p, self.channels_last, self.rows_per_chunk, s, w, b,
                                    d, &self.po, &scratch[0])
                 elif self.method == CONV_DIRECT:
-                    dnnl_conv_direct(&self.p, s, w, b, d, &self.po)
+                    dnnl_conv_direct(&self.p, s, w, b, d, &self.po, &scratch[0])
                 elif self.method == CONV_DW:
                     dnnl_conv_dw(&self.p, s, w, b, d, &self.po)
                 else:
