@@ -28,7 +28,16 @@ from .kinds import (
 from .matmul import matmul
 from .memory import memory
 from .primitive import primitive, primitive_desc
+from .primitive_cache import (
+    cache_stats,
+    clear_primitive_cache,
+    get_primitive_cache_capacity,
+    get_primitive_cache_size,
+    primitive_cache_stats,
+    set_primitive_cache_capacity,
+)
 from .reorder import reorder
+from .verbose import get_verbose, set_verbose, set_verbose_timestamp
 
 __version__ = VERSION
 
@@ -44,6 +53,9 @@ def version() -> version_t:
 __all__ = [
     "ARG_BIAS", "ARG_DST", "ARG_DST_0", "ARG_FROM", "ARG_SCRATCHPAD", "ARG_SRC", "ARG_SRC_0",
     "ARG_SRC_1", "ARG_TO", "ARG_WEIGHTS", "ARG_WEIGHTS_0", "ARG_WEIGHTS_1", "algorithm",
-    "convolution_forward", "engine", "error", "matmul", "memory", "post_ops", "primitive",
-    "primitive_attr", "primitive_desc", "prop_kind", "reorder", "status", "stream", "version",
+    "cache_stats", "clear_primitive_cache", "convolution_forward", "engine", "error",
+    "get_primitive_cache_capacity", "get_primitive_cache_size", "get_verbose", "matmul",
+    "memory", "post_ops", "primitive", "primitive_attr", "primitive_cache_stats",
+    "primitive_desc", "prop_kind", "reorder", "set_primitive_cache_capacity", "set_verbose",
+    "set_verbose_timestamp", "status", "stream", "version",
 ]

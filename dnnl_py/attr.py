@@ -60,6 +60,19 @@ class post_ops:
         return tuple((k.name,) + tuple(p.name if hasattr(p, "name") else p for p in rest)
                      for k, *rest in self._ops)
 
+    def verbose_str(self) -> str:
+        """oneDNN's verbose spelling: `attr-post-ops:eltwise_relu:0.1+sum:0.5`, or ''."""
+        ops = []
+        for kind, *params in self._ops:
+            if kind == primitive_kind.sum:
+                scale = params[0]
+                ops.append("sum" + (f":{scale:g}" if scale != 1.0 else ""))
+            else:
+                alg, alpha, beta = params
+                extra = (f":{alpha:g}:{beta:g}" if beta else f":{alpha:g}" if alpha else "")
+                ops.append(alg.name + extra)
+        return "attr-post-ops:" + "+".join(ops) if ops else ""
+
     def kernel_ops(self) -> list:
         """(kind, alg, alpha, beta, scale) per op, as the C kernels take them; raises
         unimplemented for an op the kernels lack."""

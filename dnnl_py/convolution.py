@@ -17,6 +17,7 @@ class ConvProblem:
     """A validated forward convolution. Spatial tuples are (d, h, w), unit-padded for
     1D/2D problems; ic and oc count the channels of one group."""
     prop_kind: prop_kind
+    alg: algorithm
     src: desc
     weights: desc
     bias: Optional[desc]
@@ -42,8 +43,10 @@ class ConvProblem:
         return self.weights.get_ndims() == self.src.get_ndims() + 1
 
     def __str__(self) -> str:
-        """benchdnn's problem syntax: mb1_g1ic64oc64_ih56oh56kh3sh1dh0ph1_iw56..."""
-        parts = [f"mb{self.mb}_g{self.g}ic{self.ic * self.g}oc{self.oc * self.g}"]
+        """benchdnn's problem syntax as oneDNN's verbose prints it:
+        mb1_ic64oc64_ih56oh56kh3sh1dh0ph1_iw56... (g<n> only with groups)."""
+        groups = f"g{self.g}" if self.g > 1 else ""
+        parts = [f"mb{self.mb}_{groups}ic{self.ic * self.g}oc{self.oc * self.g}"]
         for j, axis in enumerate("dhw"):
             if j >= 3 - self.ndims_spatial:
                 parts.append(f"i{axis}{self.i[j]}o{axis}{self.o[j]}k{axis}{self.k[j]}"
@@ -112,7 +115,7 @@ def make_problem(aprop_kind, aalgorithm, src: desc, weights: desc, bias: Optiona
     for name, md in (("src", src), ("weights", weights), ("bias", bias), ("dst", dst)):
         if md is not None and md.data_type != data_type.f32:
             raise unimplemented(f"{name}: data type {md.data_type.name} (f32 only)")
-    return ConvProblem(aprop_kind, src, weights, bias, dst, mb, g, ic, oc, _pad3(i, 1),
+    return ConvProblem(aprop_kind, aalgorithm, src, weights, bias, dst, mb, g, ic, oc, _pad3(i, 1),
                        _pad3(o, 1), _pad3(k, 1), _pad3(s, 1), _pad3(dil, 0), _pad3(pl, 0),
                        _pad3(pr, 0))
 
@@ -175,4 +178,10 @@ class convolution_forward(primitive):
 
         def get_prop_kind(self) -> prop_kind:
             return self._problem.prop_kind
+
+        def _prop_kind_name(self) -> str:
+            return self._problem.prop_kind.name
+
+        def _aux(self) -> str:
+            return f"alg:{self._problem.alg.name}"
 

@@ -33,6 +33,10 @@ class engine:
     def get_kind(self) -> "engine.kind":
         return self._kind
 
+    def _cache_key(self) -> tuple:
+        """What tells this engine's primitives apart from another engine's."""
+        return (self._kind.name, self._index, self._runtime.name)
+
     def __repr__(self) -> str:
         return f"engine({self._kind.name}, {self._index})"
 

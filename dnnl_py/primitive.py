@@ -3,13 +3,18 @@ ordered implementation list for the problem; the primitive builds the chosen
 implementation's kernel once and checks every execute() argument against it."""
 from __future__ import annotations
 
+import dataclasses
+import enum
+import time
 from typing import Mapping, Optional
 
+from . import verbose
 from ._errors import error, invalid, status, unimplemented
 from .attr import primitive_attr, resolve
 from .engine import engine, stream
 from .kinds import ARG_BIAS, ARG_DST, ARG_NAMES, ARG_SRC, ARG_WEIGHTS, primitive_kind
 from .memory import desc
+from .primitive_cache import CACHE, Key
 
 
 class Decline(Exception):
@@ -37,11 +42,28 @@ class Impl:
         return False
 
 
+def _frozen(value):
+    """A problem's field as plain immutable data (the cache key owns it)."""
+    if isinstance(value, desc):
+        return value._key
+    if dataclasses.is_dataclass(value):
+        return tuple((f.name, _frozen(getattr(value, f.name)))
+                     for f in dataclasses.fields(value))
+    if isinstance(value, enum.Enum):
+        return value.name
+    if isinstance(value, (tuple, list)):
+        return tuple(_frozen(v) for v in value)
+    if value is None or isinstance(value, (int, float, str)):
+        return value
+    raise TypeError(f"cannot key a {type(value).__name__}")
+
+
 class primitive_desc:
     """dnnl::primitive_desc: the problem, its attributes and the engine, with the first
     implementation in the engine's list that accepts them."""
     kind = primitive_kind.undef
     _arg_order: tuple = ()  # the kernel's positional arguments, by DNNL_ARG_*
+    _verbose_names = {ARG_SRC: "src", ARG_WEIGHTS: "wei", ARG_BIAS: "bia", ARG_DST: "dst"}
 
     def __init__(self, aengine: engine, problem, attr: Optional[primitive_attr]):
         if not isinstance(aengine, engine):
@@ -66,6 +88,28 @@ class primitive_desc:
                                     + "; ".join(declined))
             self._impl = deferred
         self._args = tuple((arg, self._impl.descs.get(arg)) for arg in self._arg_order)
+        self._cache_key = Key((
+            self.kind.name, _frozen(problem), self._attr._post_ops.key(), self._impl.name,
+            tuple((arg, md._key if md else None) for arg, md in self._args),
+            aengine._cache_key()))
+        self._verbose = None
+
+    def _verbose_info(self) -> list:
+        """engine, kind, impl, prop_kind, descriptors, attributes, aux, problem."""
+        if self._verbose is None:
+            mds = " ".join(verbose.md_str(self._verbose_names[arg], md)
+                           for arg, md in self._args if md is not None)
+            self._verbose = [self._engine.get_kind().name, self.kind.name, self._impl.name,
+                             self._prop_kind_name(), mds,
+                             self._attr._post_ops.verbose_str(), self._aux(),
+                             str(self._problem)]
+        return self._verbose
+
+    def _prop_kind_name(self) -> str:
+        return "undef"
+
+    def _aux(self) -> str:
+        return ""
 
     def impl_info_str(self) -> str:
         return self._impl.name
@@ -106,7 +150,12 @@ class primitive:
             raise invalid(f"{type(self).__name__}: expected a "
                           f"{type(self).__name__}.primitive_desc, got {type(pd).__name__}")
         self._pd = pd
-        self._kernel = pd._impl.make_kernel()
+        start = time.perf_counter()
+        key = (pd._cache_key, pd._engine._runtime.threads())
+        self._kernel, hit = CACHE.get_or_create(key, pd._impl.make_kernel)
+        if verbose.creating():
+            verbose.create_line(pd, "cache_hit" if hit else "cache_miss",
+                                (time.perf_counter() - start) * 1e3)
 
     def get_primitive_desc(self) -> primitive_desc:
         return self._pd
@@ -140,10 +189,13 @@ class primitive:
             extra = sorted(set(args) - {a for a, md in self._pd._args if md is not None})
             raise invalid(f"{self._pd.kind.name}: unexpected argument(s) "
                           + ", ".join(_arg_name(a) for a in extra))
+        start = time.perf_counter() if verbose.executing() else 0.0
         try:
-            self._kernel(*buffers)
+            self._kernel(*buffers)  # releases the GIL while it computes
         except ValueError as e:  # a size check in the compiled core
             raise error(status.invalid_arguments, f"{self._pd.kind.name}: {e}") from None
+        if start:
+            verbose.exec_line(self._pd, (time.perf_counter() - start) * 1e3)
 
 
 def _arg_name(arg: int) -> str:

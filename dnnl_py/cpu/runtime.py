@@ -6,11 +6,13 @@ import numpy as np
 from .._errors import invalid
 from ..kinds import primitive_kind
 from ..memory import _NUMPY_DTYPE
-from . import layout
+from . import _kernels, layout
 
 
 class CpuRuntime:
     name = "cpu"
+    # threads a kernel created now would use (part of the primitive cache key)
+    threads = staticmethod(_kernels.max_threads)
 
     @staticmethod
     def alloc(md) -> np.ndarray:
