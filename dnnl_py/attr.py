@@ -111,8 +111,12 @@ class primitive_attr:
 
 
 def resolve(attr: Optional[primitive_attr]) -> primitive_attr:
+    """The primitive descriptor's own copy of `attr`, as in oneDNN: later changes to
+    the caller's object do not reach it."""
+    own = primitive_attr()
     if attr is None:
-        return primitive_attr()
+        return own
     if not isinstance(attr, primitive_attr):
         raise invalid(f"attr: expected primitive_attr, got {type(attr).__name__}")
-    return attr
+    own.set_post_ops(attr._post_ops)
+    return own

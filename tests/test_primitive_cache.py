@@ -110,6 +110,7 @@ def test_key_owns_its_data(eng):
     changed = dnnl.convolution_forward(dnnl.convolution_forward.primitive_desc(*args, attr=attr))
     assert changed._kernel is not first._kernel
     assert dnnl.convolution_forward(pd)._kernel is first._kernel
+    assert pd.get_primitive_attr().get_post_ops().len() == 1  # the pd kept its own copy
 
 
 def test_capacity_eviction_and_disable(eng):

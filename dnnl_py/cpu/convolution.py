@@ -128,8 +128,8 @@ class ConvDirect(_ConvImpl):
 
     def defers(self) -> bool:
         """BLAS wins (measured on ResNet-50's shapes) on 1x1 convolutions that expand
-        the channels: short reductions, many outputs, where its packed GEMM beats this
-        kernel's pass through a buffer."""
+        the channels: short reductions over many outputs, where its packed GEMM keeps
+        more of the output in registers per load than this kernel's 14 x 32 blocks."""
         p = self.problem
         return p.k == (1, 1, 1) and p.oc > p.ic
 
