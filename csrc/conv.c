@@ -4,20 +4,10 @@
 #include "dnnl_kernels.h"
 #include "isa.h"
 
-#define MIN(a, b) ((a) < (b) ? (a) : (b))
-
 /* Input coordinate that kernel tap k of output o reads (may fall in the padding). */
 static inline int64_t src_coord(int64_t o, int64_t k, int64_t stride, int64_t pad,
                                 int64_t dil) {
     return o * stride - pad + k * (dil + 1);
-}
-
-/* Output pixel p (flattened d, h, w) of image n -> its (od, oh, ow). */
-static inline void pixel_coords(const dnnl_conv_t *p, int64_t pix, int64_t *od, int64_t *oh,
-                                int64_t *ow) {
-    *ow = pix % p->ow;
-    *oh = (pix / p->ow) % p->oh;
-    *od = pix / (p->ow * p->oh);
 }
 
 /* The GEMM arrangements (K = ic * kd * kh * kw per group, P = output pixels):
@@ -55,7 +45,7 @@ static void im2col(const dnnl_conv_t *p, int channels_last, const float *src, in
 #pragma omp parallel for schedule(static) if (npix * k > 32768)
     for (int64_t r = 0; r < npix; ++r) {
         int64_t od, oh, ow;
-        pixel_coords(p, pix0 + r, &od, &oh, &ow);
+        dnnl_conv_pixel_coords(p, pix0 + r, &od, &oh, &ow);
         for (int64_t t = 0; t < kdhw; ++t) {
             const int64_t kw = t % p->kw, kh = (t / p->kw) % p->kh, kd = t / (p->kw * p->kh);
             const int64_t id = src_coord(od, kd, p->sd, p->pd, p->dd);
@@ -91,7 +81,7 @@ void dnnl_conv_gemm(const dnnl_conv_t *p, int channels_last, int64_t rows_per_ch
     const int64_t *ss = p->src_s, *ds = p->dst_s, *ws = p->wei_s;
     for (int64_t n = 0; n < images; ++n)
         for (int64_t r0 = 0; r0 < rows; r0 += rows_per_chunk) {
-            const int64_t nr = MIN(rows_per_chunk, rows - r0);
+            const int64_t nr = DNNL_MIN(rows_per_chunk, rows - r0);
             for (int64_t g = 0; g < p->g; ++g) {
                 const float *src_g = src + n * ss[0] + g * p->ic * ss[1];
                 const float *wei_g = wei + g * ws[0];
@@ -133,7 +123,7 @@ void dnnl_conv_dw(const dnnl_conv_t *p, const float *src, const float *wei,
         for (int64_t np = 0; np < p->mb * pix; ++np) {
             const int64_t n = np / pix;
             int64_t od, oh, ow;
-            pixel_coords(p, np % pix, &od, &oh, &ow);
+            dnnl_conv_pixel_coords(p, np % pix, &od, &oh, &ow);
             for (int64_t c = 0; c < C; ++c) acc[c] = 0.0f;
             for (int64_t kd = 0; kd < p->kd; ++kd) {
                 const int64_t id = src_coord(od, kd, p->sd, p->pd, p->dd);

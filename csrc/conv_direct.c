@@ -93,11 +93,11 @@ static inline __attribute__((always_inline)) void pixels(const taps_t *tp, int64
     const int64_t splits = tp->run >= KC ? (tp->run + KC - 1) / KC : 1;
     const int per_pass = tp->run >= KC ? 1 : (int)(KC / tp->run);
     for (int t0 = 0; t0 < tp->ntaps; t0 += per_pass) {
-        const int t1 = t0 + per_pass < tp->ntaps ? t0 + per_pass : tp->ntaps;
+        const int t1 = DNNL_MIN(t0 + per_pass, tp->ntaps);
         for (int64_t k = 0; k < splits; ++k) {
             const int64_t i0 = tp->run * k / splits, i1 = tp->run * (k + 1) / splits;
             for (int64_t x = 0; x < npix; x += MAX_R) {
-                const int r = npix - x < MAX_R ? (int)(npix - x) : MAX_R;
+                const int r = (int)DNNL_MIN(npix - x, MAX_R);
                 for (int64_t c = 0; c < noc;) {
                     const int nv = noc - c >= MAX_NV * VLEN ? MAX_NV : 1;
                     block_nv(r, nv, tp, t0, t1, i0, i1, t0 > 0 || k > 0, src,
@@ -202,15 +202,15 @@ void dnnl_conv_direct(const dnnl_conv_t *p, const float *src, const float *wei,
             const int64_t chunk = item % chunks, ob = (item / chunks) % oc_blocks;
             const int64_t g = (item / (chunks * oc_blocks)) % p->g;
             const int64_t n = item / (chunks * oc_blocks * p->g);
-            const int64_t q0 = chunk * CHUNK, npix = pix - q0 < CHUNK ? pix - q0 : CHUNK;
+            const int64_t q0 = chunk * CHUNK, npix = DNNL_MIN(pix - q0, CHUNK);
             for (int64_t q = 0; q < npix; ++q) {
-                const int64_t ow = (q0 + q) % p->ow, oh = ((q0 + q) / p->ow) % p->oh;
-                const int64_t od = (q0 + q) / (p->ow * p->oh);
+                int64_t od, oh, ow;
+                dnnl_conv_pixel_coords(p, q0 + q, &od, &oh, &ow);
                 pix_off[q] = od * p->sd * ss[2] + oh * p->sh * ss[3] + ow * p->sw * ss[4];
                 dst_off[q] = od * ds[2] + oh * ds[3] + ow * ds[4];
             }
             const int64_t oc0 = ob * MAX_NV * VLEN;
-            const int64_t noc = p->oc - oc0 < MAX_NV * VLEN ? p->oc - oc0 : MAX_NV * VLEN;
+            const int64_t noc = DNNL_MIN(p->oc - oc0, MAX_NV * VLEN);
             float *d = dst + n * ds[0] + g * p->oc + oc0;
             const float *b = bias ? bias + g * p->oc + oc0 : NULL;
             pixels(&tp, npix, noc, src + n * ss[0] + g * ss[1], pix_off,

@@ -53,6 +53,16 @@ typedef struct {
     int64_t src_s[5], wei_s[6], dst_s[5];
 } dnnl_conv_t;
 
+#define DNNL_MIN(a, b) ((a) < (b) ? (a) : (b))
+
+/* Output pixel `pix` of an image (flattened d, h, w) -> its (od, oh, ow). */
+static inline void dnnl_conv_pixel_coords(const dnnl_conv_t *p, int64_t pix, int64_t *od,
+                                          int64_t *oh, int64_t *ow) {
+    *ow = pix % p->ow;
+    *oh = (pix / p->ow) % p->oh;
+    *od = pix / (p->ow * p->oh);
+}
+
 /* im2col + BLAS. channels_last selects the arrangement (see conv_gemm.c);
  * rows_per_chunk bounds the output pixels computed per step; scratch holds
  * dnnl_conv_gemm_scratch_size() floats. */

@@ -2,7 +2,6 @@
 #include <stddef.h>
 #include "dnnl_kernels.h"
 
-#define MIN(a, b) ((a) < (b) ? (a) : (b))
 
 /* Offset of batch index b (flattened over p->batch) along the given batch strides. */
 static int64_t batch_offset(const dnnl_matmul_t *p, int64_t b, const int64_t *strides) {
@@ -22,7 +21,7 @@ static int64_t batch_count(const dnnl_matmul_t *p) {
 
 int64_t dnnl_matmul_gemm_scratch_size(const dnnl_matmul_t *p, int64_t rows_per_chunk,
                                       int has_sum) {
-    return has_sum ? MIN(rows_per_chunk, p->m) * p->n : 0;
+    return has_sum ? DNNL_MIN(rows_per_chunk, p->m) * p->n : 0;
 }
 
 /* BLAS takes an operand whose rows or columns are contiguous (Python checks it). */
@@ -40,7 +39,7 @@ void dnnl_matmul_gemm(const dnnl_matmul_t *p, int64_t rows_per_chunk, const floa
         float *c = dst + batch_offset(p, b, p->dst_bs);
         const float *bia = bias ? bias + batch_offset(p, b, p->bia_bs) : NULL;
         for (int64_t r0 = 0; r0 < p->m; r0 += rows_per_chunk) {
-            const int64_t nr = MIN(rows_per_chunk, p->m - r0);
+            const int64_t nr = DNNL_MIN(rows_per_chunk, p->m - r0);
             float *c_t = c + r0 * p->dst_s[0];
             float *out = has_sum ? scratch : c_t;
             const int64_t ldo = has_sum ? p->n : p->dst_s[0];

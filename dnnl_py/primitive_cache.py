@@ -75,30 +75,36 @@ class PrimitiveCache:
                 self._entries.move_to_end(key)
                 self._hits += 1
                 return value, True
-            future = self._pending.get(key) if self._capacity else None
-            owner = future is None
-            if owner:
-                self._misses += 1
-                future = Future()
-                if self._capacity:
-                    self._pending[key] = future
-            else:
+            waiting = self._pending.get(key)
+            if waiting is not None:
                 self._hits += 1
-        if not owner:
-            return future.result(), True
+            else:
+                self._misses += 1
+                owned = Future()
+                if self._capacity:  # at capacity 0 every creation builds its own
+                    self._pending[key] = owned
+        if waiting is not None:
+            return waiting.result(), True
         try:
             value = create()
         except BaseException as e:
             with self._lock:
-                self._pending.pop(key, None)
-            future.set_exception(e)
+                self._release(key, owned)
+            owned.set_exception(e)
             raise
         with self._lock:
-            if self._pending.pop(key, None) is not None and self._capacity:
+            if self._release(key, owned) and self._capacity:
                 self._entries[key] = value
                 self._evict()
-        future.set_result(value)
+        owned.set_result(value)
         return value, False
+
+    def _release(self, key, owned: Future) -> bool:
+        """Ends this creation's claim on `key`; False if it had none."""
+        if self._pending.get(key) is not owned:
+            return False
+        del self._pending[key]
+        return True
 
     def _evict(self) -> None:
         while len(self._entries) > self._capacity:

@@ -21,23 +21,20 @@ TIMESTAMP_ENV_VARS = ("ONEDNN_VERBOSE_TIMESTAMP", "DNNL_VERBOSE_TIMESTAMP")
 _lock = threading.Lock()
 
 
-def _from_env(names, what: str) -> int:
+def _from_env(names, allowed: tuple) -> int:
     for name in names:  # the first one set wins
         value = os.environ.get(name)
         if value is not None:
-            try:
-                level = int(value.strip())
-            except ValueError:
-                level = -1
-            if level not in (0, 1, 2):
-                raise invalid(f"{name}={value!r}: {what} must be 0, 1 or 2")
-            return level
+            text = value.strip()
+            if text not in tuple(map(str, allowed)):
+                raise invalid(f"{name}={value!r}: expected one of {', '.join(map(str, allowed))}")
+            return int(text)
     return 0
 
 
 class _State:
-    level = _from_env(ENV_VARS, "the verbose level")
-    timestamp = bool(_from_env(TIMESTAMP_ENV_VARS, "the timestamp switch"))
+    level = _from_env(ENV_VARS, (0, 1, 2))
+    timestamp = bool(_from_env(TIMESTAMP_ENV_VARS, (0, 1)))
     header_printed = False
 
 
