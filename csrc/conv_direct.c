@@ -6,7 +6,10 @@
  * source values straight from memory: no im2col buffer. The pixels of a block may lie
  * on different rows: each has its own offset, the taps' offsets are shared. That needs
  * every tap of every pixel to be inside the source, so a problem with padding first
- * copies src into a zero-padded scratch image. */
+ * copies src into a zero-padded scratch image.
+ *
+ * Blocking parameters, chosen by the caller (tuned or heuristic): a work item covers
+ * ocw output channels (a multiple of 16, at most MAX_OCW) and a pass kc steps. */
 #include <stdlib.h>
 #include <string.h>
 #include "dnnl_kernels.h"
@@ -17,7 +20,7 @@
 #define MAX_R 14    /* pixels per block: 14 x 2 accumulators, 2 weight vectors and a
                      * broadcast fill 31 of the 32 zmm registers */
 #define CHUNK (8 * MAX_R) /* pixels per work item: they share each pass's weights */
-#define KC 96       /* steps per pass: 96 x 32 weights (12 KiB) stay in L1 */
+#define MAX_OCW 128 /* output channels per work item, at most */
 
 typedef float vf __attribute__((vector_size(VLEN * 4), aligned(4)));
 
@@ -84,14 +87,15 @@ static inline __attribute__((always_inline)) void block_nv(int r, int nv,
 #undef CASES
 #undef CASE
 
-/* npix pixels x noc channels into out + out_off[pixel]: passes over the
- * taps, each short enough for its weights to stay in L1 while every block of pixels
- * goes through them; later passes add to what earlier ones stored. */
-static inline __attribute__((always_inline)) void pixels(const taps_t *tp, int64_t npix,
-        int64_t noc, const float *src, const int64_t *pix_off, const float *wei,
+/* npix pixels x noc channels into out + out_off[pixel]: passes of kc steps over the
+ * taps, short enough for their weights (kc x noc) to stay in L1 while every block of
+ * pixels goes through them, each block's source staying there across the channel
+ * blocks; later passes add to what earlier ones stored. */
+static inline __attribute__((always_inline)) void pixels(const taps_t *tp, int64_t kc,
+        int64_t npix, int64_t noc, const float *src, const int64_t *pix_off, const float *wei,
         float *out, const int64_t *out_off) {
-    const int64_t splits = tp->run >= KC ? (tp->run + KC - 1) / KC : 1;
-    const int per_pass = tp->run >= KC ? 1 : (int)(KC / tp->run);
+    const int64_t splits = tp->run >= kc ? (tp->run + kc - 1) / kc : 1;
+    const int per_pass = tp->run >= kc ? 1 : (int)(kc / tp->run);
     for (int t0 = 0; t0 < tp->ntaps; t0 += per_pass) {
         const int t1 = DNNL_MIN(t0 + per_pass, tp->ntaps);
         for (int64_t k = 0; k < splits; ++k) {
@@ -161,7 +165,7 @@ static void pad_source(const dnnl_conv_t *p, padded_t pp, const float *src, floa
 DNNL_MULTIVERSION
 void dnnl_conv_direct(const dnnl_conv_t *p, const float *src, const float *wei,
                       const float *bias, float *dst, const dnnl_post_ops_t *po,
-                      float *scratch) {
+                      int64_t ocw, int64_t kc, float *scratch) {
     const int64_t *ds = p->dst_s, *ws = p->wei_s;
     const padded_t pp = padded_shape(p);
     /* strides of the source read: (n, g, d, h, w), channels dense in the padded copy */
@@ -186,15 +190,15 @@ void dnnl_conv_direct(const dnnl_conv_t *p, const float *src, const float *wei,
                 tap_off[max_taps + tp.ntaps] = kd * ws[3] + kh * ws[4] + kw * ws[5];
             }
     const int64_t pix = p->od * p->oh * p->ow, chunks = (pix + CHUNK - 1) / CHUNK;
-    const int64_t oc_blocks = (p->oc + MAX_NV * VLEN - 1) / (MAX_NV * VLEN);
+    const int64_t oc_blocks = (p->oc + ocw - 1) / ocw;
     /* Without a sum post-op the passes accumulate in dst itself and bias and
      * post-ops are applied there; a sum needs the old dst, so they go to a buffer. */
     const int has_sum = dnnl_post_ops_have_sum(po), finish = bias || po->len;
 #pragma omp parallel
     {
         int64_t pix_off[CHUNK], dst_off[CHUNK], buf_off[CHUNK];
-        float buf[CHUNK * MAX_NV * VLEN];
-        for (int64_t q = 0; q < CHUNK; ++q) buf_off[q] = q * MAX_NV * VLEN;
+        float buf[CHUNK * MAX_OCW];
+        for (int64_t q = 0; q < CHUNK; ++q) buf_off[q] = q * ocw;
         /* items ordered (n, g, oc block, chunk): a thread's consecutive items share
          * one block of weights */
 #pragma omp for schedule(static)
@@ -209,11 +213,11 @@ void dnnl_conv_direct(const dnnl_conv_t *p, const float *src, const float *wei,
                 pix_off[q] = od * p->sd * ss[2] + oh * p->sh * ss[3] + ow * p->sw * ss[4];
                 dst_off[q] = od * ds[2] + oh * ds[3] + ow * ds[4];
             }
-            const int64_t oc0 = ob * MAX_NV * VLEN;
-            const int64_t noc = DNNL_MIN(p->oc - oc0, MAX_NV * VLEN);
+            const int64_t oc0 = ob * ocw;
+            const int64_t noc = DNNL_MIN(p->oc - oc0, ocw);
             float *d = dst + n * ds[0] + g * p->oc + oc0;
             const float *b = bias ? bias + g * p->oc + oc0 : NULL;
-            pixels(&tp, npix, noc, src + n * ss[0] + g * ss[1], pix_off,
+            pixels(&tp, kc, npix, noc, src + n * ss[0] + g * ss[1], pix_off,
                    wei + g * ws[0] + oc0, has_sum ? buf : d, has_sum ? buf_off : dst_off);
             if (finish)
                 for (int64_t q = 0; q < npix; ++q)

@@ -73,12 +73,14 @@ void dnnl_conv_gemm(const dnnl_conv_t *p, int channels_last, int64_t rows_per_ch
                     const dnnl_post_ops_t *po, float *scratch);
 /* Direct, register-blocked (conv_direct.c): channels-last src/dst, weights with oc
  * innermost, oc a multiple of 16; _supported() tells whether strides allow it.
- * scratch holds dnnl_conv_direct_scratch_size() floats (a zero-padded src copy). */
+ * Blocking: ocw output channels per work item (16 <= ocw <= 128, a multiple of 16)
+ * and kc >= 1 steps per pass. scratch holds dnnl_conv_direct_scratch_size() floats
+ * (a zero-padded src copy). */
 int dnnl_conv_direct_supported(const dnnl_conv_t *p);
 int64_t dnnl_conv_direct_scratch_size(const dnnl_conv_t *p);
 void dnnl_conv_direct(const dnnl_conv_t *p, const float *src, const float *wei,
                       const float *bias, float *dst, const dnnl_post_ops_t *po,
-                      float *scratch);
+                      int64_t ocw, int64_t kc, float *scratch);
 /* Depthwise (ic = oc = 1 per group), channels-last src/dst, channel-contiguous weights. */
 void dnnl_conv_dw(const dnnl_conv_t *p, const float *src, const float *wei,
                   const float *bias, float *dst, const dnnl_post_ops_t *po);

@@ -7,6 +7,7 @@ from collections import namedtuple
 from ._build_info import GIT_HASH, VERSION
 from ._errors import error, status
 from .attr import post_ops, primitive_attr
+from .cache import blob_store, get_cache_dir, set_cache_dir
 from .convolution import convolution_forward
 from .engine import engine, stream
 from .kinds import (
@@ -37,6 +38,7 @@ from .primitive_cache import (
     set_primitive_cache_capacity,
 )
 from .reorder import reorder
+from .tuning import get_cpu_tuning, set_cpu_tuning
 from .verbose import get_verbose, set_verbose, set_verbose_timestamp
 
 __version__ = VERSION
@@ -53,9 +55,10 @@ def version() -> version_t:
 __all__ = [
     "ARG_BIAS", "ARG_DST", "ARG_DST_0", "ARG_FROM", "ARG_SCRATCHPAD", "ARG_SRC", "ARG_SRC_0",
     "ARG_SRC_1", "ARG_TO", "ARG_WEIGHTS", "ARG_WEIGHTS_0", "ARG_WEIGHTS_1", "algorithm",
-    "cache_stats", "clear_primitive_cache", "convolution_forward", "engine", "error",
-    "get_primitive_cache_capacity", "get_primitive_cache_size", "get_verbose", "matmul",
-    "memory", "post_ops", "primitive", "primitive_attr", "primitive_cache_stats",
-    "primitive_desc", "prop_kind", "reorder", "set_primitive_cache_capacity", "set_verbose",
+    "blob_store", "cache_stats", "clear_primitive_cache", "convolution_forward", "engine",
+    "error", "get_cache_dir", "get_cpu_tuning", "get_primitive_cache_capacity",
+    "get_primitive_cache_size", "get_verbose", "matmul", "memory", "post_ops", "primitive",
+    "primitive_attr", "primitive_cache_stats", "primitive_desc", "prop_kind", "reorder",
+    "set_cache_dir", "set_cpu_tuning", "set_primitive_cache_capacity", "set_verbose",
     "set_verbose_timestamp", "status", "stream", "version",
 ]

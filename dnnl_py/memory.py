@@ -12,6 +12,7 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
+from . import blob
 from ._errors import invalid
 
 MAX_NDIMS = 12
@@ -178,14 +179,47 @@ def _dims_tuple(name: str, dims) -> tuple:
     return out
 
 
+def _from_blob(data) -> tuple:
+    """desc._init's arguments from get_blob()'s bytes, every field validated."""
+    what = "memory desc blob"
+    _, rec = blob.unpack(data, blob.Kind.memory_desc, what)
+
+    def enum_of(cls, name):
+        value = blob.read_str(blob.get(rec, name, what), what)
+        try:
+            return cls(value)
+        except ValueError:
+            raise invalid(f"{what}: unknown {name} '{value}'") from None
+
+    dt, kind = enum_of(data_type, "data_type"), enum_of(format_kind, "format_kind")
+    dims, strides, blks, idxs = (
+        _dims_tuple(f"{what}: {name}", blob.read_ints(blob.get(rec, name, what), what))
+        for name in ("dims", "strides", "inner_blks", "inner_idxs"))
+    if kind == format_kind.blocked and len(strides) != len(dims):
+        raise invalid(f"{what}: {len(strides)} strides for {len(dims)} dims")
+    if kind != format_kind.blocked and (strides or blks):
+        raise invalid(f"{what}: strides or blocks on a {kind.value} descriptor")
+    if (kind == format_kind.undef) != (dt == data_type.undef and not dims):
+        raise invalid(f"{what}: data type {dt.value} with format kind {kind.value}")
+    if len(blks) != len(idxs) or any(b < 1 for b in blks) \
+            or any(i >= len(dims) for i in idxs):
+        raise invalid(f"{what}: inner blocks {list(blks)} over dims {list(idxs)} do not fit "
+                      f"{len(dims)} dims")
+    return dims, dt, kind, strides, list(zip(idxs, blks))
+
+
 class desc:
-    """dnnl::memory::desc: desc(dims, data_type, format_tag | strides), or desc() (zero)."""
+    """dnnl::memory::desc: desc(dims, data_type, format_tag | strides), desc(blob) from
+    get_blob()'s bytes, or desc() (zero)."""
 
     __slots__ = ("dims", "data_type", "format_kind", "strides", "inner_blks", "inner_idxs",
                  "padded_dims", "_key", "_hash")
 
-    def __init__(self, dims: Sequence[int] = (), dt: data_type = data_type.undef,
+    def __init__(self, dims: Union[Sequence[int], bytes] = (), dt: data_type = data_type.undef,
                  tag_or_strides: Union[format_tag, Sequence[int], None] = None):
+        if isinstance(dims, (bytes, bytearray, memoryview)):
+            self._init(*_from_blob(dims))
+            return
         dims = _dims_tuple("dims", dims)
         if not isinstance(dt, data_type):
             raise invalid(f"data_type: expected memory.data_type, got {dt!r}")
@@ -244,6 +278,16 @@ class desc:
             if d == dim:
                 b *= size
         return b
+
+    def get_blob(self) -> bytes:
+        """The descriptor as bytes (blob.py's format); desc(blob) rebuilds it."""
+        records = {"data_type": self.data_type.value.encode(),
+                   "format_kind": self.format_kind.value.encode(),
+                   "dims": blob.ints(self.dims), "strides": blob.ints(self.strides),
+                   "inner_blks": blob.ints(self.inner_blks),
+                   "inner_idxs": blob.ints(self.inner_idxs)}
+        digest = blob.identity_digest({k: v.hex() for k, v in records.items()})
+        return blob.pack(blob.Kind.memory_desc, digest, records)
 
     # queries, as dnnl::memory::desc
     def get_dims(self) -> list:

@@ -3,12 +3,15 @@ ordered implementation list for the problem; the primitive builds the chosen
 implementation's kernel once and checks every execute() argument against it."""
 from __future__ import annotations
 
+import copy
 import dataclasses
 import enum
+import hashlib
 import time
 from typing import Mapping, Optional
 
-from . import verbose
+from . import blob, cache, tuning, verbose
+from ._build_info import GIT_HASH, VERSION
 from ._errors import error, invalid, status, unimplemented
 from .attr import primitive_attr, resolve
 from .engine import engine, stream
@@ -23,7 +26,9 @@ class Decline(Exception):
 
 class Impl:
     """One implementation of a primitive kind on an engine. create() accepts the problem
-    (resolving `any` layouts) or raises Decline; make_kernel() is the costly step."""
+    (resolving `any` layouts) or raises Decline; make_kernel(params) builds the kernel
+    with blocking parameters (a tuple of ints): params() is the heuristic's choice,
+    candidates() what tuning measures."""
     name = "?"
 
     def __init__(self, problem, descs: dict, post_ops: list):
@@ -33,7 +38,15 @@ class Impl:
     def create(cls, problem, post_ops: list) -> "Impl":
         raise NotImplementedError
 
-    def make_kernel(self):
+    def params(self) -> tuple:
+        return ()
+
+    def candidates(self) -> list:
+        """Parameter sets worth timing, the heuristic's first; a cache blob may only
+        name one of these."""
+        return [self.params()]
+
+    def make_kernel(self, params: tuple):
         raise NotImplementedError
 
     def defers(self) -> bool:
@@ -63,6 +76,7 @@ class primitive_desc:
     implementation in the engine's list that accepts them."""
     kind = primitive_kind.undef
     _arg_order: tuple = ()  # the kernel's positional arguments, by DNNL_ARG_*
+    _persistent = True  # creation costs more than reading a blob from the cache directory
     _verbose_names = {ARG_SRC: "src", ARG_WEIGHTS: "wei", ARG_BIAS: "bia", ARG_DST: "dst"}
 
     def __init__(self, aengine: engine, problem, attr: Optional[primitive_attr]):
@@ -92,7 +106,46 @@ class primitive_desc:
             self.kind.name, _frozen(problem), self._attr._post_ops.key(), self._impl.name,
             tuple((arg, md._key if md else None) for arg, md in self._args),
             aengine._cache_key()))
-        self._verbose = None
+        self._verbose = self._identity_fields = None
+
+    def _with_impl(self, impl: Impl) -> "primitive_desc":
+        """A copy that names `impl` (one of _alternatives(): the same layouts)."""
+        pd = copy.copy(self)
+        pd._impl, pd._verbose = impl, None
+        return pd
+
+    def _alternatives(self) -> list:
+        """Every implementation that accepts the problem with this one's layouts."""
+        post_ops = self._attr._post_ops.kernel_ops()
+        found = []
+        for impl_cls in self._engine._runtime.impls(self.kind):
+            try:
+                impl = impl_cls.create(self._problem, post_ops)
+            except Decline:
+                continue
+            if impl.descs == self._impl.descs:
+                found.append(impl)
+        return found
+
+    def _identity(self) -> dict:
+        """What makes a cache blob valid for this descriptor, as named text fields."""
+        if self._identity_fields is None:
+            eng, info = self._engine, self._verbose_info()
+            self._identity_fields = {
+                "library": f"dnnl_py {VERSION}", "git hash": GIT_HASH,
+                "engine": f"{eng.get_kind().name}:{eng._index} ({eng._runtime.name})",
+                "device": eng._runtime.device_id(),
+                "problem": ",".join(info[1:2] + info[4:]),
+                "problem key": hashlib.sha256(repr(self._cache_key).encode()).hexdigest()}
+        return {**self._identity_fields,
+                "tuning": "on" if tuning.get_cpu_tuning() else "off",
+                "threads": str(self._engine._runtime.threads())}
+
+    def get_cache_blob_id(self) -> bytes:
+        """The key under which a primitive made from this descriptor stores its cache
+        blob: 32 bytes that change with the library build, engine, device, problem,
+        attributes, tuning mode and thread count."""
+        return blob.identity_digest(self._identity())
 
     def _verbose_info(self) -> list:
         """engine, kind, impl, prop_kind, descriptors, attributes, aux, problem."""
@@ -140,22 +193,39 @@ class primitive_desc:
         return self.query_md(ARG_DST)
 
 
+class _Built:
+    """What the primitive cache holds: the kernel and the choice it was built with."""
+    __slots__ = ("kernel", "impl", "params", "source")
+
+    def __init__(self, kernel, impl: Impl, params: tuple, source: str):
+        self.kernel, self.impl, self.params, self.source = kernel, impl, params, source
+
+
 class primitive:
-    """dnnl::primitive: the executable result of a primitive descriptor. A kind's
-    subclass nests its own `primitive_desc`, which the constructor insists on."""
+    """dnnl::primitive: the executable result of a primitive descriptor, optionally
+    from a cache blob of an earlier primitive (get_cache_blob()). A kind's subclass
+    nests its own `primitive_desc`, which the constructor insists on."""
     primitive_desc = primitive_desc
 
-    def __init__(self, pd: primitive_desc):
+    def __init__(self, pd: primitive_desc, cache_blob: Optional[bytes] = None):
         if not isinstance(pd, self.primitive_desc):
             raise invalid(f"{type(self).__name__}: expected a "
                           f"{type(self).__name__}.primitive_desc, got {type(pd).__name__}")
-        self._pd = pd
         start = time.perf_counter()
-        key = (pd._cache_key, pd._engine._runtime.threads())
-        self._kernel, hit = CACHE.get_or_create(key, pd._impl.make_kernel)
+        identity = pd._identity()
+        choice = None if cache_blob is None else _read_blob(pd, identity, cache_blob)
+        key = (pd._cache_key, identity["threads"], identity["tuning"])
+        built, hit = CACHE.get_or_create(key, lambda: _build(pd, identity, choice))
+        self._kernel, self._built, self._identity = built.kernel, built, identity
+        self._pd = pd if built.impl is pd._impl else pd._with_impl(built.impl)
         if verbose.creating():
-            verbose.create_line(pd, "cache_hit" if hit else "cache_miss",
+            verbose.create_line(self._pd, "cache_hit" if hit else built.source,
                                 (time.perf_counter() - start) * 1e3)
+
+    def get_cache_blob(self) -> bytes:
+        """This primitive's cache blob: its descriptor's identity and the kernel choice
+        (implementation and blocking) that creation made, measured when tuning was on."""
+        return _blob(self._identity, self._built)
 
     def get_primitive_desc(self) -> primitive_desc:
         return self._pd
@@ -196,6 +266,57 @@ class primitive:
             raise error(status.invalid_arguments, f"{self._pd.kind.name}: {e}") from None
         if start:
             verbose.exec_line(self._pd, (time.perf_counter() - start) * 1e3)
+
+
+def _read_blob(pd: primitive_desc, identity: dict, data) -> tuple:
+    """(impl, params) from a cache blob made for pd's identity, or dnnl.error."""
+    what = f"{pd.kind.name} cache blob"
+    digest, records = blob.unpack(data, blob.Kind.primitive, what)
+    blob.check_identity(records, identity, what)
+    if digest != blob.identity_digest(identity):
+        raise invalid(f"{what}: made for another primitive (id mismatch)")
+    name = blob.read_str(blob.get(records, "impl", what), what)
+    params = blob.read_ints(blob.get(records, "params", what), what)
+    for impl in [pd._impl] + pd._alternatives():
+        if impl.name == name:
+            if params not in impl.candidates():
+                raise invalid(f"{what}: {name} has no blocking {list(params)}")
+            return impl, params
+    raise invalid(f"{what}: implementation {name} does not take this problem")
+
+
+def _build(pd: primitive_desc, identity: dict, choice: Optional[tuple]) -> _Built:
+    """Builds pd's kernel: from a blob's choice when given; otherwise from the cache
+    directory's blob when it has a valid one; otherwise measured (tuning) or the
+    heuristic's, the resulting blob then stored in the cache directory."""
+    store = cache.active_store() if pd._persistent else None
+    if choice is None and store is not None:
+        blob_id = blob.identity_digest(identity)
+        data = store.get(blob_id)
+        if data is not None:
+            try:
+                choice = _read_blob(pd, identity, data)
+            except error as e:
+                store.discard(blob_id, str(e))
+    if choice is not None:
+        impl, params = choice
+        return _Built(impl.make_kernel(params), impl, params, "from_cache_blob")
+    if identity["tuning"] == "on":
+        impl, params, kernel = tuning.tune(pd)
+    else:
+        impl, params = pd._impl, pd._impl.params()
+        kernel = impl.make_kernel(params)
+    built = _Built(kernel, impl, params, "cache_miss")
+    if store is not None:
+        store.put(blob.identity_digest(identity), _blob(identity, built))
+    return built
+
+
+def _blob(identity: dict, built: _Built) -> bytes:
+    records = {name: value.encode() for name, value in identity.items()}
+    records["impl"] = built.impl.name.encode()
+    records["params"] = blob.ints(built.params)
+    return blob.pack(blob.Kind.primitive, blob.identity_digest(identity), records)
 
 
 def _arg_name(arg: int) -> str:

@@ -28,6 +28,7 @@ class reorder(primitive):
         or reorder.primitive_desc(src_mem, dst_mem, attr=None)."""
         kind = primitive_kind.reorder
         _arg_order = (ARG_SRC, ARG_DST)
+        _persistent = False  # a copy loop: nothing to save
 
         def __init__(self, *args, attr: Optional[primitive_attr] = None):
             args = list(args)
@@ -56,6 +57,8 @@ class reorder(primitive):
             super().__init__(src_engine, ReorderProblem(src_md, dst_md), attr)
 
     def __init__(self, *args, attr: Optional[primitive_attr] = None):
-        pd = args[0] if len(args) == 1 and isinstance(args[0], reorder.primitive_desc) \
-            else reorder.primitive_desc(*args, attr=attr)
-        super().__init__(pd)
+        """reorder(pd), reorder(pd, cache_blob), or reorder(src_mem, dst_mem[, attr])."""
+        if args and isinstance(args[0], reorder.primitive_desc) and len(args) <= 2:
+            super().__init__(*args)
+        else:
+            super().__init__(reorder.primitive_desc(*args, attr=attr))

@@ -173,10 +173,10 @@ def test_single_flight(eng, monkeypatch):
     calls, gate = [], threading.Event()
     build = pd._impl.make_kernel
 
-    def slow_build():
+    def slow_build(params):
         calls.append(1)
         gate.wait(5)  # hold the creation until every thread has asked
-        return build()
+        return build(params)
     monkeypatch.setattr(pd._impl, "make_kernel", slow_build)
     threading.Timer(0.3, gate.set).start()
     prims = _race(8, lambda: dnnl.convolution_forward(pd))
@@ -190,7 +190,7 @@ def test_failed_creation_is_shared_and_not_cached(eng, monkeypatch):
     pd = conv_pd(eng)
     calls, gate = [], threading.Event()
 
-    def failing_build():
+    def failing_build(params):
         calls.append(1)
         gate.wait(5)
         raise dnnl.error(dnnl.status.out_of_memory, "no room for the kernel")

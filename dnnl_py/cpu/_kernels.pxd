@@ -35,6 +35,7 @@ cdef extern from "dnnl_kernels.h" nogil:
     int64_t dnnl_conv_direct_scratch_size(const dnnl_conv_t *p)
     void dnnl_conv_direct(const dnnl_conv_t *p, const float *src, const float *wei,
                           const float *bias, float *dst, const dnnl_post_ops_t *po,
+                          int64_t ocw, int64_t kc,
                           float *scratch)
     void dnnl_conv_dw(const dnnl_conv_t *p, const float *src, const float *wei,
                       const float *bias, float *dst, const dnnl_post_ops_t *po)

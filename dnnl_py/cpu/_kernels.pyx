@@ -85,11 +85,11 @@ cdef class ConvKernel:
     cdef dnnl_conv_t p
     cdef dnnl_post_ops_t po
     cdef int method, channels_last
-    cdef int64_t rows_per_chunk, need_src, need_wei, need_dst
+    cdef int64_t rows_per_chunk, ocw, kc, need_src, need_wei, need_dst
     cdef _ScratchPool scratch
 
     def __init__(self, int method, dict problem, post_ops, int channels_last=0,
-                 int64_t rows_per_chunk=0):
+                 int64_t rows_per_chunk=0, int64_t ocw=32, int64_t kc=96):
         self.p = problem  # Cython checks that every field is present and fits
         fill_post_ops(&self.po, post_ops)
         self.method, self.channels_last = method, channels_last
@@ -100,6 +100,9 @@ cdef class ConvKernel:
         self.need_wei = extent((p.g, p.oc, p.ic, p.kd, p.kh, p.kw), problem["wei_s"])
         if method == CONV_DIRECT and not dnnl_conv_direct_supported(p):
             raise ValueError("direct convolution: unsupported strides or channel count")
+        if method == CONV_DIRECT and not (ocw % 16 == 0 and 16 <= ocw <= 128 and kc >= 1):
+            raise ValueError(f"direct convolution: bad blocking ocw={ocw} kc={kc}")
+        self.ocw, self.kc = ocw, kc
         size = 0
         if method == CONV_GEMM:
             size = dnnl_conv_gemm_scratch_size(p, channels_last, self.rows_per_chunk,
@@ -124,7 +127,8 @@ cdef class ConvKernel:
                     dnnl_conv_gemm(&self.p, self.channels_last, self.rows_per_chunk, s, w, b,
                                    d, &self.po, &scratch[0])
                 elif self.method == CONV_DIRECT:
-                    dnnl_conv_direct(&self.p, s, w, b, d, &self.po, &scratch[0])
+                    dnnl_conv_direct(&self.p, s, w, b, d, &self.po, self.ocw, self.kc,
+                                     &scratch[0])
                 elif self.method == CONV_DW:
                     dnnl_conv_dw(&self.p, s, w, b, d, &self.po)
                 else:

@@ -90,11 +90,21 @@ class MatmulGemm(_MatmulImpl):
             raise Decline("strides beyond BLAS's 32-bit integers")
         return m, n, k, (src[0], src_rc), (wei[0], wei_rc), dst, bia
 
-    def make_kernel(self):
-        m, n, k, src, wei, dst, bia = self.args
-        chunk = m
+    def params(self) -> tuple:
+        """(rows per GEMM step,): all of them, unless bias or post-ops are applied per
+        tile while it is in cache."""
+        m, n, bia = self.args[0], self.args[1], self.args[6]
         if self.post_ops or bia is not None:
-            chunk = min(m, max(64, self.OUT_TILE // max(n, 1)))
+            return (min(m, max(64, self.OUT_TILE // max(n, 1))),)
+        return (m,)
+
+    def candidates(self) -> list:
+        (rows,), m = self.params(), self.args[0]
+        return [(rows,)] + [(r,) for r in (rows // 2, rows * 2) if 64 <= r <= m]
+
+    def make_kernel(self, params=None):
+        m, n, k, src, wei, dst, bia = self.args
+        (chunk,) = params or self.params()
         kernel = _kernels.MatmulKernel(_kernels.MATMUL_GEMM, self.problem.batch, m, n, k, src,
                                        wei, dst, bia, self.post_ops, chunk)
         if self.swapped:
@@ -111,7 +121,7 @@ class MatmulRef(_MatmulImpl):
     def create(cls, p, post_ops):
         return cls(p, cls._resolve(p), post_ops)
 
-    def make_kernel(self):
+    def make_kernel(self, params=()):
         src, wei, dst, bia = self.operands()
         p = self.problem
         return _kernels.MatmulKernel(_kernels.MATMUL_REF, p.batch, p.m, p.n, p.k, src, wei,

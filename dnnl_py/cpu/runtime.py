@@ -1,6 +1,9 @@
 """The CPU runtime: memory lives in flat numpy buffers; primitives run C kernels."""
 from __future__ import annotations
 
+import functools
+import platform
+
 import numpy as np
 
 from .._errors import invalid
@@ -13,6 +16,21 @@ class CpuRuntime:
     name = "cpu"
     # threads a kernel created now would use (part of the primitive cache key)
     threads = staticmethod(_kernels.max_threads)
+
+    @staticmethod
+    @functools.lru_cache(maxsize=None)
+    def device_id() -> str:
+        """The ISA the kernels were built for and the processor, for cache blob ids."""
+        model = platform.processor() or platform.machine()
+        try:
+            with open("/proc/cpuinfo") as f:
+                for line in f:
+                    if line.startswith("model name"):
+                        model = line.split(":", 1)[1].strip()
+                        break
+        except OSError:
+            pass
+        return f"{_kernels.cpu_isa()} {model}"
 
     @staticmethod
     def alloc(md) -> np.ndarray:

@@ -1,0 +1,248 @@
+"""A directory of cache blobs that the library fills and reads itself (OpenVINO's
+CACHE_DIR, for primitives): set_cache_dir(path) or DNNL_PY_CACHE_DIR, and every
+primitive creation looks up its blob there and stores the blob it made.
+
+One file per key, `<sha256 of the key>.blob`:
+
+    magic b"DNNLPYC\\0", u32 key length, key, u64 value length, value, blake2b-16 of all
+
+The value is what encrypt() returned, so the framing (and `verify`) needs no key.
+Files are written to a temporary name and renamed, so readers see whole entries or
+none, and processes filling one directory at once lose nothing. Reads refresh an
+entry's mtime; past max_bytes the entries least recently used go first. A damaged
+entry is a miss: logged and removed. The cache never fails a computation: an
+unwritable directory warns once and the library carries on without it.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import struct
+import tempfile
+import threading
+import warnings
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from .._errors import invalid
+
+ENV_VAR = "DNNL_PY_CACHE_DIR"
+SUFFIX = ".blob"
+_MAGIC = b"DNNLPYC\0"
+_CHECKSUM_BYTES = 16
+log = logging.getLogger("dnnl_py.cache")
+
+
+@dataclass(frozen=True)
+class entry:
+    """A file of the directory, as `ls` shows it."""
+    name: str
+    key: Optional[bytes]   # None when the file is damaged
+    size: int
+    mtime: float
+    problem: str = ""      # why it is damaged, if it is
+
+
+def _frame(key: bytes, value: bytes) -> bytes:
+    body = (_MAGIC + struct.pack("<I", len(key)) + key + struct.pack("<Q", len(value))
+            + value)
+    return body + hashlib.blake2b(body, digest_size=_CHECKSUM_BYTES).digest()
+
+
+def _unframe(data: bytes) -> tuple[bytes, bytes]:
+    """(key, value) of a file's bytes; ValueError says what is wrong."""
+    if len(data) < len(_MAGIC) + 4 + 8 + _CHECKSUM_BYTES or not data.startswith(_MAGIC):
+        raise ValueError("not a dnnl_py cache entry (bad magic or truncated)")
+    body, checksum = data[:-_CHECKSUM_BYTES], data[-_CHECKSUM_BYTES:]
+    if hashlib.blake2b(body, digest_size=_CHECKSUM_BYTES).digest() != checksum:
+        raise ValueError("checksum mismatch (truncated or corrupted)")
+    at = len(_MAGIC)
+    (key_len,) = struct.unpack_from("<I", body, at)
+    at += 4
+    if at + key_len + 8 > len(body):
+        raise ValueError("key runs past the end")
+    key = body[at:at + key_len]
+    at += key_len
+    (value_len,) = struct.unpack_from("<Q", body, at)
+    at += 8
+    if at + value_len != len(body):
+        raise ValueError("value length does not match the file")
+    return key, body[at:]
+
+
+class blob_store:
+    """get(key) -> bytes | None and put(key, value) over a directory, for users who run
+    their own flow (pd.get_cache_blob_id() -> key, prim.get_cache_blob() -> value)."""
+
+    def __init__(self, path, *, max_bytes: Optional[int] = None,
+                 encrypt: Optional[Callable[[bytes], bytes]] = None,
+                 decrypt: Optional[Callable[[bytes], bytes]] = None):
+        if max_bytes is not None and (isinstance(max_bytes, bool)
+                                      or not isinstance(max_bytes, int) or max_bytes < 0):
+            raise invalid(f"cache dir: max_bytes must be a non-negative int, got {max_bytes!r}")
+        if (encrypt is None) != (decrypt is None):
+            raise invalid("cache dir: encrypt and decrypt come together")
+        self.path = os.path.abspath(os.fspath(path))
+        self.max_bytes, self.encrypt, self.decrypt = max_bytes, encrypt, decrypt
+        self._warned = False
+        try:
+            os.makedirs(self.path, mode=0o700, exist_ok=True)
+        except OSError as e:
+            self._warn(f"cannot create {self.path}: {e}")
+
+    def _warn(self, message: str) -> None:
+        if not self._warned:
+            self._warned = True
+            warnings.warn(f"dnnl_py cache dir: {message}; carrying on without storing",
+                          RuntimeWarning, stacklevel=4)
+
+    def _file(self, key: bytes) -> str:
+        if not isinstance(key, (bytes, bytearray)):
+            raise invalid(f"cache dir: a key is bytes, got {type(key).__name__}")
+        return os.path.join(self.path, hashlib.sha256(key).hexdigest() + SUFFIX)
+
+    def get(self, key: bytes) -> Optional[bytes]:
+        """The value stored under key, or None (absent, damaged, or not decryptable)."""
+        path = self._file(key)
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            log.warning("cannot read %s: %s", path, e)
+            return None
+        try:
+            stored_key, value = _unframe(data)
+            if stored_key != key:
+                raise ValueError("the entry belongs to another key")
+            if self.decrypt is not None:
+                value = bytes(self.decrypt(value))
+        except Exception as e:  # a user's decrypt may raise anything: a miss
+            self.discard(key, str(e))
+            return None
+        try:
+            os.utime(path)  # most recently used
+        except OSError:
+            pass
+        return value
+
+    def put(self, key: bytes, value: bytes) -> None:
+        """Stores value under key (atomically); a failure warns once, never raises."""
+        path = self._file(key)
+        if self.encrypt is not None:
+            value = bytes(self.encrypt(value))
+        data = _frame(bytes(key), bytes(value))
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".tmp-", suffix=SUFFIX)
+        except OSError as e:
+            self._warn(f"cannot write in {self.path}: {e}")
+            return
+        try:
+            with os.fdopen(fd, "wb") as f:  # mkstemp: mode 0600
+                f.write(data)
+            os.replace(tmp, path)
+        except OSError as e:
+            self._warn(f"cannot write {path}: {e}")
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            return
+        if self.max_bytes is not None:
+            self.evict(self.max_bytes)
+
+    def discard(self, key: bytes, why: str) -> None:
+        """Removes a damaged or stale entry (it will be rewritten), logging why."""
+        path = self._file(key)
+        log.warning("dropping cache entry %s: %s", path, why)
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+    def entries(self) -> list:
+        """Every entry file, least recently used first (damaged ones included)."""
+        found = []
+        try:
+            names = os.listdir(self.path)
+        except OSError:
+            return found
+        for name in names:
+            if not name.endswith(SUFFIX) or name.startswith(".tmp-"):
+                continue
+            path = os.path.join(self.path, name)
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue  # removed meanwhile by another process
+            found.append(entry(name, None, st.st_size, st.st_mtime))
+        return sorted(found, key=lambda e: e.mtime)
+
+    def verify(self, e: entry) -> entry:
+        """The entry with its key read back, or with what is wrong with it."""
+        try:
+            with open(os.path.join(self.path, e.name), "rb") as f:
+                key, _ = _unframe(f.read())
+            if hashlib.sha256(key).hexdigest() + SUFFIX != e.name:
+                raise ValueError("file name does not match its key")
+            return entry(e.name, key, e.size, e.mtime)
+        except (OSError, ValueError, struct.error) as why:
+            return entry(e.name, None, e.size, e.mtime, str(why))
+
+    def evict(self, max_bytes: int) -> None:
+        """Removes least recently used entries until the total is within max_bytes."""
+        entries = self.entries()
+        total = sum(e.size for e in entries)
+        for e in entries:
+            if total <= max_bytes:
+                break
+            try:
+                os.unlink(os.path.join(self.path, e.name))
+            except OSError:
+                continue
+            total -= e.size
+
+    def clear(self) -> int:
+        """Removes every entry; returns how many."""
+        removed = 0
+        for e in self.entries():
+            try:
+                os.unlink(os.path.join(self.path, e.name))
+                removed += 1
+            except OSError:
+                pass
+        return removed
+
+
+_lock = threading.Lock()
+_active: Optional[blob_store] = None
+_from_env = True  # until set_cache_dir() is called, DNNL_PY_CACHE_DIR decides
+
+
+def set_cache_dir(path, *, max_bytes: Optional[int] = None,
+                  encrypt: Optional[Callable[[bytes], bytes]] = None,
+                  decrypt: Optional[Callable[[bytes], bytes]] = None) -> None:
+    """Every primitive created from now on is looked up in and stored to `path` (a
+    directory, created 0700); None turns the cache directory off."""
+    global _active, _from_env
+    store = None if path is None else blob_store(path, max_bytes=max_bytes,
+                                                 encrypt=encrypt, decrypt=decrypt)
+    with _lock:
+        _active, _from_env = store, False
+
+
+def get_cache_dir() -> Optional[str]:
+    store = active_store()
+    return store.path if store else None
+
+
+def active_store() -> Optional[blob_store]:
+    global _active, _from_env
+    if _from_env:
+        with _lock:
+            if _from_env:
+                path = os.environ.get(ENV_VAR)
+                _active, _from_env = (blob_store(path) if path else None), False
+    return _active
