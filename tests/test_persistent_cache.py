@@ -1,0 +1,393 @@
+"""Cache blobs (memory descriptors, primitives), CPU tuning and the cache directory:
+round trips in this and fresh processes, every kind of bad blob, the primitive cache
+winning over a blob, atomic concurrent writes, LRU size bound, encryption, the CLI."""
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import numpy as np
+import pytest
+
+import dnnl_py as dnnl
+from dnnl_py import blob, tuning
+from dnnl_py import cache as cache_mod
+from dnnl_py.cache import __main__ as cache_cli
+from helpers import make_attr, to_memory
+from reference import assert_close, conv_fwd
+
+md, dt, tag = dnnl.memory.desc, dnnl.memory.data_type, dnnl.memory.format_tag
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(autouse=True)
+def clean_state():
+    dnnl.clear_primitive_cache()
+    dnnl.set_cache_dir(None)
+    dnnl.set_cpu_tuning(False)
+    yield
+    dnnl.clear_primitive_cache()
+    dnnl.set_cache_dir(None)
+    dnnl.set_cpu_tuning(False)
+
+
+def conv_pd(eng, ic=16, oc=32, bias=True, relu=True):
+    return dnnl.convolution_forward.primitive_desc(
+        eng, dnnl.prop_kind.forward_inference, dnnl.algorithm.convolution_direct,
+        md([2, ic, 9, 9], dt.f32, tag.nhwc), md([oc, ic, 3, 3], dt.f32, tag.any),
+        md([oc], dt.f32, tag.a) if bias else None, md([2, oc, 9, 9], dt.f32, tag.nhwc),
+        [1, 1], [1, 1], [1, 1], attr=make_attr((("eltwise", "eltwise_relu", 0.0, 0.0),)
+                                               if relu else ()))
+
+
+def matmul_pd(eng, m=33, k=40, n=24):
+    return dnnl.matmul.primitive_desc(eng, md([m, k], dt.f32, tag.ab), md([k, n], dt.f32, tag.ab),
+                                      None, md([m, n], dt.f32, tag.ab))
+
+
+def run_conv(eng, strm, prim, rng):
+    pd = prim.get_primitive_desc()
+    x = rng.standard_normal((2, 16, 9, 9), dtype=np.float32)
+    w = rng.standard_normal((32, 16, 3, 3), dtype=np.float32)
+    b = rng.standard_normal(32, dtype=np.float32)
+    dst = dnnl.memory(pd.dst_desc(), eng)
+    prim.execute(strm, {dnnl.ARG_SRC: to_memory(eng, strm, x, pd.src_desc()),
+                        dnnl.ARG_WEIGHTS: to_memory(eng, strm, w, pd.weights_desc()),
+                        dnnl.ARG_BIAS: to_memory(eng, strm, b, pd.bias_desc()),
+                        dnnl.ARG_DST: dst})
+    want = np.maximum(conv_fwd(x, w[None], b, (1, 1), (0, 0), (1, 1), (1, 1), 1), 0)
+    assert_close(dst.to_numpy(), want, 16 * 9)
+
+
+def child(code: str, **env) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith(("DNNL", "ONEDNN"))}
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)],
+                         env={**base, **env, "PYTHONPATH": ROOT + os.pathsep + ROOT + "/tests"},
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out
+
+
+# memory descriptor blobs ----------------------------------------------------------
+
+MDS = [md(), md([2, 3], dt.f32, tag.any), md([2, 3], dt.f32, tag.ba),
+       md([5, 7], dt.f32, [1, 9]), md([2, 17, 5, 5], dt.f32, tag.aBcd8b),
+       md([3, 4, 5, 6, 7], dt.s8, tag.ndhwc), md([0, 4], dt.f32, tag.ab)]
+
+
+@pytest.mark.parametrize("m", MDS, ids=repr)
+def test_md_blob_round_trip(m):
+    again = md(m.get_blob())
+    assert again == m and again.get_strides() == m.get_strides()
+    assert again.get_inner_blks() == m.get_inner_blks() and again.get_size() == m.get_size()
+
+
+def _bad_md_blobs():
+    good = md([2, 17, 5, 5], dt.f32, tag.aBcd8b).get_blob()
+    flipped = bytearray(good)
+    flipped[60] ^= 1
+    _, records = blob.unpack(good, blob.Kind.memory_desc, "x")
+    forged = blob.pack(blob.Kind.memory_desc, b"\0" * 32,
+                       {**records, "strides": blob.ints([1, 2])})
+    return {"empty": (b"", "too short"), "truncated": (good[:-5], "checksum"),
+            "flipped": (bytes(flipped), "checksum"), "magic": (b"X" + good[1:], "magic"),
+            "kind": (conv_blob(), "holds a primitive"),
+            "forged strides": (forged, "2 strides for 4 dims"),
+            "not bytes": ("abc", "expected a sequence of integers")}
+
+
+def conv_blob():
+    return dnnl.convolution_forward(conv_pd(dnnl.engine(dnnl.engine.kind.cpu, 0))).get_cache_blob()
+
+
+@pytest.mark.parametrize("name", ["empty", "truncated", "flipped", "magic", "kind",
+                                  "forged strides", "not bytes"])
+def test_bad_md_blob(name):
+    data, message = _bad_md_blobs()[name]
+    with pytest.raises(dnnl.error) as e:
+        md(data)
+    assert e.value.status == dnnl.status.invalid_arguments and message in str(e.value)
+
+
+def test_every_truncation_is_refused():
+    good = conv_blob()
+    for n in range(0, len(good), 7):
+        with pytest.raises(dnnl.error):
+            dnnl.convolution_forward(conv_pd(dnnl.engine(dnnl.engine.kind.cpu, 0)), good[:n])
+
+
+# primitive blobs ------------------------------------------------------------------
+
+def test_blob_id_tells_problems_apart(eng):
+    ids = {conv_pd(eng).get_cache_blob_id(), conv_pd(eng, ic=32).get_cache_blob_id(),
+           conv_pd(eng, bias=False).get_cache_blob_id(),
+           conv_pd(eng, relu=False).get_cache_blob_id(), matmul_pd(eng).get_cache_blob_id()}
+    assert len(ids) == 5 and all(len(i) == 32 for i in ids)
+    assert conv_pd(eng).get_cache_blob_id() == conv_pd(eng).get_cache_blob_id()
+    before = conv_pd(eng).get_cache_blob_id()
+    dnnl.set_cpu_tuning(True)
+    assert conv_pd(eng).get_cache_blob_id() != before
+
+
+def test_conv_from_blob_computes_the_same(eng, strm, rng, capsys):
+    blob_bytes = dnnl.convolution_forward(conv_pd(eng)).get_cache_blob()
+    dnnl.clear_primitive_cache()
+    dnnl.set_verbose(2)
+    try:
+        prim = dnnl.convolution_forward(conv_pd(eng), blob_bytes)
+        again = dnnl.convolution_forward(conv_pd(eng), blob_bytes)  # the cache wins
+    finally:
+        dnnl.set_verbose(0)
+    states = [line.split(",")[3] for line in capsys.readouterr().out.splitlines()
+              if ",create:" in line]
+    assert states == ["create:from_cache_blob", "create:cache_hit"]
+    assert again._kernel is prim._kernel and prim.get_cache_blob() == blob_bytes
+    run_conv(eng, strm, prim, rng)
+
+
+def test_matmul_and_reorder_blobs(eng, strm, rng):
+    a, b = rng.standard_normal((33, 40), dtype=np.float32), rng.standard_normal((40, 24), dtype=np.float32)
+    blob_bytes = dnnl.matmul(matmul_pd(eng)).get_cache_blob()
+    dnnl.clear_primitive_cache()
+    prim = dnnl.matmul(matmul_pd(eng), blob_bytes)
+    c = dnnl.memory(md([33, 24], dt.f32, tag.ab), eng)
+    prim.execute(strm, {dnnl.ARG_SRC: dnnl.memory(md([33, 40], dt.f32, tag.ab), eng, a),
+                        dnnl.ARG_WEIGHTS: dnnl.memory(md([40, 24], dt.f32, tag.ab), eng, b),
+                        dnnl.ARG_DST: c})
+    assert_close(c.to_numpy(), a @ b, 40)
+    src, dst = md([4, 5], dt.f32, tag.ab), md([4, 5], dt.f32, tag.ba)
+    rpd = dnnl.reorder.primitive_desc(eng, src, eng, dst)
+    again = dnnl.reorder(rpd, dnnl.reorder(rpd).get_cache_blob())
+    assert again.get_primitive_desc().impl_info_str() == rpd.impl_info_str()
+
+
+def test_bad_primitive_blobs(eng):
+    good = dnnl.convolution_forward(conv_pd(eng)).get_cache_blob()
+    _, records = blob.unpack(good, blob.Kind.primitive, "x")
+    digest = conv_pd(eng).get_cache_blob_id()
+    cases = {
+        "other problem": (conv_pd(eng, ic=32), good, "made for problem"),
+        "other kind": (matmul_pd(eng), good, "made for problem"),
+        "other version": (conv_pd(eng), blob.pack(blob.Kind.primitive, digest,
+                                                  {**records, "library": b"dnnl_py 9.9.9"}),
+                          "made for library 'dnnl_py 9.9.9'"),
+        "other device": (conv_pd(eng), blob.pack(blob.Kind.primitive, digest,
+                                                 {**records, "device": b"avx2 elsewhere"}),
+                         "made for device"),
+        "unknown blocking": (conv_pd(eng), blob.pack(blob.Kind.primitive, digest,
+                                                     {**records, "params": blob.ints([7, 7])}),
+                             "no blocking [7, 7]"),
+        "unknown impl": (conv_pd(eng), blob.pack(blob.Kind.primitive, digest,
+                                                 {**records, "impl": b"cpu:magic"}),
+                         "cpu:magic does not take"),
+        "md blob": (conv_pd(eng), md([2], dt.f32, tag.a).get_blob(), "holds a memory_desc"),
+    }
+    for name, (pd, data, message) in cases.items():
+        dnnl.clear_primitive_cache()
+        kind = dnnl.matmul if isinstance(pd, dnnl.matmul.primitive_desc) else dnnl.convolution_forward
+        with pytest.raises(dnnl.error) as e:
+            kind(pd, data)
+        assert e.value.status == dnnl.status.invalid_arguments, name
+        assert message in str(e.value), (name, str(e.value))
+
+
+def test_blob_in_a_fresh_process(eng, tmp_path):
+    made = child("""
+        import sys, dnnl_py as dnnl, test_persistent_cache as t
+        eng = dnnl.engine(dnnl.engine.kind.cpu, 0)
+        pd = t.conv_pd(eng)
+        open(sys.argv[0] if False else %r, "wb").write(dnnl.convolution_forward(pd).get_cache_blob())
+        print(pd.get_cache_blob_id().hex())
+    """ % str(tmp_path / "conv.blob"))
+    assert made.stdout.strip() == conv_pd(eng).get_cache_blob_id().hex()
+    used = child("""
+        import numpy as np, dnnl_py as dnnl, test_persistent_cache as t
+        eng = dnnl.engine(dnnl.engine.kind.cpu, 0)
+        prim = dnnl.convolution_forward(t.conv_pd(eng), open(%r, "rb").read())
+        t.run_conv(eng, dnnl.stream(eng), prim, np.random.default_rng(0))
+    """ % str(tmp_path / "conv.blob"), ONEDNN_VERBOSE="2")
+    assert "create:from_cache_blob" in used.stdout
+
+
+# tuning ---------------------------------------------------------------------------
+
+def test_tuning_keeps_the_fastest_and_the_blob_keeps_the_choice(eng, strm, rng, monkeypatch):
+    pairs = tuning.candidates(conv_pd(eng))
+    assert len(pairs) > 3 and pairs[0][1] == conv_pd(eng)._impl.params()
+    pick = pairs[-1][1]  # make the last candidate the fastest
+    timed = []
+
+    def fake_time(kernel, buffers):
+        timed.append(1)
+        return 0.5 if picked and kernel is picked[0] else 1.0
+    picked = []
+    real_make = type(pairs[-1][0]).make_kernel
+
+    def make(self, params=None):
+        kernel = real_make(self, params)
+        if params == pick:
+            picked.append(kernel)
+        return kernel
+    monkeypatch.setattr(type(pairs[-1][0]), "make_kernel", make)
+    monkeypatch.setattr(tuning, "_time", fake_time)
+    dnnl.set_cpu_tuning(True)
+    prim = dnnl.convolution_forward(conv_pd(eng))
+    assert len(timed) == len(pairs) and prim._built.params == pick
+    run_conv(eng, strm, prim, rng)
+    timed.clear()
+    dnnl.clear_primitive_cache()
+    again = dnnl.convolution_forward(conv_pd(eng), prim.get_cache_blob())
+    assert not timed and again._built.params == pick
+
+
+def test_tuning_from_environment():
+    out = child("import dnnl_py as d; print(d.get_cpu_tuning())", DNNL_PY_CPU_TUNING="1")
+    assert out.stdout.strip() == "True"
+
+
+# the cache directory --------------------------------------------------------------
+
+CREATE_TWICE = """
+    import dnnl_py as dnnl, test_persistent_cache as t
+    eng = dnnl.engine(dnnl.engine.kind.cpu, 0)
+    dnnl.convolution_forward(t.conv_pd(eng))
+    dnnl.matmul(t.matmul_pd(eng))
+"""
+
+
+def states(out) -> list:
+    return [line.split(",")[3] for line in out.stdout.splitlines() if ",create:" in line]
+
+
+def test_cache_dir_across_processes(tmp_path):
+    where = tmp_path / "cache"
+    first = child(CREATE_TWICE, DNNL_PY_CACHE_DIR=str(where), ONEDNN_VERBOSE="2")
+    second = child(CREATE_TWICE, DNNL_PY_CACHE_DIR=str(where), ONEDNN_VERBOSE="2")
+    assert states(first) == ["create:cache_miss"] * 2
+    assert states(second) == ["create:from_cache_blob"] * 2
+    assert stat.S_IMODE(os.stat(where).st_mode) == 0o700
+    files = list(where.iterdir())
+    assert len(files) == 2 and all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
+
+
+def test_damaged_entry_is_a_miss_and_rewritten(eng, tmp_path, caplog):
+    dnnl.set_cache_dir(tmp_path)
+    dnnl.convolution_forward(conv_pd(eng))
+    (entry,) = tmp_path.iterdir()
+    entry.write_bytes(entry.read_bytes()[:-9])
+    dnnl.clear_primitive_cache()
+    prim = dnnl.convolution_forward(conv_pd(eng))
+    assert prim._built.source == "cache_miss" and "dropping cache entry" in caplog.text
+    dnnl.clear_primitive_cache()
+    assert dnnl.convolution_forward(conv_pd(eng))._built.source == "from_cache_blob"
+
+
+def test_encryption(eng, tmp_path):
+    key = 0x5A
+    flip = lambda data: bytes(b ^ key for b in data)  # noqa: E731  (a stand-in cipher)
+    dnnl.set_cache_dir(tmp_path, encrypt=flip, decrypt=flip)
+    plain = dnnl.convolution_forward(conv_pd(eng)).get_cache_blob()
+    (entry,) = tmp_path.iterdir()
+    on_disk = entry.read_bytes()
+    assert b"DNNLPYB" not in on_disk and b"dnnl_py" not in on_disk and flip(plain) in on_disk
+    dnnl.clear_primitive_cache()
+    assert dnnl.convolution_forward(conv_pd(eng))._built.source == "from_cache_blob"
+    dnnl.set_cache_dir(tmp_path, encrypt=flip, decrypt=lambda data: data)  # the wrong key
+    dnnl.clear_primitive_cache()
+    assert dnnl.convolution_forward(conv_pd(eng))._built.source == "cache_miss"
+    dnnl.set_cache_dir(tmp_path, encrypt=flip, decrypt=lambda data: 1 / 0)  # one that raises
+    dnnl.clear_primitive_cache()
+    assert dnnl.convolution_forward(conv_pd(eng))._built.source == "cache_miss"
+
+
+def test_full_dir_warns_once_and_carries_on(eng, strm, rng, tmp_path, monkeypatch):
+    def no_space(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(cache_mod.tempfile, "mkstemp", no_space)
+    dnnl.set_cache_dir(tmp_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run_conv(eng, strm, dnnl.convolution_forward(conv_pd(eng)), rng)
+        dnnl.matmul(matmul_pd(eng))
+    assert [str(w.message) for w in caught if "No space" in str(w.message)] == [
+        f"dnnl_py cache dir: cannot write in {tmp_path}: [Errno 28] No space left on device; "
+        "carrying on without storing"]
+
+
+def test_uncreatable_dir_warns_and_carries_on(eng, strm, rng, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_bytes(b"")
+    with pytest.warns(RuntimeWarning, match="cannot"):
+        dnnl.set_cache_dir(blocker / "sub")
+        run_conv(eng, strm, dnnl.convolution_forward(conv_pd(eng)), rng)
+
+
+def test_max_bytes_evicts_least_recently_used(eng, tmp_path):
+    store = dnnl.blob_store(tmp_path)
+    for i in range(5):
+        store.put(b"key%d" % i, bytes(1000))
+        os.utime(store._file(b"key%d" % i), (i, i))
+    assert store.get(b"key0") is not None  # now the most recently used
+    store.max_bytes = 3 * 1100
+    store.put(b"key5", bytes(1000))
+    kept = [k for k in (b"key%d" % i for i in range(6)) if store.get(k) is not None]
+    assert kept == [b"key0", b"key4", b"key5"]
+
+
+def test_store_get_put_and_bad_arguments(tmp_path):
+    store = dnnl.blob_store(tmp_path)
+    assert store.get(b"absent") is None
+    store.put(b"k", b"value")
+    assert store.get(b"k") == b"value"
+    for bad in ({"max_bytes": -1}, {"encrypt": bytes}):
+        with pytest.raises(dnnl.error):
+            dnnl.blob_store(tmp_path, **bad)
+    with pytest.raises(dnnl.error):
+        store.get("text key")
+
+
+def test_processes_filling_one_directory(tmp_path):
+    """Four processes write the same 40 keys at once: every entry ends whole."""
+    code = f"""
+        import os, dnnl_py as dnnl
+        store = dnnl.blob_store({str(tmp_path)!r})
+        for round in range(5):
+            for i in range(40):
+                store.put(b"key%d" % i, (b"%d:" % i) * (1000 + i) + os.urandom(8) * 0)
+                value = store.get(b"key%d" % ((i * 7) % 40))
+                assert value is None or value.startswith(b"%d:" % ((i * 7) % 40)), value[:20]
+    """
+    procs = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)],
+                              env={**os.environ, "PYTHONPATH": ROOT}, stderr=subprocess.PIPE)
+             for _ in range(4)]
+    for p in procs:
+        assert p.wait(120) == 0, p.stderr.read().decode()
+    store = dnnl.blob_store(tmp_path)
+    assert len(store.entries()) == 40
+    for i in range(40):
+        assert store.get(b"key%d" % i) == (b"%d:" % i) * (1000 + i)
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp-")]
+
+
+def test_cli(eng, tmp_path, capsys):
+    dnnl.set_cache_dir(tmp_path)
+    dnnl.convolution_forward(conv_pd(eng))
+    dnnl.matmul(matmul_pd(eng))
+    assert cache_cli.main(["info", str(tmp_path)]) == 0
+    assert "entries   2" in capsys.readouterr().out
+    assert cache_cli.main(["ls", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.count(".blob") == 2
+    assert cache_cli.main(["verify", str(tmp_path)]) == 0
+    assert "2 ok, 0 damaged" in capsys.readouterr().out
+    victim = sorted(tmp_path.iterdir())[0]
+    victim.write_bytes(victim.read_bytes()[:40])
+    assert cache_cli.main(["verify", str(tmp_path), "--remove"]) == 1
+    assert "DAMAGED" in capsys.readouterr().out and not victim.exists()
+    assert cache_cli.main(["clear", str(tmp_path)]) == 0
+    assert "removed 1 entries" in capsys.readouterr().out
+    out = subprocess.run([sys.executable, "-m", "dnnl_py.cache", "info", str(tmp_path)],
+                         env={**os.environ, "PYTHONPATH": ROOT}, capture_output=True, text=True)
+    assert out.returncode == 0 and "entries   0" in out.stdout
