@@ -7,6 +7,7 @@ import copy
 import dataclasses
 import enum
 import hashlib
+import itertools
 import time
 from typing import Mapping, Optional
 
@@ -30,6 +31,7 @@ class Impl:
     with blocking parameters (a tuple of ints): params() is the heuristic's choice,
     candidates() what tuning measures."""
     name = "?"
+    reference = False  # plain loops, for correctness: never worth timing against the rest
 
     def __init__(self, problem, descs: dict, post_ops: list):
         self.problem, self.descs, self.post_ops = problem, descs, post_ops
@@ -277,7 +279,8 @@ def _read_blob(pd: primitive_desc, identity: dict, data) -> tuple:
         raise invalid(f"{what}: made for another primitive (id mismatch)")
     name = blob.read_str(blob.get(records, "impl", what), what)
     params = blob.read_ints(blob.get(records, "params", what), what)
-    for impl in [pd._impl] + pd._alternatives():
+    others = (impl for impl in pd._alternatives() if impl.name != pd._impl.name)
+    for impl in itertools.chain([pd._impl], others):  # the heuristic's first: no search
         if impl.name == name:
             if params not in impl.candidates():
                 raise invalid(f"{what}: {name} has no blocking {list(params)}")

@@ -10,13 +10,13 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import make_attr, to_memory
+from reference import assert_close, conv_fwd
 
 import dnnl_py as dnnl
 from dnnl_py import blob, tuning
 from dnnl_py import cache as cache_mod
 from dnnl_py.cache import __main__ as cache_cli
-from helpers import make_attr, to_memory
-from reference import assert_close, conv_fwd
 
 md, dt, tag = dnnl.memory.desc, dnnl.memory.data_type, dnnl.memory.format_tag
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -149,7 +149,8 @@ def test_conv_from_blob_computes_the_same(eng, strm, rng, capsys):
 
 
 def test_matmul_and_reorder_blobs(eng, strm, rng):
-    a, b = rng.standard_normal((33, 40), dtype=np.float32), rng.standard_normal((40, 24), dtype=np.float32)
+    a = rng.standard_normal((33, 40), dtype=np.float32)
+    b = rng.standard_normal((40, 24), dtype=np.float32)
     blob_bytes = dnnl.matmul(matmul_pd(eng)).get_cache_blob()
     dnnl.clear_primitive_cache()
     prim = dnnl.matmul(matmul_pd(eng), blob_bytes)
@@ -187,7 +188,8 @@ def test_bad_primitive_blobs(eng):
     }
     for name, (pd, data, message) in cases.items():
         dnnl.clear_primitive_cache()
-        kind = dnnl.matmul if isinstance(pd, dnnl.matmul.primitive_desc) else dnnl.convolution_forward
+        is_matmul = isinstance(pd, dnnl.matmul.primitive_desc)
+        kind = dnnl.matmul if is_matmul else dnnl.convolution_forward
         with pytest.raises(dnnl.error) as e:
             kind(pd, data)
         assert e.value.status == dnnl.status.invalid_arguments, name
@@ -196,10 +198,10 @@ def test_bad_primitive_blobs(eng):
 
 def test_blob_in_a_fresh_process(eng, tmp_path):
     made = child("""
-        import sys, dnnl_py as dnnl, test_persistent_cache as t
+        import dnnl_py as dnnl, test_persistent_cache as t
         eng = dnnl.engine(dnnl.engine.kind.cpu, 0)
         pd = t.conv_pd(eng)
-        open(sys.argv[0] if False else %r, "wb").write(dnnl.convolution_forward(pd).get_cache_blob())
+        open(%r, "wb").write(dnnl.convolution_forward(pd).get_cache_blob())
         print(pd.get_cache_blob_id().hex())
     """ % str(tmp_path / "conv.blob"))
     assert made.stdout.strip() == conv_pd(eng).get_cache_blob_id().hex()
@@ -217,10 +219,11 @@ def test_blob_in_a_fresh_process(eng, tmp_path):
 def test_tuning_keeps_the_fastest_and_the_blob_keeps_the_choice(eng, strm, rng, monkeypatch):
     pairs = tuning.candidates(conv_pd(eng))
     assert len(pairs) > 3 and pairs[0][1] == conv_pd(eng)._impl.params()
+    assert not any(impl.reference for impl, _ in pairs)
     pick = pairs[-1][1]  # make the last candidate the fastest
     timed = []
 
-    def fake_time(kernel, buffers):
+    def fake_time(kernel, buffers, to_beat):
         timed.append(1)
         return 0.5 if picked and kernel is picked[0] else 1.0
     picked = []

@@ -238,6 +238,7 @@ class ConvGemm(_ConvImpl):
 class ConvRef(_ConvImpl):
     """Direct loops over any plain layout: slow, simple, always there."""
     name = "cpu:ref:any"
+    reference = True
 
     @classmethod
     def create(cls, p, post_ops):

@@ -116,6 +116,7 @@ class MatmulGemm(_MatmulImpl):
 class MatmulRef(_MatmulImpl):
     """Plain loops over any strides."""
     name = "cpu:ref:any"
+    reference = True
 
     @classmethod
     def create(cls, p, post_ops):

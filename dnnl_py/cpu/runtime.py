@@ -21,7 +21,7 @@ class CpuRuntime:
     @functools.lru_cache(maxsize=None)
     def device_id() -> str:
         """The ISA the kernels were built for and the processor, for cache blob ids."""
-        model = platform.processor() or platform.machine()
+        model = platform.machine()  # not platform.processor(): it runs a subprocess
         try:
             with open("/proc/cpuinfo") as f:
                 for line in f:
