@@ -129,7 +129,7 @@ class primitive_desc:
                 found.append(impl)
         return found
 
-    def _identity(self) -> dict:
+    def _identity(self, threads: int, tuned: bool) -> dict:
         """What makes a cache blob valid for this descriptor, as named text fields."""
         if self._identity_fields is None:
             eng, info = self._engine, self._verbose_info()
@@ -139,15 +139,15 @@ class primitive_desc:
                 "device": eng._runtime.device_id(),
                 "problem": ",".join(info[1:2] + info[4:]),
                 "problem key": hashlib.sha256(repr(self._cache_key).encode()).hexdigest()}
-        return {**self._identity_fields,
-                "tuning": "on" if tuning.get_cpu_tuning() else "off",
-                "threads": str(self._engine._runtime.threads())}
+        return {**self._identity_fields, "tuning": "on" if tuned else "off",
+                "threads": str(threads)}
 
     def get_cache_blob_id(self) -> bytes:
         """The key under which a primitive made from this descriptor stores its cache
         blob: 32 bytes that change with the library build, engine, device, problem,
         attributes, tuning mode and thread count."""
-        return blob.identity_digest(self._identity())
+        return blob.identity_digest(
+            self._identity(self._engine._runtime.threads(), tuning.get_cpu_tuning()))
 
     def _verbose_info(self) -> list:
         """engine, kind, impl, prop_kind, descriptors, attributes, aux, problem."""
@@ -197,10 +197,11 @@ class primitive_desc:
 
 class _Built:
     """What the primitive cache holds: the kernel and the choice it was built with."""
-    __slots__ = ("kernel", "impl", "params", "source")
+    __slots__ = ("kernel", "impl", "params", "source", "identity")
 
-    def __init__(self, kernel, impl: Impl, params: tuple, source: str):
+    def __init__(self, kernel, impl: Impl, params: tuple, source: str, identity: dict):
         self.kernel, self.impl, self.params, self.source = kernel, impl, params, source
+        self.identity = identity  # of the descriptor it was built for
 
 
 class primitive:
@@ -214,11 +215,13 @@ class primitive:
             raise invalid(f"{type(self).__name__}: expected a "
                           f"{type(self).__name__}.primitive_desc, got {type(pd).__name__}")
         start = time.perf_counter()
-        identity = pd._identity()
+        threads, tuned = pd._engine._runtime.threads(), tuning.get_cpu_tuning()
+        identity = None if cache_blob is None else pd._identity(threads, tuned)
         choice = None if cache_blob is None else _read_blob(pd, identity, cache_blob)
-        key = (pd._cache_key, identity["threads"], identity["tuning"])
-        built, hit = CACHE.get_or_create(key, lambda: _build(pd, identity, choice))
-        self._kernel, self._built, self._identity = built.kernel, built, identity
+        built, hit = CACHE.get_or_create(
+            (pd._cache_key, threads, tuned),
+            lambda: _build(pd, identity or pd._identity(threads, tuned), choice))
+        self._kernel, self._built = built.kernel, built
         self._pd = pd if built.impl is pd._impl else pd._with_impl(built.impl)
         if verbose.creating():
             verbose.create_line(self._pd, "cache_hit" if hit else built.source,
@@ -227,7 +230,7 @@ class primitive:
     def get_cache_blob(self) -> bytes:
         """This primitive's cache blob: its descriptor's identity and the kernel choice
         (implementation and blocking) that creation made, measured when tuning was on."""
-        return _blob(self._identity, self._built)
+        return _blob(self._built)
 
     def get_primitive_desc(self) -> primitive_desc:
         return self._pd
@@ -303,19 +306,20 @@ def _build(pd: primitive_desc, identity: dict, choice: Optional[tuple]) -> _Buil
                 store.discard(blob_id, str(e))
     if choice is not None:
         impl, params = choice
-        return _Built(impl.make_kernel(params), impl, params, "from_cache_blob")
+        return _Built(impl.make_kernel(params), impl, params, "from_cache_blob", identity)
     if identity["tuning"] == "on":
         impl, params, kernel = tuning.tune(pd)
     else:
         impl, params = pd._impl, pd._impl.params()
         kernel = impl.make_kernel(params)
-    built = _Built(kernel, impl, params, "cache_miss")
+    built = _Built(kernel, impl, params, "cache_miss", identity)
     if store is not None:
-        store.put(blob.identity_digest(identity), _blob(identity, built))
+        store.put(blob.identity_digest(identity), _blob(built))
     return built
 
 
-def _blob(identity: dict, built: _Built) -> bytes:
+def _blob(built: _Built) -> bytes:
+    identity = built.identity
     records = {name: value.encode() for name, value in identity.items()}
     records["impl"] = built.impl.name.encode()
     records["params"] = blob.ints(built.params)
