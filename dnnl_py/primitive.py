@@ -222,7 +222,8 @@ class primitive:
             (pd._cache_key, threads, tuned),
             lambda: _build(pd, identity or pd._identity(threads, tuned), choice))
         self._kernel, self._built = built.kernel, built
-        self._pd = pd if built.impl is pd._impl else pd._with_impl(built.impl)
+        # a tuned or blob-chosen kernel may be another implementation than the heuristic's
+        self._pd = pd if built.impl.name == pd._impl.name else pd._with_impl(built.impl)
         if verbose.creating():
             verbose.create_line(self._pd, "cache_hit" if hit else built.source,
                                 (time.perf_counter() - start) * 1e3)

@@ -40,6 +40,12 @@ def get_cpu_tuning() -> bool:
     return _enabled
 
 
+def row_chunk_candidates(rows: int, most: int) -> list:
+    """Blocking candidates of a GEMM that runs `rows` rows per step out of `most`: the
+    heuristic's, then half and double that where they stay in [64, most]."""
+    return [(rows,)] + [(r,) for r in (rows // 2, rows * 2) if 64 <= r <= most]
+
+
 def candidates(pd) -> list:
     """(impl, params) pairs that can run pd's problem with pd's layouts, the
     heuristic's choice first."""

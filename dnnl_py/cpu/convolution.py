@@ -4,6 +4,7 @@ from __future__ import annotations
 from ..kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS
 from ..memory import plain_desc
 from ..primitive import Decline, Impl
+from ..tuning import row_chunk_candidates
 from . import _kernels
 
 
@@ -108,7 +109,7 @@ class ConvDepthwise(_ConvImpl):
             raise Decline("channels are not innermost in src, dst and weights")
         return impl
 
-    def make_kernel(self, params=()):
+    def make_kernel(self, params: tuple):
         return _kernels.ConvKernel(_kernels.CONV_DW, self.kernel_problem(), self.post_ops)
 
 
@@ -142,8 +143,8 @@ class ConvDirect(_ConvImpl):
                     found.append((ocw, kc))
         return found
 
-    def make_kernel(self, params=None):
-        ocw, kc = params or self.params()
+    def make_kernel(self, params: tuple):
+        ocw, kc = params
         return _kernels.ConvKernel(_kernels.CONV_DIRECT, self.kernel_problem(), self.post_ops,
                                    ocw=ocw, kc=kc)
 
@@ -215,8 +216,8 @@ class ConvGemm(_ConvImpl):
         return (self._rows_per_chunk(),)
 
     def candidates(self) -> list:
-        rows, total = self._rows_per_chunk(), self.problem.mb * _pixels(self.problem)
-        return [(rows,)] + [(r,) for r in (rows // 2, rows * 2) if 64 <= r <= total]
+        return row_chunk_candidates(self._rows_per_chunk(),
+                                    self.problem.mb * _pixels(self.problem))
 
     def _rows_per_chunk(self) -> int:
         p = self.problem
@@ -229,8 +230,8 @@ class ConvGemm(_ConvImpl):
             chunk = min(chunk, max(64, self.COL_TILE // kdim))
         return max(1, chunk)
 
-    def make_kernel(self, params=None):
-        (rows,) = params or self.params()
+    def make_kernel(self, params: tuple):
+        (rows,) = params
         return _kernels.ConvKernel(_kernels.CONV_GEMM, self.kernel_problem(), self.post_ops,
                                    int(self.channels_last), rows)
 
@@ -247,7 +248,7 @@ class ConvRef(_ConvImpl):
         return cls(p, cls._resolve(p, _act_order(sp, False), wei, _act_order(sp, False)),
                    post_ops)
 
-    def make_kernel(self, params=()):
+    def make_kernel(self, params: tuple):
         return _kernels.ConvKernel(_kernels.CONV_REF, self.kernel_problem(), self.post_ops)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from ..kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS
 from ..memory import plain_desc
 from ..primitive import Decline, Impl
+from ..tuning import row_chunk_candidates
 from . import _kernels
 
 _INT_MAX = 2**31 - 1  # BLAS takes 32-bit sizes
@@ -99,12 +100,11 @@ class MatmulGemm(_MatmulImpl):
         return (m,)
 
     def candidates(self) -> list:
-        (rows,), m = self.params(), self.args[0]
-        return [(rows,)] + [(r,) for r in (rows // 2, rows * 2) if 64 <= r <= m]
+        return row_chunk_candidates(self.params()[0], self.args[0])
 
-    def make_kernel(self, params=None):
+    def make_kernel(self, params: tuple):
         m, n, k, src, wei, dst, bia = self.args
-        (chunk,) = params or self.params()
+        (chunk,) = params
         kernel = _kernels.MatmulKernel(_kernels.MATMUL_GEMM, self.problem.batch, m, n, k, src,
                                        wei, dst, bia, self.post_ops, chunk)
         if self.swapped:
@@ -122,7 +122,7 @@ class MatmulRef(_MatmulImpl):
     def create(cls, p, post_ops):
         return cls(p, cls._resolve(p), post_ops)
 
-    def make_kernel(self, params=()):
+    def make_kernel(self, params: tuple):
         src, wei, dst, bia = self.operands()
         p = self.problem
         return _kernels.MatmulKernel(_kernels.MATMUL_REF, p.batch, p.m, p.n, p.k, src, wei,

@@ -32,7 +32,7 @@ class ReorderStrided(Impl):
             impl.plans.append(plan)
         return impl
 
-    def make_kernel(self, params=()):
+    def make_kernel(self, params: tuple):
         plans, tmp = self.plans, self.tmp
 
         def run(src_buf, dst_buf):
