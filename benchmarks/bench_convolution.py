@@ -5,6 +5,7 @@ channels-last as dnnl_py's `any` layouts resolve.
 
     make bench  # or: .venv/bin/python -m pytest benchmarks/bench_convolution.py --benchmark-only
 """
+import importlib.util
 import pathlib
 
 import numpy as np
@@ -12,8 +13,6 @@ import pytest
 
 import dnnl_py as dnnl
 from dnnl_py.benchdnn.problems import parse_conv, read_batch
-
-import importlib.util
 
 SHARED = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "benchdnn"
 RESNET = list(read_batch(SHARED / "shapes_resnet_50", parse_conv))

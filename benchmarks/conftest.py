@@ -35,7 +35,8 @@ def pytest_terminal_summary(terminalreporter, config):
     ratios = defaultdict(lambda: defaultdict(list))
     write = terminalreporter.write_line
     write("")
-    write("dnnl_py throughput / reference throughput (minimum times, same run: the least disturbed on a shared machine):")
+    write("dnnl_py throughput / reference throughput (minimum times, same run: the least "
+          "disturbed on a shared machine):")
     for group, times in sorted(groups.items()):
         if "dnnl" not in times:
             continue

@@ -7,7 +7,6 @@ import copy
 import dataclasses
 import enum
 import hashlib
-import itertools
 import time
 from typing import Mapping, Optional
 
@@ -283,13 +282,15 @@ def _read_blob(pd: primitive_desc, identity: dict, data) -> tuple:
         raise invalid(f"{what}: made for another primitive (id mismatch)")
     name = blob.read_str(blob.get(records, "impl", what), what)
     params = blob.read_ints(blob.get(records, "params", what), what)
-    others = (impl for impl in pd._alternatives() if impl.name != pd._impl.name)
-    for impl in itertools.chain([pd._impl], others):  # the heuristic's first: no search
-        if impl.name == name:
-            if params not in impl.candidates():
-                raise invalid(f"{what}: {name} has no blocking {list(params)}")
-            return impl, params
-    raise invalid(f"{what}: implementation {name} does not take this problem")
+    if name == pd._impl.name:   # the heuristic's choice: no search among the others
+        impl = pd._impl
+    else:
+        impl = next((i for i in pd._alternatives() if i.name == name), None)
+        if impl is None:
+            raise invalid(f"{what}: implementation {name} does not take this problem")
+    if params not in impl.candidates():
+        raise invalid(f"{what}: {name} has no blocking {list(params)}")
+    return impl, params
 
 
 def _build(pd: primitive_desc, identity: dict, choice: Optional[tuple]) -> _Built:

@@ -2,13 +2,13 @@
 odd shapes, every post-op, every CPU implementation, several layouts."""
 import numpy as np
 import pytest
+from conftest import SHARED
+from helpers import CHANNELS_LAST, PLAIN, run_conv, tag
+from reference import assert_close, conv_fwd, post_ops
 
 import dnnl_py as dnnl
 from dnnl_py.benchdnn.problems import parse_conv, read_batch
 from dnnl_py.cpu import convolution as cpu_conv
-from helpers import CHANNELS_LAST, PLAIN, run_conv, tag
-from reference import assert_close, conv_fwd, post_ops
-from conftest import SHARED
 
 RESNET = list(read_batch(SHARED / "shapes_resnet_50", parse_conv))
 

@@ -1,9 +1,9 @@
 """Bad input: every case raises dnnl.error with a status and names the problem."""
 import numpy as np
 import pytest
+from helpers import PLAIN, dt, tag
 
 import dnnl_py as dnnl
-from helpers import PLAIN, dt, tag
 
 md = dnnl.memory.desc
 f32 = dt.f32

@@ -2,14 +2,14 @@
 transposes through strides, a column-major dst, every post-op, both implementations."""
 import numpy as np
 import pytest
-
-import dnnl_py as dnnl
-from dnnl_py.benchdnn.problems import parse_matmul, read_batch
-from dnnl_py.cpu import matmul as cpu_matmul
 from conftest import SHARED
 from helpers import PLAIN, dt, make_attr, tag
 from reference import assert_close, post_ops
 from test_convolution import ALL_OPS
+
+import dnnl_py as dnnl
+from dnnl_py.benchdnn.problems import parse_matmul, read_batch
+from dnnl_py.cpu import matmul as cpu_matmul
 
 SHAPES = [p for f in ("shapes_bert", "shapes_transformer")
           for p in read_batch(SHARED / f, parse_matmul)]

@@ -340,6 +340,24 @@ def test_max_bytes_evicts_least_recently_used(eng, tmp_path):
     assert kept == [b"key0", b"key4", b"key5"]
 
 
+def test_cache_dir_from_environment_with_bound(tmp_path, monkeypatch):
+    monkeypatch.setenv("DNNL_PY_CACHE_DIR", str(tmp_path / "env"))
+    monkeypatch.setattr(cache_mod, "_from_env", True)
+    monkeypatch.setenv("DNNL_PY_CACHE_DIR_MAX_BYTES", "4096")
+    store = cache_mod.active_store()
+    assert store.path == str(tmp_path / "env") and store.max_bytes == 4096
+    monkeypatch.setattr(cache_mod, "_from_env", True)
+    monkeypatch.setenv("DNNL_PY_CACHE_DIR_MAX_BYTES", "4 MB")
+    with pytest.warns(RuntimeWarning, match="not a byte count"):
+        assert cache_mod.active_store().max_bytes is None
+
+
+def test_cache_dir_expands_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    dnnl.set_cache_dir("~/dnnl_cache")
+    assert dnnl.get_cache_dir() == str(tmp_path / "dnnl_cache") and (tmp_path / "dnnl_cache").is_dir()
+
+
 def test_store_get_put_and_bad_arguments(tmp_path):
     store = dnnl.blob_store(tmp_path)
     assert store.get(b"absent") is None

@@ -7,12 +7,12 @@ import threading
 
 import numpy as np
 import pytest
+from helpers import make_attr, to_memory
+from reference import assert_close, conv_fwd
 
 import dnnl_py as dnnl
 from dnnl_py.cpu import convolution as cpu_conv
 from dnnl_py.cpu.runtime import CPU_RUNTIME
-from helpers import make_attr, to_memory
-from reference import assert_close, conv_fwd
 
 md, dt, tag = dnnl.memory.desc, dnnl.memory.data_type, dnnl.memory.format_tag
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -3,9 +3,9 @@ import itertools
 
 import numpy as np
 import pytest
+from helpers import dt, tag
 
 import dnnl_py as dnnl
-from helpers import dt, tag
 
 ACT_TAGS = [tag.nchw, tag.nhwc, tag.chwn, tag.nChw8c, tag.nChw16c, tag.abdc]
 WEI_TAGS = [tag.oihw, tag.hwio, tag.ohwi, tag.OIhw16i16o, tag.OIhw16o16i, tag.OIhw8i8o]

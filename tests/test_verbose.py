@@ -5,9 +5,9 @@ import subprocess
 import sys
 
 import pytest
+from helpers import make_attr
 
 import dnnl_py as dnnl
-from helpers import make_attr
 
 md, dt, tag = dnnl.memory.desc, dnnl.memory.data_type, dnnl.memory.format_tag
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -28,6 +28,7 @@ from typing import Callable, Optional
 from .._errors import invalid
 
 ENV_VAR = "DNNL_PY_CACHE_DIR"
+MAX_BYTES_ENV_VAR = "DNNL_PY_CACHE_DIR_MAX_BYTES"
 SUFFIX = ".blob"
 _MAGIC = b"DNNLPYC\0"
 _CHECKSUM_BYTES = 16
@@ -83,7 +84,7 @@ class blob_store:
             raise invalid(f"cache dir: max_bytes must be a non-negative int, got {max_bytes!r}")
         if (encrypt is None) != (decrypt is None):
             raise invalid("cache dir: encrypt and decrypt come together")
-        self.path = os.path.abspath(os.fspath(path))
+        self.path = os.path.abspath(os.path.expanduser(os.fspath(path)))
         self.max_bytes, self.encrypt, self.decrypt = max_bytes, encrypt, decrypt
         self._warned = False
         try:
@@ -238,11 +239,25 @@ def get_cache_dir() -> Optional[str]:
     return store.path if store else None
 
 
+def _env_max_bytes() -> Optional[int]:
+    """DNNL_PY_CACHE_DIR_MAX_BYTES as an int; a bad value warns and leaves no bound, as
+    oneDNN ignores a malformed environment variable."""
+    text = os.environ.get(MAX_BYTES_ENV_VAR, "").strip()
+    if not text:
+        return None
+    if text.isdigit():
+        return int(text)
+    warnings.warn(f"{MAX_BYTES_ENV_VAR}={text!r} is not a byte count; ignored",
+                  RuntimeWarning, stacklevel=4)
+    return None
+
+
 def active_store() -> Optional[blob_store]:
     global _active, _from_env
     if _from_env:
         with _lock:
             if _from_env:
                 path = os.environ.get(ENV_VAR)
-                _active, _from_env = (blob_store(path) if path else None), False
+                _active = blob_store(path, max_bytes=_env_max_bytes()) if path else None
+                _from_env = False
     return _active
