@@ -4,7 +4,8 @@ from scipy.special import erf, expit
 
 ELTWISE = {
     "eltwise_relu": lambda x, a, b: np.where(x > 0, x, a * x),
-    "eltwise_gelu_tanh": lambda x, a, b: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3))),
+    "eltwise_gelu_tanh":
+        lambda x, a, b: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3))),
     "eltwise_gelu_erf": lambda x, a, b: 0.5 * x * (1 + erf(x / np.sqrt(2))),
     "eltwise_tanh": lambda x, a, b: np.tanh(x),
     "eltwise_logistic": lambda x, a, b: expit(x),

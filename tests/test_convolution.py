@@ -109,8 +109,12 @@ ALL_OPS = [
 ]
 
 
+def ops_id(ops) -> str:
+    return "+".join(op[1] if op[0] != "sum" else "sum" for op in ops)
+
+
 @pytest.mark.parametrize("impl", cpu_conv.IMPLS, ids=lambda c: c.name)
-@pytest.mark.parametrize("ops", ALL_OPS, ids=lambda o: "+".join(x[1] if x[0] != "sum" else "sum" for x in o))
+@pytest.mark.parametrize("ops", ALL_OPS, ids=ops_id)
 def test_post_ops(eng, strm, rng, only_impl, impl, ops):
     only_impl(cpu_conv, impl)
     g = 6 if impl is cpu_conv.ConvDepthwise else 1

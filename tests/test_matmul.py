@@ -5,7 +5,7 @@ import pytest
 from conftest import SHARED
 from helpers import PLAIN, dt, make_attr, tag
 from reference import assert_close, post_ops
-from test_convolution import ALL_OPS
+from test_convolution import ALL_OPS, ops_id
 
 import dnnl_py as dnnl
 from dnnl_py.benchdnn.problems import parse_matmul, read_batch
@@ -82,7 +82,8 @@ CASES = [  # (a shape, b shape, bias shape or None)
 
 @pytest.mark.parametrize("impl", cpu_matmul.IMPLS, ids=lambda c: c.name)
 @pytest.mark.parametrize("trans", ["nn", "tn", "nt", "tt", "nnt", "ttt"])
-@pytest.mark.parametrize("case", CASES, ids=lambda c: "x".join(map(str, c[0])) + ":" + "x".join(map(str, c[1])))
+@pytest.mark.parametrize("case", CASES,
+                         ids=lambda c: "x".join(map(str, c[0])) + ":" + "x".join(map(str, c[1])))
 def test_broadcast_bias_transposes(eng, strm, rng, only_impl, impl, trans, case):
     only_impl(cpu_matmul, impl)
     a_shape, b_shape, bias_shape = case
@@ -97,7 +98,7 @@ def test_broadcast_bias_transposes(eng, strm, rng, only_impl, impl, trans, case)
 
 
 @pytest.mark.parametrize("impl", cpu_matmul.IMPLS, ids=lambda c: c.name)
-@pytest.mark.parametrize("ops", ALL_OPS, ids=lambda o: "+".join(x[1] if x[0] != "sum" else "sum" for x in o))
+@pytest.mark.parametrize("ops", ALL_OPS, ids=ops_id)
 def test_post_ops(eng, strm, rng, only_impl, impl, ops):
     only_impl(cpu_matmul, impl)
     a = rng.standard_normal((2, 70, 33)).astype(np.float32)

@@ -355,7 +355,8 @@ def test_cache_dir_from_environment_with_bound(tmp_path, monkeypatch):
 def test_cache_dir_expands_home(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     dnnl.set_cache_dir("~/dnnl_cache")
-    assert dnnl.get_cache_dir() == str(tmp_path / "dnnl_cache") and (tmp_path / "dnnl_cache").is_dir()
+    assert dnnl.get_cache_dir() == str(tmp_path / "dnnl_cache")
+    assert (tmp_path / "dnnl_cache").is_dir()
 
 
 def test_store_get_put_and_bad_arguments(tmp_path):
