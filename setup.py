@@ -40,5 +40,8 @@ setup(
     packages=find_packages(include=["dnnl_py", "dnnl_py.*"]),
     ext_modules=cythonize([kernels], language_level=3),
     install_requires=["numpy>=1.24", "scipy>=1.10"],
+    # the OpenCL engine; PoCL gives a CPU OpenCL device where there is no GPU
+    extras_require={"opencl": ["pyopencl>=2024.1"], "pocl": ["pocl-binary-distribution>=3.0"]},
+    package_data={"dnnl_py.ocl": ["kernels/*.cl"]},
     python_requires=">=3.10",
 )

@@ -43,6 +43,14 @@ from .verbose import get_verbose, set_verbose, set_verbose_timestamp
 
 __version__ = VERSION
 
+
+def __getattr__(name):
+    """ocl_interop needs pyopencl: imported on first use, so the CPU engine runs without."""
+    if name == "ocl_interop":
+        import importlib
+        return importlib.import_module(".ocl_interop", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 version_t = namedtuple("version_t", "major minor patch hash cpu_runtime gpu_runtime")
 
 

@@ -1,5 +1,7 @@
 """dnnl::engine and dnnl::stream. An engine carries its runtime: the object that
-allocates memory and lists the implementations of each primitive kind."""
+allocates memory and lists the implementations of each primitive kind (cpu/runtime.py,
+ocl/runtime.py). GPU engines are OpenCL devices (pyopencl); ocl_interop makes an engine
+of any OpenCL device, PoCL's CPU device included."""
 from __future__ import annotations
 
 import enum
@@ -22,27 +24,53 @@ class engine:
             from .cpu.runtime import CPU_RUNTIME
             self._kind, self._index, self._runtime = akind, 0, CPU_RUNTIME
         elif akind == engine.kind.gpu:
-            raise invalid(f"engine: gpu index {index} out of range: no GPU engine is available")
+            devices = _gpu_devices()
+            if not 0 <= index < len(devices):
+                raise invalid(f"engine: gpu index {index} out of range [0, {len(devices)}): "
+                              "no such OpenCL GPU device (dnnl.ocl_interop.make_engine takes "
+                              "any OpenCL device)")
+            from .ocl.runtime import OclRuntime, cl
+            device = devices[index]
+            self._kind, self._index = akind, index
+            self._runtime = OclRuntime(device, cl.Context([device]))
         else:
             raise invalid(f"engine: kind {akind!r} is not cpu or gpu")
 
+    @classmethod
+    def _of_runtime(cls, runtime, index: int) -> "engine":
+        """A gpu engine over an existing OpenCL runtime (ocl_interop.make_engine)."""
+        self = cls.__new__(cls)
+        self._kind, self._index, self._runtime = engine.kind.gpu, index, runtime
+        return self
+
     @staticmethod
     def get_count(akind: "engine.kind") -> int:
-        return 1 if akind == engine.kind.cpu else 0
+        if akind == engine.kind.cpu:
+            return 1
+        return len(_gpu_devices()) if akind == engine.kind.gpu else 0
 
     def get_kind(self) -> "engine.kind":
         return self._kind
 
     def _cache_key(self) -> tuple:
         """What tells this engine's primitives apart from another engine's."""
-        return (self._kind.name, self._index, self._runtime.name)
+        return (self._kind.name, self._index) + self._runtime.key()
 
     def __repr__(self) -> str:
         return f"engine({self._kind.name}, {self._index})"
 
 
+def _gpu_devices() -> list:
+    try:
+        from .ocl.runtime import gpu_devices
+    except ImportError:  # no pyopencl: no GPU engines
+        return []
+    return gpu_devices()
+
+
 class stream:
-    """dnnl::stream. CPU primitives run to completion inside execute()."""
+    """dnnl::stream. CPU primitives run to completion inside execute(); on an OpenCL
+    engine a stream is an in-order command queue, execute() enqueues and wait() waits."""
 
     class flags(enum.IntFlag):
         in_order = 1
@@ -52,11 +80,16 @@ class stream:
     def __init__(self, aengine: engine, aflags: "stream.flags" = flags.default_flags):
         if not isinstance(aengine, engine):
             raise invalid(f"stream: expected an engine, got {type(aengine).__name__}")
+        if aflags & stream.flags.out_of_order:
+            raise invalid("stream: out-of-order streams are not supported")
         self._engine = aengine
         self._flags = aflags
+        self._queue = aengine._runtime.new_queue(self)  # None on the CPU
 
     def get_engine(self) -> engine:
         return self._engine
 
     def wait(self) -> "stream":
+        if self._queue is not None:
+            self._queue.finish()
         return self

@@ -50,6 +50,15 @@ class Impl:
     def make_kernel(self, params: tuple):
         raise NotImplementedError
 
+    def kernel_from_blob(self, params: tuple, records: dict, what: str):
+        """The kernel a cache blob describes; its records hold what blob_records()
+        returned (an OpenCL program binary, say). Raises dnnl.error if they are bad."""
+        return self.make_kernel(params)
+
+    def blob_records(self, kernel) -> dict:
+        """What a cache blob keeps of a built kernel besides the choice of params."""
+        return {}
+
     def defers(self) -> bool:
         """True when heuristics expect a later implementation in the list to be
         faster on this problem; this one is used only if none of those accepts."""
@@ -145,8 +154,8 @@ class primitive_desc:
         """The key under which a primitive made from this descriptor stores its cache
         blob: 32 bytes that change with the library build, engine, device, problem,
         attributes, tuning mode and thread count."""
-        return blob.identity_digest(
-            self._identity(self._engine._runtime.threads(), tuning.get_cpu_tuning()))
+        runtime = self._engine._runtime
+        return blob.identity_digest(self._identity(runtime.threads(), _tuned(runtime)))
 
     def _verbose_info(self) -> list:
         """engine, kind, impl, prop_kind, descriptors, attributes, aux, problem."""
@@ -214,7 +223,8 @@ class primitive:
             raise invalid(f"{type(self).__name__}: expected a "
                           f"{type(self).__name__}.primitive_desc, got {type(pd).__name__}")
         start = time.perf_counter()
-        threads, tuned = pd._engine._runtime.threads(), tuning.get_cpu_tuning()
+        runtime = pd._engine._runtime
+        threads, tuned = runtime.threads(), _tuned(runtime)
         identity = None if cache_blob is None else pd._identity(threads, tuned)
         choice = None if cache_blob is None else _read_blob(pd, identity, cache_blob)
         built, hit = CACHE.get_or_create(
@@ -266,15 +276,22 @@ class primitive:
                           + ", ".join(_arg_name(a) for a in extra))
         start = time.perf_counter() if verbose.executing() else 0.0
         try:
-            self._kernel(*buffers)  # releases the GIL while it computes
+            if astream._queue is None:
+                self._kernel(*buffers)  # releases the GIL while it computes
+            else:
+                self._kernel(astream._queue, *buffers)  # enqueues
         except ValueError as e:  # a size check in the compiled core
             raise error(status.invalid_arguments, f"{self._pd.kind.name}: {e}") from None
         if start:
             verbose.exec_line(self._pd, (time.perf_counter() - start) * 1e3)
 
 
+def _tuned(runtime) -> bool:
+    return runtime.tunable and tuning.get_cpu_tuning()
+
+
 def _read_blob(pd: primitive_desc, identity: dict, data) -> tuple:
-    """(impl, params) from a cache blob made for pd's identity, or dnnl.error."""
+    """(impl, params, records) from a cache blob made for pd's identity, or dnnl.error."""
     what = f"{pd.kind.name} cache blob"
     digest, records = blob.unpack(data, blob.Kind.primitive, what)
     blob.check_identity(records, identity, what)
@@ -290,7 +307,7 @@ def _read_blob(pd: primitive_desc, identity: dict, data) -> tuple:
             raise invalid(f"{what}: implementation {name} does not take this problem")
     if params not in impl.candidates():
         raise invalid(f"{what}: {name} has no blocking {list(params)}")
-    return impl, params
+    return impl, params, records
 
 
 def _build(pd: primitive_desc, identity: dict, choice: Optional[tuple]) -> _Built:
@@ -298,17 +315,21 @@ def _build(pd: primitive_desc, identity: dict, choice: Optional[tuple]) -> _Buil
     directory's blob when it has a valid one; otherwise measured (tuning) or the
     heuristic's, the resulting blob then stored in the cache directory."""
     store = cache.active_store() if pd._persistent else None
-    if choice is None and store is not None:
+    what = f"{pd.kind.name} cache blob"
+    if choice is not None:
+        impl, params, records = choice
+        return _Built(impl.kernel_from_blob(params, records, what), impl, params,
+                      "from_cache_blob", identity)
+    if store is not None:
         blob_id = blob.identity_digest(identity)
         data = store.get(blob_id)
         if data is not None:
             try:
-                choice = _read_blob(pd, identity, data)
+                impl, params, records = _read_blob(pd, identity, data)
+                return _Built(impl.kernel_from_blob(params, records, what), impl, params,
+                              "from_cache_blob", identity)
             except error as e:
                 store.discard(blob_id, str(e))
-    if choice is not None:
-        impl, params = choice
-        return _Built(impl.make_kernel(params), impl, params, "from_cache_blob", identity)
     if identity["tuning"] == "on":
         impl, params, kernel = tuning.tune(pd)
     else:
@@ -325,6 +346,7 @@ def _blob(built: _Built) -> bytes:
     records = {name: value.encode() for name, value in identity.items()}
     records["impl"] = built.impl.name.encode()
     records["params"] = blob.ints(built.params)
+    records.update(built.impl.blob_records(built.kernel))
     return blob.pack(blob.Kind.primitive, blob.identity_digest(identity), records)
 
 

@@ -29,3 +29,35 @@ def only_impl(monkeypatch):
     def restrict(module, cls):
         monkeypatch.setattr(module, "IMPLS", [cls])
     return restrict
+
+
+def ocl_device():
+    """The first OpenCL device (PoCL's CPU device where there is no GPU), or None."""
+    try:
+        import pyopencl as cl
+        return next((d for p in cl.get_platforms() for d in p.get_devices()), None)
+    except Exception:  # no pyopencl, no ICD loader, no platform
+        return None
+
+
+@pytest.fixture(scope="session")
+def ocl():
+    """(engine, stream) of the OpenCL engine; the test is skipped without a device."""
+    device = ocl_device()
+    if device is None:
+        pytest.skip("no OpenCL device (pyopencl with PoCL comes with `make test`)")
+    import pyopencl as cl
+    eng = dnnl.ocl_interop.make_engine(device, cl.Context([device]))
+    return eng, dnnl.stream(eng)
+
+
+@pytest.fixture
+def engine_for(request, eng, strm, only_impl):
+    """engine_for(module, impl) -> (engine, stream) that runs `impl`: the OpenCL engine
+    for an ocl: implementation, else the CPU engine restricted to that implementation."""
+    def pick(module, impl):
+        if impl.name.startswith("ocl:"):
+            return request.getfixturevalue("ocl")
+        only_impl(module, impl)
+        return eng, strm
+    return pick

@@ -55,3 +55,14 @@ def run_conv(eng, strm, src, wei, bias, strides, dilates, pad_l, pad_r, ops=(),
     dnnl.convolution_forward(pd).execute(strm, args)
     strm.wait()
     return args[dnnl.ARG_DST].to_numpy(), pd
+
+
+def ocl_impls(module: str, *names: str) -> list:
+    """The OpenCL implementation classes `names` of dnnl_py.ocl.<module>, as test
+    parameters next to the CPU ones; none without pyopencl."""
+    try:
+        import importlib
+        mod = importlib.import_module(f"dnnl_py.ocl.{module}")
+    except ImportError:
+        return []
+    return [getattr(mod, name) for name in names]

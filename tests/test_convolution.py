@@ -1,9 +1,10 @@
 """Forward convolution against tests/reference.py: benchdnn's resnet_50 shapes, generated
-odd shapes, every post-op, every CPU implementation, several layouts."""
+odd shapes, every post-op, every implementation (CPU, and OpenCL when a device is
+there), several layouts."""
 import numpy as np
 import pytest
 from conftest import SHARED
-from helpers import CHANNELS_LAST, PLAIN, run_conv, tag
+from helpers import CHANNELS_LAST, PLAIN, ocl_impls, run_conv, tag
 from reference import assert_close, conv_fwd, post_ops
 
 import dnnl_py as dnnl
@@ -11,6 +12,7 @@ from dnnl_py.benchdnn.problems import parse_conv, read_batch
 from dnnl_py.cpu import convolution as cpu_conv
 
 RESNET = list(read_batch(SHARED / "shapes_resnet_50", parse_conv))
+OCL_IMPLS = ocl_impls("gemm", "ConvIgemm")
 
 
 def check(eng, strm, rng, n, g, ic, oc, i, k, s, d, pl, pr, bias=True, ops=(), **tags):
@@ -29,10 +31,11 @@ def check(eng, strm, rng, n, g, ic, oc, i, k, s, d, pl, pr, bias=True, ops=(), *
     return pd
 
 
-@pytest.mark.parametrize("impl", [cpu_conv.ConvDirect, cpu_conv.ConvGemm], ids=lambda c: c.name)
+@pytest.mark.parametrize("impl", [cpu_conv.ConvDirect, cpu_conv.ConvGemm, *OCL_IMPLS],
+                         ids=lambda c: c.name)
 @pytest.mark.parametrize("p", RESNET, ids=lambda p: p.name)
-def test_resnet50_shapes(eng, strm, rng, only_impl, impl, p):
-    only_impl(cpu_conv, impl)
+def test_resnet50_shapes(engine_for, rng, impl, p):
+    eng, strm = engine_for(cpu_conv, impl)
     pd = check(eng, strm, rng, 1, p.g, p.ic, p.oc, p.i[1:], p.k[1:], p.s[1:], p.d[1:],
                p.p[1:], p.pr[1:], ops=[("eltwise", "eltwise_relu", 0.0, 0.0)])
     assert pd.impl_info_str() == impl.name
@@ -73,19 +76,20 @@ def _layouts(nd):
             "any": {}}
 
 
-@pytest.mark.parametrize("impl", cpu_conv.IMPLS, ids=lambda c: c.name)
+@pytest.mark.parametrize("impl", cpu_conv.IMPLS + OCL_IMPLS, ids=lambda c: c.name)
 @pytest.mark.parametrize("layout", ["any", "plain", "channels_last"])
 @pytest.mark.parametrize("shape", ODD, ids=lambda s: "x".join(map(str, s[4])) + f"g{s[1]}")
-def test_odd_shapes(eng, strm, rng, only_impl, impl, layout, shape):
+def test_odd_shapes(engine_for, rng, impl, layout, shape):
     n, g, ic, oc, i, k, s, d, pl, pr = shape
-    only_impl(cpu_conv, impl)
+    eng, strm = engine_for(cpu_conv, impl)
     try:
         pd = check(eng, strm, rng, n, g, ic, oc, i, k, s, d, pl, pr, bias=rng.random() < 0.7,
                    **_layouts(len(i) + 2)[layout])
     except dnnl.error as e:
         # an implementation may decline a problem or layout, never fail on one it took
         assert e.status == dnnl.status.unimplemented and impl.name in str(e)
-        if impl is cpu_conv.ConvRef or (impl is cpu_conv.ConvGemm and layout == "any"):
+        if impl is cpu_conv.ConvRef or impl in OCL_IMPLS or (impl is cpu_conv.ConvGemm
+                                                              and layout == "any"):
             raise
         if impl is cpu_conv.ConvDirect and layout != "plain" and (oc // g) % 16 == 0:
             raise
@@ -113,12 +117,12 @@ def ops_id(ops) -> str:
     return "+".join(op[1] if op[0] != "sum" else "sum" for op in ops)
 
 
-@pytest.mark.parametrize("impl", cpu_conv.IMPLS, ids=lambda c: c.name)
+@pytest.mark.parametrize("impl", cpu_conv.IMPLS + OCL_IMPLS, ids=lambda c: c.name)
 @pytest.mark.parametrize("ops", ALL_OPS, ids=ops_id)
-def test_post_ops(eng, strm, rng, only_impl, impl, ops):
-    only_impl(cpu_conv, impl)
+def test_post_ops(engine_for, rng, impl, ops):
+    eng, strm = engine_for(cpu_conv, impl)
     g = 6 if impl is cpu_conv.ConvDepthwise else 1
-    oc = 80 if impl is cpu_conv.ConvDirect else 6  # a full and a partial channel block
+    oc = 80 if impl is not cpu_conv.ConvGemm else 6  # a full and a partial channel block
     pd = check(eng, strm, rng, 2, g, 6, oc, (9, 10), (3, 3), (1, 1), (0, 0), (1, 1), (1, 1),
                ops=ops)
     assert pd.impl_info_str() == impl.name

@@ -1,9 +1,10 @@
 """Matmul against numpy: bert/transformer shapes (batch reduced), broadcast, bias,
-transposes through strides, a column-major dst, every post-op, both implementations."""
+transposes through strides, a column-major dst, every post-op, every implementation (CPU,
+and OpenCL when a device is there)."""
 import numpy as np
 import pytest
 from conftest import SHARED
-from helpers import PLAIN, dt, make_attr, tag
+from helpers import PLAIN, dt, make_attr, ocl_impls, tag
 from reference import assert_close, post_ops
 from test_convolution import ALL_OPS, ops_id
 
@@ -13,6 +14,7 @@ from dnnl_py.cpu import matmul as cpu_matmul
 
 SHAPES = [p for f in ("shapes_bert", "shapes_transformer")
           for p in read_batch(SHARED / f, parse_matmul)]
+IMPLS = cpu_matmul.IMPLS + ocl_impls("gemm", "MatmulTiled")
 
 
 def strided_md(shape, transposed):
@@ -58,13 +60,15 @@ def reduce_batch(p):
     return src, wei
 
 
+@pytest.mark.parametrize("impl", [cpu_matmul.MatmulGemm, *IMPLS[2:]], ids=lambda c: c.name)
 @pytest.mark.parametrize("p", SHAPES, ids=str)
-def test_benchdnn_shapes(eng, strm, rng, p):
+def test_benchdnn_shapes(engine_for, rng, impl, p):
+    eng, strm = engine_for(cpu_matmul, impl)
     src, wei = reduce_batch(p)
     a = rng.standard_normal(src).astype(np.float32)
     b = rng.standard_normal(wei).astype(np.float32)
     out, pd = run(eng, strm, a, b)
-    assert pd.impl_info_str() == "cpu:gemm:blas"
+    assert pd.impl_info_str() == impl.name
     assert_close(out, a.astype(np.float64) @ b, src[-1])
 
 
@@ -80,12 +84,12 @@ CASES = [  # (a shape, b shape, bias shape or None)
 ]
 
 
-@pytest.mark.parametrize("impl", cpu_matmul.IMPLS, ids=lambda c: c.name)
+@pytest.mark.parametrize("impl", IMPLS, ids=lambda c: c.name)
 @pytest.mark.parametrize("trans", ["nn", "tn", "nt", "tt", "nnt", "ttt"])
 @pytest.mark.parametrize("case", CASES,
                          ids=lambda c: "x".join(map(str, c[0])) + ":" + "x".join(map(str, c[1])))
-def test_broadcast_bias_transposes(eng, strm, rng, only_impl, impl, trans, case):
-    only_impl(cpu_matmul, impl)
+def test_broadcast_bias_transposes(engine_for, rng, impl, trans, case):
+    eng, strm = engine_for(cpu_matmul, impl)
     a_shape, b_shape, bias_shape = case
     a = rng.standard_normal(a_shape).astype(np.float32)
     b = rng.standard_normal(b_shape).astype(np.float32)
@@ -97,10 +101,10 @@ def test_broadcast_bias_transposes(eng, strm, rng, only_impl, impl, trans, case)
     assert_close(out, ref, a_shape[-1])
 
 
-@pytest.mark.parametrize("impl", cpu_matmul.IMPLS, ids=lambda c: c.name)
+@pytest.mark.parametrize("impl", IMPLS, ids=lambda c: c.name)
 @pytest.mark.parametrize("ops", ALL_OPS, ids=ops_id)
-def test_post_ops(eng, strm, rng, only_impl, impl, ops):
-    only_impl(cpu_matmul, impl)
+def test_post_ops(engine_for, rng, impl, ops):
+    eng, strm = engine_for(cpu_matmul, impl)
     a = rng.standard_normal((2, 70, 33)).astype(np.float32)
     b = rng.standard_normal((2, 33, 300)).astype(np.float32)
     bias = rng.standard_normal((1, 1, 300)).astype(np.float32)

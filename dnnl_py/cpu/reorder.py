@@ -1,13 +1,13 @@
 """CPU reorder: one strided copy between the layouts, or two through a zero-padded
-plain buffer when their padding differs (plain nchw <-> nChw16c with C % 16 != 0)."""
+plain buffer when their padding differs (layout.reorder_steps)."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..kinds import ARG_DST, ARG_SRC
-from ..memory import plain_desc
+from ..layout import reorder_steps
 from ..primitive import Decline, Impl
-from . import _kernels, layout
+from . import _kernels
 
 
 class ReorderStrided(Impl):
@@ -16,20 +16,10 @@ class ReorderStrided(Impl):
     @classmethod
     def create(cls, p, post_ops):
         impl = cls(p, {ARG_SRC: p.src, ARG_DST: p.dst}, post_ops)
-        src, dst = p.src, p.dst
-        impl.tmp = None
-        if src.padded_dims == dst.padded_dims:
-            steps = [(src.padded_dims, src, dst)]
-        else:  # via a plain buffer padded as the larger of the two
-            impl.tmp = plain_desc([max(a, b) for a, b in zip(src.padded_dims, dst.padded_dims)],
-                                  src.data_type, "abcdefghijkl"[:src.get_ndims()])
-            steps = [(src.padded_dims, src, impl.tmp), (dst.padded_dims, impl.tmp, dst)]
-        impl.plans = []
-        for box, a, b in steps:
-            plan = layout.copy_plan(box, a, b)
-            if plan is None:
-                raise Decline(f"blockings of {a.tag_str()} and {b.tag_str()} do not nest")
-            impl.plans.append(plan)
+        steps = reorder_steps(p.src, p.dst)
+        if steps is None:
+            raise Decline(f"blockings of {p.src.tag_str()} and {p.dst.tag_str()} do not nest")
+        impl.tmp, impl.plans = steps
         return impl
 
     def make_kernel(self, params: tuple):

@@ -6,14 +6,16 @@ import platform
 
 import numpy as np
 
+from .. import layout
 from .._errors import invalid
 from ..kinds import primitive_kind
 from ..memory import _NUMPY_DTYPE
-from . import _kernels, layout
+from . import _kernels
 
 
 class CpuRuntime:
     name = "cpu"
+    tunable = True
     # threads a kernel created now would use (part of the primitive cache key)
     threads = staticmethod(_kernels.max_threads)
 
@@ -31,6 +33,14 @@ class CpuRuntime:
         except OSError:
             pass
         return f"{_kernels.cpu_isa()} {model}"
+
+    @staticmethod
+    def key() -> tuple:
+        return ("cpu",)
+
+    @staticmethod
+    def new_queue(owner):
+        return None  # kernels run inside execute()
 
     @staticmethod
     def alloc(md) -> np.ndarray:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .memory import plain_desc
+
 
 def _common_split(a: list, b: list):
     """Sizes (outermost first) refining the factor lists a and b of one dim, or None
@@ -72,6 +74,21 @@ def copy_plan(box, src_md, dst_md):
         ss += _strides_over(sf, sizes)
         ds += _strides_over(df, sizes)
     return _simplify(dims, ss, ds)
+
+
+def reorder_steps(src_md, dst_md):
+    """(tmp, plans) of a reorder: one copy plan, or two through `tmp`, a plain buffer
+    padded as the larger of the two, when their padding differs (nchw <-> nChw16c with
+    C % 16 != 0). None when a blocking pair does not nest."""
+    tmp = None
+    if src_md.padded_dims == dst_md.padded_dims:
+        steps = [(src_md.padded_dims, src_md, dst_md)]
+    else:
+        tmp = plain_desc([max(a, b) for a, b in zip(src_md.padded_dims, dst_md.padded_dims)],
+                         src_md.data_type, "abcdefghijkl"[:src_md.get_ndims()])
+        steps = [(src_md.padded_dims, src_md, tmp), (dst_md.padded_dims, tmp, dst_md)]
+    plans = [copy_plan(box, a, b) for box, a, b in steps]
+    return None if None in plans else (tmp, plans)
 
 
 def logical_view(md, buf: np.ndarray) -> np.ndarray:

@@ -1,0 +1,245 @@
+"""OpenCL convolution and matmul: one implicit-GEMM kernel (kernels/igemm.cl), specialised
+per problem by -D macros. A matmul is a 1x1 convolution whose "pixels" are its rows; its
+batch dims, like a convolution's groups, walk the grid's third dimension.
+
+Creation from scratch builds the program and launches it once on scratch buffers, so
+that PoCL compiles the work-group function then (it does so at the first launch) and the
+program binary in the cache blob carries it. Creation from a blob rebuilds the program
+from that binary: no compile at all.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyopencl as cl
+
+from ..attr import _KERNEL_SUM, ELTWISE_KERNEL_ID
+from ..cpu.convolution import _act_order, _act_strides, _oc_inner_order, _wei_strides
+from ..kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS
+from ..memory import plain_desc
+from ..primitive import Decline, Impl
+from . import runtime as ocl
+
+MAX_POST_OPS = 4
+MAX_BATCH_DIMS = 4
+PACK_LOCAL = 64
+ELTWISE_NAMES = {i: alg.name.upper().replace("ELTWISE_", "ELT_")
+                 for alg, i in ELTWISE_KERNEL_ID.items()}
+
+
+def _float(value: float) -> str:
+    """An exact OpenCL C float literal."""
+    if math.isinf(value):
+        return "(-INFINITY)" if value < 0 else "INFINITY"
+    if math.isnan(value):
+        return "NAN"
+    return f"({float(np.float32(value)).hex()}f)"
+
+
+def _resolve(md, order: str):
+    """`any` becomes the layout of `order`; plain layouts stay; blocked ones decline
+    (reorder them to a plain layout first)."""
+    if md is None:
+        return None
+    if md.is_any:
+        return plain_desc(md.dims, md.data_type, order)
+    if not md.is_plain:
+        raise Decline(f"{md.tag_str()} layout (plain layouts only)")
+    return md
+
+
+class GemmKernel:
+    """A built igemm program and its launch geometry: kernel(queue, src, weights, bias,
+    dst) enqueues the weight packing and the GEMM."""
+
+    def __init__(self, runtime, program, macros: dict, params: tuple):
+        self.program, self.runtime = program, runtime
+        self.pack, self.gemm = cl.Kernel(program, "pack_weights"), cl.Kernel(program, "gemm")
+        rb, nv = params
+        nb = 16 * nv
+        panels = -(-macros["OC"] // nb)
+        rows = macros["MB"] * macros["OD"] * macros["OH"] * macros["OW"]
+        batch = math.prod(macros[f"B{i}_DIM"] for i in range(MAX_BATCH_DIMS))
+        self.grid = (panels, -(-rows // rb), batch)
+        pack_total = batch * panels * macros["KD"] * macros["KH"] * macros["KW"] * \
+            macros["IC"] * nb
+        self.pack_grid = (-(-pack_total // PACK_LOCAL) * PACK_LOCAL,)
+        self.packed = cl.Buffer(runtime.context, cl.mem_flags.READ_WRITE, max(4 * pack_total, 4))
+        self._binary = None
+
+    def __call__(self, queue, src, wei, bias, dst):
+        if 0 in self.grid:
+            return
+        self.pack(queue, self.pack_grid, (PACK_LOCAL,), wei, self.packed)
+        self.gemm(queue, self.grid, (1, 1, 1), src, self.packed, bias, dst)
+
+    def warm_up(self, sizes: list) -> None:
+        """One work-group of each kernel on scratch buffers of the real sizes: PoCL
+        compiles the work-group functions now, not at the user's first execute."""
+        if 0 in self.grid:
+            return
+        ctx = self.runtime.context
+        src, wei, bias, dst = (None if size is None else
+                               cl.Buffer(ctx, cl.mem_flags.READ_WRITE, max(size, 4))
+                               for size in sizes)
+        queue = self.runtime.queue
+        self.pack(queue, (PACK_LOCAL,), (PACK_LOCAL,), wei, self.packed)
+        self.gemm(queue, (1, 1, 1), (1, 1, 1), src, self.packed, bias, dst)
+        queue.finish()
+
+    def binary(self) -> bytes:
+        if self._binary is None:  # costly on PoCL (~100 ms a kernel): only when asked
+            self._binary = ocl.binary(self.program)
+        return self._binary
+
+
+class _OclGemm(Impl):
+    """What the convolution and matmul implementations share: params, program build,
+    blob records. Subclasses fill macros() from their problem."""
+    runtime = None  # set on the runtime's bound subclasses (OclRuntime.impls)
+
+    def macros(self) -> dict:
+        raise NotImplementedError
+
+    def _post_op_macros(self) -> dict:
+        if len(self.post_ops) > MAX_POST_OPS:
+            raise Decline(f"{len(self.post_ops)} post-ops (at most {MAX_POST_OPS})")
+        out = {"PO_COUNT": len(self.post_ops), "WITH_SUM": 0}
+        for n, (kind, alg, alpha, beta, scale) in enumerate(self.post_ops):
+            out.update({f"PO{n}_KIND": kind, f"PO{n}_ALG": alg, f"PO{n}_ALPHA": _float(alpha),
+                        f"PO{n}_BETA": _float(beta), f"PO{n}_SCALE": _float(scale)})
+            out["WITH_SUM"] |= int(kind == _KERNEL_SUM)
+        return out
+
+    def params(self) -> tuple:
+        """(rows per work-item, 16-column vectors per work-item): 8 x 32 measured best on
+        PoCL at 1024^3 (16 float16 accumulators); 12 x 16 when there are few columns."""
+        return (8, 2) if self.macros()["OC"] > 16 else (12, 1)
+
+    def candidates(self) -> list:
+        found = [self.params()]
+        return found + [p for p in ((8, 2), (6, 2), (4, 2), (12, 1), (8, 1)) if p not in found]
+
+    def _options(self, params: tuple) -> str:
+        rb, nv = params
+        macros = {**self.macros(), **self._post_op_macros(), "RB": rb, "NV": nv,
+                  "PO_SUM": _KERNEL_SUM}
+        macros.update({name: i for i, name in ELTWISE_NAMES.items()})
+        return " ".join(f"-D{name}={value}" for name, value in macros.items())
+
+    def _sizes(self) -> list:
+        return [None if self.descs.get(arg) is None else self.descs[arg].get_size()
+                for arg in (ARG_SRC, ARG_WEIGHTS, ARG_BIAS, ARG_DST)]
+
+    def make_kernel(self, params: tuple):
+        rt = self.runtime
+        program = ocl.build(rt.context, rt.device, ocl.source("igemm.cl"),
+                            self._options(params), self.name)
+        kernel = GemmKernel(rt, program, self.macros(), params)
+        kernel.warm_up(self._sizes())
+        return kernel
+
+    def kernel_from_blob(self, params: tuple, records: dict, what: str):
+        rt = self.runtime
+        program = ocl.from_binary(rt.context, rt.device, records.get("program", b""),
+                                  self._options(params), what)
+        return GemmKernel(rt, program, self.macros(), params)
+
+    def blob_records(self, kernel) -> dict:
+        return {"program": kernel.binary()}
+
+
+def _no_batch() -> dict:
+    out = {}
+    for i in range(MAX_BATCH_DIMS):
+        out.update({f"B{i}_DIM": 1, f"B{i}_DIV": 1, f"B{i}_SRC": 0, f"B{i}_WEI": 0,
+                    f"B{i}_DST": 0, f"B{i}_BIA": 0})
+    return out
+
+
+class ConvIgemm(_OclGemm):
+    """Forward convolution over any plain layouts (`any`: channels-last activations,
+    weights with oc innermost)."""
+    name = "ocl:conv:igemm"
+
+    @classmethod
+    def create(cls, p, post_ops):
+        sp = p.ndims_spatial
+        act = _act_order(sp, True)
+        descs = {ARG_SRC: _resolve(p.src, act),
+                 ARG_WEIGHTS: _resolve(p.weights, _oc_inner_order(p)),
+                 ARG_BIAS: _resolve(p.bias, "a"), ARG_DST: _resolve(p.dst, act)}
+        impl = cls(p, descs, post_ops)
+        impl._macros = None
+        impl._post_op_macros()
+        return impl
+
+    def macros(self) -> dict:
+        if self._macros is None:
+            p, sp, d = self.problem, self.problem.ndims_spatial, self.descs
+            sn, sc, sd, sh, sw = _act_strides(d[ARG_SRC], sp)
+            dn, dc, dd, dh, dw = _act_strides(d[ARG_DST], sp)
+            wg, wo, wi, wd, wh, ww = _wei_strides(d[ARG_WEIGHTS], p.with_groups, sp)
+            bc = d[ARG_BIAS].strides[0] if d[ARG_BIAS] is not None else 0
+            m = {"MB": p.mb, "IC": p.ic, "OC": p.oc,
+                 "SRC_N": sn, "SRC_C": sc, "SRC_D": sd, "SRC_H": sh, "SRC_W": sw,
+                 "DST_N": dn, "DST_C": dc, "DST_D": dd, "DST_H": dh, "DST_W": dw,
+                 "WEI_O": wo, "WEI_I": wi, "WEI_D": wd, "WEI_H": wh, "WEI_W": ww,
+                 "BIA_N": 0, "BIA_D": 0, "BIA_H": 0, "BIA_W": 0, "BIA_C": bc,
+                 "WITH_BIAS": int(d[ARG_BIAS] is not None), **_no_batch(),
+                 "B0_DIM": p.g, "B0_SRC": p.ic * sc, "B0_WEI": wg, "B0_DST": p.oc * dc,
+                 "B0_BIA": p.oc * bc}
+            for j, axis in enumerate("DHW"):
+                m.update({f"I{axis}": p.i[j], f"O{axis}": p.o[j], f"K{axis}": p.k[j],
+                          f"S{axis}": p.s[j], f"D{axis}": p.dil[j] + 1, f"P{axis}": p.pl[j]})
+            self._macros = m
+        return self._macros
+
+
+class MatmulTiled(_OclGemm):
+    """Batched matmul over any plain strides, broadcast batch dims, bias of any
+    broadcast shape."""
+    name = "ocl:gemm:tiled"
+
+    @classmethod
+    def create(cls, p, post_ops):
+        order = "abcdefghijkl"[:p.dst.get_ndims()]
+        descs = {ARG_SRC: _resolve(p.src, order), ARG_WEIGHTS: _resolve(p.weights, order),
+                 ARG_BIAS: _resolve(p.bias, order), ARG_DST: _resolve(p.dst, order)}
+        if len(p.batch) > MAX_BATCH_DIMS:
+            raise Decline(f"{len(p.batch)} batch dims (at most {MAX_BATCH_DIMS})")
+        impl = cls(p, descs, post_ops)
+        impl._macros = None
+        impl._post_op_macros()
+        return impl
+
+    def macros(self) -> dict:
+        if self._macros is None:
+            p, d = self.problem, self.descs
+            src, wei, dst, bia = d[ARG_SRC], d[ARG_WEIGHTS], d[ARG_DST], d[ARG_BIAS]
+
+            def stride(md, dim):  # 0 where the operand broadcasts (or is absent)
+                return 0 if md is None or md.dims[dim] == 1 else md.strides[dim]
+            m = {"MB": 1, "IC": p.k, "OC": p.n, "OD": 1, "OH": 1, "OW": p.m,
+                 "ID": 1, "IH": 1, "IW": p.m, "KD": 1, "KH": 1, "KW": 1,
+                 "SD": 1, "SH": 1, "SW": 1, "DD": 1, "DH": 1, "DW": 1, "PD": 0, "PH": 0, "PW": 0,
+                 "SRC_N": 0, "SRC_D": 0, "SRC_H": 0, "SRC_W": stride(src, -2),
+                 "SRC_C": stride(src, -1), "WEI_O": stride(wei, -1), "WEI_I": stride(wei, -2),
+                 "WEI_D": 0, "WEI_H": 0, "WEI_W": 0,
+                 "DST_N": 0, "DST_D": 0, "DST_H": 0, "DST_W": stride(dst, -2),
+                 "DST_C": stride(dst, -1), "BIA_N": 0, "BIA_D": 0, "BIA_H": 0,
+                 "BIA_W": stride(bia, -2), "BIA_C": stride(bia, -1),
+                 "WITH_BIAS": int(bia is not None), **_no_batch()}
+            div = 1
+            for i in reversed(range(len(p.batch))):
+                m.update({f"B{i}_DIM": p.batch[i], f"B{i}_DIV": div,
+                          f"B{i}_SRC": stride(src, i), f"B{i}_WEI": stride(wei, i),
+                          f"B{i}_DST": stride(dst, i), f"B{i}_BIA": stride(bia, i)})
+                div *= p.batch[i]
+            self._macros = m
+        return self._macros
+
+
+CONV_IMPLS = [ConvIgemm]
+MATMUL_IMPLS = [MatmulTiled]

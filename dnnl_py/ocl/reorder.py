@@ -1,0 +1,39 @@
+"""OpenCL reorder: the engine's strided-copy kernel over layout.reorder_steps' plans (one
+copy, or two through a zero-padded plain buffer when the layouts' padding differs)."""
+from __future__ import annotations
+
+from ..kinds import ARG_DST, ARG_SRC
+from ..layout import reorder_steps
+from ..primitive import Decline, Impl
+from .runtime import COPY_MAX_DIMS
+
+
+class ReorderStrided(Impl):
+    name = "ocl:reorder:strided"
+    runtime = None  # set on the runtime's bound subclasses (OclRuntime.impls)
+
+    @classmethod
+    def create(cls, p, post_ops):
+        impl = cls(p, {ARG_SRC: p.src, ARG_DST: p.dst}, post_ops)
+        steps = reorder_steps(p.src, p.dst)
+        if steps is None:
+            raise Decline(f"blockings of {p.src.tag_str()} and {p.dst.tag_str()} do not nest")
+        impl.tmp, impl.plans = steps
+        if any(len(dims) > COPY_MAX_DIMS for dims, _, _ in impl.plans):
+            raise Decline(f"more than {COPY_MAX_DIMS} dims to copy")
+        return impl
+
+    def make_kernel(self, params: tuple):
+        rt, plans = self.runtime, self.plans
+        tmp = None
+        if self.tmp is not None:  # its padding is zeroed once and never written
+            tmp = rt.alloc(self.tmp)
+
+        def run(queue, src, dst):
+            bufs = [src, dst] if tmp is None else [src, tmp, dst]
+            for plan, a, b in zip(plans, bufs, bufs[1:]):
+                rt.copy(queue, a, b, plan)
+        return run
+
+
+IMPLS = [ReorderStrided]

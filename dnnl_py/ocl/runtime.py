@@ -1,0 +1,240 @@
+"""The OpenCL runtime: an engine's device and context, memory as cl.Buffer objects, and
+the programs every primitive builds (from source, or from a cache blob's binaries).
+
+Engine set-up builds the utility program (the strided copy that reorders run on),
+runs it once on a probe that checks the device computes it right, and keeps the
+result; its cache blob holds the program binary taken after that launch, since PoCL
+compiles a kernel's work-group function lazily, at the first launch.
+Programs are built with pyopencl's disk cache off: the library's blobs are the only
+cache in play, so a cache miss costs what it really costs.
+"""
+from __future__ import annotations
+
+import functools
+import weakref
+from pathlib import Path
+
+import numpy as np
+import pyopencl as cl
+
+from .. import blob, layout
+from .._build_info import GIT_HASH, VERSION
+from .._errors import error, invalid, status
+from ..kinds import primitive_kind
+from ..memory import _NUMPY_DTYPE
+
+KERNELS = Path(__file__).parent / "kernels"
+# mad: a*b+c in one instruction (PoCL does not inline fma(); measured 2x on sgemm)
+BUILD_OPTIONS = "-cl-mad-enable"
+COPY_LOCAL = 64     # work-items per work-group of the copy kernel
+COPY_MAX_DIMS = 12  # dims of a copy plan the kernel takes (util.cl)
+
+
+@functools.lru_cache(maxsize=None)
+def source(name: str) -> str:
+    return (KERNELS / name).read_text()
+
+
+def device_identity(device) -> dict:
+    """What a program binary (and an engine blob) is valid for."""
+    return {"library": f"dnnl_py {VERSION}", "git hash": GIT_HASH,
+            "platform": device.platform.name.strip(), "device": device.name.strip(),
+            "driver": device.driver_version.strip()}
+
+
+def gpu_devices() -> list:
+    """OpenCL GPU devices of every platform, in platform order (engine(gpu, i))."""
+    try:
+        platforms = cl.get_platforms()
+    except cl.Error:
+        return []
+    found = []
+    for platform in platforms:
+        try:
+            found += platform.get_devices(device_type=cl.device_type.GPU)
+        except cl.Error:  # a platform without GPUs raises DEVICE_NOT_FOUND
+            continue
+    return found
+
+
+def build(context, device, text: str, options: str, what: str):
+    """A program from source, with pyopencl's own disk cache off."""
+    try:
+        return cl.Program(context, text).build(options=f"{BUILD_OPTIONS} {options}",
+                                               devices=[device], cache_dir=False)
+    except cl.Error as e:
+        raise error(status.runtime_error, f"{what}: OpenCL build failed: {e}") from None
+
+
+def from_binary(context, device, binary: bytes, options: str, what: str):
+    """A program from a device binary; one the driver rejects is invalid_arguments."""
+    try:
+        program = cl.Program(context, [device], [binary])
+        return program.build(options=f"{BUILD_OPTIONS} {options}", devices=[device],
+                             cache_dir=False)
+    except (cl.Error, RuntimeError, ValueError) as e:
+        raise invalid(f"{what}: the driver rejected the program binary ({e})") from None
+
+
+def binary(program) -> bytes:
+    """The program's device binary (PoCL: includes work-group functions of past launches)."""
+    (data,) = program.get_info(cl.program_info.BINARIES)
+    return bytes(data)
+
+
+class OclRuntime:
+    """One engine's OpenCL state: device, context, a queue for transfers and the
+    utility program."""
+    name = "ocl"
+    tunable = False  # set_cpu_tuning is about the CPU engine
+
+    def __init__(self, device, context, cache_blob=None):
+        if not isinstance(device, cl.Device):
+            raise invalid(f"ocl engine: expected a pyopencl.Device, got {type(device).__name__}")
+        if not isinstance(context, cl.Context):
+            raise invalid(f"ocl engine: expected a pyopencl.Context, got "
+                          f"{type(context).__name__}")
+        if device.int_ptr not in (d.int_ptr for d in context.devices):
+            raise invalid(f"ocl engine: device '{device.name}' is not in the context")
+        self.device, self.context = device, context
+        self.identity = device_identity(device)
+        self.queue = cl.CommandQueue(context, device)
+        self._streams = weakref.WeakSet()  # their queues are finished before a read
+        self.source = "cache_miss"
+        if cache_blob is not None:
+            self.util = self._read_blob(cache_blob)
+            self.source = "from_cache_blob"
+        else:
+            self.util = build(context, device, source("util.cl"), "", "ocl engine")
+        self._copy = cl.Kernel(self.util, "copy_strided")
+        if cache_blob is None:
+            self._probe()
+
+    # engine set-up and its cache blob --------------------------------------------------
+
+    def _probe(self) -> None:
+        """Runs the copy kernel on a reversal and checks the result: the first launch
+        also makes PoCL compile its work-group function, which the blob then keeps."""
+        values = np.arange(100, dtype=np.float32)
+        mf = cl.mem_flags
+        src = cl.Buffer(self.context, mf.READ_ONLY | mf.COPY_HOST_PTR, hostbuf=values)
+        dst = cl.Buffer(self.context, mf.READ_WRITE, values.nbytes)
+        self.copy(self.queue, src, dst, ([100], [-1], [1]), src_offset=99)
+        out = np.empty_like(values)
+        cl.enqueue_copy(self.queue, out, dst)
+        if not np.array_equal(out, values[::-1]):
+            raise error(status.runtime_error, f"ocl engine: device '{self.device.name}' "
+                        "failed the copy probe")
+
+    def blob_id(self) -> bytes:
+        return blob.identity_digest(self.identity)
+
+    def cache_blob(self) -> bytes:
+        records = {name: value.encode() for name, value in self.identity.items()}
+        records["utility program"] = binary(self.util)
+        return blob.pack(blob.Kind.engine, self.blob_id(), records)
+
+    def _read_blob(self, data):
+        what = "ocl engine cache blob"
+        digest, records = blob.unpack(data, blob.Kind.engine, what)
+        blob.check_identity(records, self.identity, what)
+        if digest != self.blob_id():
+            raise invalid(f"{what}: made for another engine (id mismatch)")
+        return from_binary(self.context, self.device, blob.get(records, "utility program", what),
+                           "", what)
+
+    # what every runtime offers (see cpu/runtime.py) ----------------------------------
+
+    @staticmethod
+    def threads() -> int:
+        return 1  # the device schedules its own work; not part of a kernel's identity
+
+    def device_id(self) -> str:
+        i = self.identity
+        return f"{i['platform']} / {i['device']} / driver {i['driver']}"
+
+    def key(self) -> tuple:
+        """Tells this engine's primitives apart: programs belong to one context."""
+        return (self.name, self.context.int_ptr, self.device.int_ptr)
+
+    def new_queue(self, owner):
+        """An in-order queue for the stream `owner`."""
+        self._streams.add(owner)
+        return cl.CommandQueue(self.context, self.device)
+
+    def adopt_queue(self, queue, owner):
+        if not isinstance(queue, cl.CommandQueue):
+            raise invalid(f"ocl stream: expected a pyopencl.CommandQueue, got "
+                          f"{type(queue).__name__}")
+        if queue.context.int_ptr != self.context.int_ptr or \
+                queue.device.int_ptr != self.device.int_ptr:
+            raise invalid("ocl stream: the queue belongs to another context or device")
+        if queue.properties & cl.command_queue_properties.OUT_OF_ORDER_EXEC_MODE_ENABLE:
+            raise invalid("ocl stream: the queue is out of order; primitives need in-order")
+        self._streams.add(owner)
+        return queue
+
+    def alloc(self, md):
+        buf = cl.Buffer(self.context, cl.mem_flags.READ_WRITE, max(md.get_size(), 4))
+        cl.enqueue_fill_buffer(self.queue, buf, np.float32(0), 0, buf.size).wait()
+        return buf
+
+    def wrap(self, md, handle):
+        """A cl.Buffer of this context and at least the descriptor's size, as it is; or
+        a numpy array (see cpu/runtime.py's wrap for the shapes it takes), copied."""
+        if isinstance(handle, cl.Buffer):
+            if handle.context.int_ptr != self.context.int_ptr:
+                raise invalid("memory: the buffer belongs to another OpenCL context")
+            if handle.size < md.get_size():
+                raise invalid(f"memory: buffer of {handle.size} bytes is smaller than the "
+                              f"descriptor's {md.get_size()}")
+            return handle
+        if not isinstance(handle, np.ndarray):
+            raise invalid(f"memory: handle must be a pyopencl.Buffer or a numpy array, got "
+                          f"{type(handle).__name__}")
+        from ..cpu.runtime import CPU_RUNTIME
+        flat = np.ascontiguousarray(CPU_RUNTIME.wrap(md, handle)[:max(md.nelems_spanned(), 1)])
+        return cl.Buffer(self.context, cl.mem_flags.READ_WRITE | cl.mem_flags.COPY_HOST_PTR,
+                         hostbuf=flat)
+
+    def read(self, md, buf) -> np.ndarray:
+        """The memory's contents once the work queued on every stream has finished."""
+        for owner in list(self._streams):
+            owner._queue.finish()
+        host = np.empty(max(md.nelems_spanned(), 1), _NUMPY_DTYPE[md.data_type])
+        cl.enqueue_copy(self.queue, host, buf, is_blocking=True)
+        return layout.to_numpy(md, host)
+
+    def impls(self, kind: primitive_kind) -> list:
+        return self._impls[kind]
+
+    @functools.cached_property
+    def _impls(self) -> dict:
+        """The implementation classes, subclassed to know this runtime: their kernels
+        are built for its context and device."""
+        from . import gemm, reorder
+        lists = {primitive_kind.convolution: gemm.CONV_IMPLS,
+                 primitive_kind.matmul: gemm.MATMUL_IMPLS,
+                 primitive_kind.reorder: reorder.IMPLS}
+        return {kind: [type(c.__name__, (c,), {"runtime": self}) for c in classes]
+                for kind, classes in lists.items()}
+
+    # the utility kernels -----------------------------------------------------------
+
+    def copy(self, queue, src, dst, plan, src_offset: int = 0, dst_offset: int = 0):
+        """dst[...] = src[...] over a copy plan (dims, src strides, dst strides; outermost
+        first, as layout.copy_plan gives them), offsets in elements."""
+        dims, ss, ds = (list(reversed(x)) for x in plan)
+        total = int(np.prod(dims, dtype=np.int64))
+        if total == 0:
+            return None
+        table = np.zeros(3 * COPY_MAX_DIMS, np.int64)
+        table[:len(dims)] = dims
+        table[COPY_MAX_DIMS:COPY_MAX_DIMS + len(ss)] = ss
+        table[2 * COPY_MAX_DIMS:2 * COPY_MAX_DIMS + len(ds)] = ds
+        mf = cl.mem_flags
+        plan_buf = cl.Buffer(self.context, mf.READ_ONLY | mf.COPY_HOST_PTR, hostbuf=table)
+        size = -(-total // COPY_LOCAL) * COPY_LOCAL
+        return self._copy(queue, (size,), (COPY_LOCAL,), src, dst, plan_buf,
+                                      np.int32(len(dims)), np.int64(total),
+                                      np.int64(src_offset), np.int64(dst_offset))
