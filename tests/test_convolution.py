@@ -122,7 +122,7 @@ def ops_id(ops) -> str:
 def test_post_ops(engine_for, rng, impl, ops):
     eng, strm = engine_for(cpu_conv, impl)
     g = 6 if impl is cpu_conv.ConvDepthwise else 1
-    oc = 80 if impl is not cpu_conv.ConvGemm else 6  # a full and a partial channel block
+    oc = 80 if impl is cpu_conv.ConvDirect or impl in OCL_IMPLS else 6  # full + partial blocks
     pd = check(eng, strm, rng, 2, g, 6, oc, (9, 10), (3, 3), (1, 1), (0, 0), (1, 1), (1, 1),
                ops=ops)
     assert pd.impl_info_str() == impl.name
