@@ -146,7 +146,10 @@ class primitive_desc:
                 "engine": f"{eng.get_kind().name}:{eng._index} ({eng._runtime.name})",
                 "device": eng._runtime.device_id(),
                 "problem": ",".join(info[1:2] + info[4:]),
-                "problem key": hashlib.sha256(repr(self._cache_key).encode()).hexdigest()}
+                # the cache key without its engine part, which holds this process's
+                # OpenCL handles: the fields above name the engine and device instead
+                "problem key": hashlib.sha256(
+                    repr(self._cache_key.parts[:-1]).encode()).hexdigest()}
         return {**self._identity_fields, "tuning": "on" if tuned else "off",
                 "threads": str(threads)}
 

@@ -51,6 +51,12 @@ def ocl():
     return eng, dnnl.stream(eng)
 
 
+@pytest.fixture(params=["cpu", "ocl"])
+def engines(request, eng, strm):
+    """(engine, stream) of each engine in turn: the CPU's and the OpenCL one."""
+    return (eng, strm) if request.param == "cpu" else request.getfixturevalue("ocl")
+
+
 @pytest.fixture
 def engine_for(request, eng, strm, only_impl):
     """engine_for(module, impl) -> (engine, stream) that runs `impl`: the OpenCL engine

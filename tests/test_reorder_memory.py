@@ -1,4 +1,5 @@
-"""Reorders between every pair of layouts, memory descriptors, and memory objects."""
+"""Reorders between every pair of layouts (on each engine), memory descriptors, and memory
+objects."""
 import itertools
 
 import numpy as np
@@ -26,13 +27,13 @@ def reorder_roundtrip(eng, strm, dims, a, b, rng):
 
 
 @pytest.mark.parametrize("a,b", list(itertools.product(ACT_TAGS, ACT_TAGS)), ids=lambda t: t.name)
-def test_activation_pairs(eng, strm, rng, a, b):
-    reorder_roundtrip(eng, strm, [2, 19, 5, 3], a, b, rng)  # 19 channels: partial blocks
+def test_activation_pairs(engines, rng, a, b):
+    reorder_roundtrip(*engines, [2, 19, 5, 3], a, b, rng)  # 19 channels: partial blocks
 
 
 @pytest.mark.parametrize("a,b", list(itertools.product(WEI_TAGS, WEI_TAGS)), ids=lambda t: t.name)
-def test_weight_pairs(eng, strm, rng, a, b):
-    reorder_roundtrip(eng, strm, [20, 35, 3, 3], a, b, rng)
+def test_weight_pairs(engines, rng, a, b):
+    reorder_roundtrip(*engines, [20, 35, 3, 3], a, b, rng)
 
 
 def test_blocked_padding_is_zero(eng, strm, rng):
