@@ -75,18 +75,15 @@ class GemmKernel:
         self.gemm(queue, self.grid, (1, 1, 1), src, self.packed, bias, dst)
 
     def warm_up(self, sizes: list) -> None:
-        """One work-group of each kernel on scratch buffers of the real sizes: PoCL
-        compiles the work-group functions now, not at the user's first execute."""
-        if 0 in self.grid:
-            return
+        """One run on scratch buffers of the real sizes, with the real launch shapes:
+        PoCL compiles a kernel's work-group function at its first launch, specialised
+        to the launch (a one-work-group launch was measured to leave 60 ms to the user's
+        first execution), so it is done here and the program binary then carries it."""
         ctx = self.runtime.context
-        src, wei, bias, dst = (None if size is None else
-                               cl.Buffer(ctx, cl.mem_flags.READ_WRITE, max(size, 4))
-                               for size in sizes)
-        queue = self.runtime.queue
-        self.pack(queue, (PACK_LOCAL,), (PACK_LOCAL,), wei, self.packed)
-        self.gemm(queue, (1, 1, 1), (1, 1, 1), src, self.packed, bias, dst)
-        queue.finish()
+        buffers = [None if size is None else cl.Buffer(ctx, cl.mem_flags.READ_WRITE, max(size, 4))
+                   for size in sizes]
+        self(self.runtime.queue, *buffers)
+        self.runtime.queue.finish()
 
     def binary(self) -> bytes:
         if self._binary is None:  # costly on PoCL (~100 ms a kernel): only when asked
@@ -126,6 +123,7 @@ class _OclGemm(Impl):
         macros = {**self.macros(), **self._post_op_macros(), "RB": rb, "NV": nv,
                   "PO_SUM": _KERNEL_SUM}
         macros.update({name: i for i, name in ELTWISE_NAMES.items()})
+        macros["PADDED"] = int(_window_leaves_input(macros))
         return " ".join(f"-D{name}={value}" for name, value in macros.items())
 
     def _sizes(self) -> list:
@@ -148,6 +146,16 @@ class _OclGemm(Impl):
 
     def blob_records(self, kernel) -> dict:
         return {"program": kernel.binary()}
+
+
+def _window_leaves_input(m: dict) -> bool:
+    """Whether some output's window reaches into the padding: only then does the kernel
+    mask source values (a multiply per row and step, measured 25% of a matmul)."""
+    for axis in "DHW":
+        last = (m[f"O{axis}"] - 1) * m[f"S{axis}"] + (m[f"K{axis}"] - 1) * m[f"D{axis}"]
+        if m[f"P{axis}"] > 0 or last - m[f"P{axis}"] >= m[f"I{axis}"]:
+            return True
+    return False
 
 
 def _no_batch() -> dict:

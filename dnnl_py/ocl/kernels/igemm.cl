@@ -112,7 +112,7 @@ __kernel void gemm(__global const float *restrict src, __global const float *res
     for (int kh = 0; kh < KH; ++kh)
     for (int kw = 0; kw < KW; ++kw) {
         const __global float *a[RB];
-        float mask[RB];  /* 0 for a window position in the padding */
+        float mask[RB];  /* 0 for a window position in the padding (if PADDED) */
         for (int r = 0; r < RB; ++r) {
             const int id = id0[r] + kd * DD, ih = ih0[r] + kh * DH, iw = iw0[r] + kw * DW;
             const bool in = id >= 0 && id < ID && ih >= 0 && ih < IH && iw >= 0 && iw < IW;
@@ -124,7 +124,11 @@ __kernel void gemm(__global const float *restrict src, __global const float *res
             for (int v = 0; v < NV; ++v) w[v] = vload16(v, p);
             p += NB;
             for (int r = 0; r < RB; ++r) {
+#if PADDED
                 const float x = a[r][ic * SRC_C] * mask[r];
+#else
+                const float x = a[r][ic * SRC_C];
+#endif
                 for (int v = 0; v < NV; ++v) acc[r][v] = x * w[v] + acc[r][v];
             }
         }
