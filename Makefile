@@ -16,7 +16,7 @@ bench: build
 	PYTHONPATH=. $(PY) -m pytest benchmarks/bench_*.py -p no:cacheprovider --benchmark-only --benchmark-columns=min,median,ops -q
 
 lint: $(DEPS)
-	$(VENV)/bin/ruff check dnnl_py benchmarks tests
+	$(VENV)/bin/ruff check dnnl_py benchmarks tests examples
 
 build: $(DEPS)
 	$(PY) setup.py -q build_ext --inplace

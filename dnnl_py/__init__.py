@@ -57,7 +57,7 @@ version_t = namedtuple("version_t", "major minor patch hash cpu_runtime gpu_runt
 def version() -> version_t:
     """dnnl_version(): this build's version and git hash."""
     major, minor, patch = (int(x) for x in VERSION.split("."))
-    return version_t(major, minor, patch, GIT_HASH, "OMP", "NONE")
+    return version_t(major, minor, patch, GIT_HASH, "OMP", "OCL")
 
 
 __all__ = [
