@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .memory import plain_desc
+from .primitive import Decline
 
 
 def _common_split(a: list, b: list):
@@ -79,7 +80,7 @@ def copy_plan(box, src_md, dst_md):
 def reorder_steps(src_md, dst_md):
     """(tmp, plans) of a reorder: one copy plan, or two through `tmp`, a plain buffer
     padded as the larger of the two, when their padding differs (nchw <-> nChw16c with
-    C % 16 != 0). None when a blocking pair does not nest."""
+    C % 16 != 0). Declines when a blocking pair does not nest."""
     tmp = None
     if src_md.padded_dims == dst_md.padded_dims:
         steps = [(src_md.padded_dims, src_md, dst_md)]
@@ -88,7 +89,9 @@ def reorder_steps(src_md, dst_md):
                          src_md.data_type, "abcdefghijkl"[:src_md.get_ndims()])
         steps = [(src_md.padded_dims, src_md, tmp), (dst_md.padded_dims, tmp, dst_md)]
     plans = [copy_plan(box, a, b) for box, a, b in steps]
-    return None if None in plans else (tmp, plans)
+    if None in plans:
+        raise Decline(f"blockings of {src_md.tag_str()} and {dst_md.tag_str()} do not nest")
+    return tmp, plans
 
 
 def logical_view(md, buf: np.ndarray) -> np.ndarray:

@@ -16,12 +16,24 @@ from ._errors import error, invalid, status, unimplemented
 from .attr import primitive_attr, resolve
 from .engine import engine, stream
 from .kinds import ARG_BIAS, ARG_DST, ARG_NAMES, ARG_SRC, ARG_WEIGHTS, primitive_kind
-from .memory import desc
+from .memory import desc, plain_desc
 from .primitive_cache import CACHE, Key
 
 
 class Decline(Exception):
     """Raised by an implementation that does not handle a problem; says why."""
+
+
+def plain_or_decline(md: Optional[desc], order: str) -> Optional[desc]:
+    """An implementation's layout for md: `any` becomes the dense layout of `order`
+    (letters, outermost first), a plain layout stays, a blocked one declines."""
+    if md is None:
+        return None
+    if md.is_any:
+        return plain_desc(md.dims, md.data_type, order)
+    if not md.is_plain:
+        raise Decline(f"{md.tag_str()} layout (plain layouts only)")
+    return md
 
 
 class Impl:

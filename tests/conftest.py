@@ -23,6 +23,20 @@ def rng():
     return np.random.default_rng(1234)
 
 
+def _reset_caches():
+    dnnl.clear_primitive_cache()
+    dnnl.set_cache_dir(None)
+    dnnl.set_cpu_tuning(False)
+
+
+@pytest.fixture
+def clean_caches():
+    """An empty primitive cache, no cache directory and tuning off, before and after."""
+    _reset_caches()
+    yield
+    _reset_caches()
+
+
 @pytest.fixture
 def only_impl(monkeypatch):
     """only_impl(module, cls): restrict the CPU implementation list of a kind to one."""

@@ -21,13 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 interop = dnnl.ocl_interop
 
 
-@pytest.fixture(autouse=True)
-def clean_state():
-    dnnl.clear_primitive_cache()
-    dnnl.set_cache_dir(None)
-    yield
-    dnnl.clear_primitive_cache()
-    dnnl.set_cache_dir(None)
+pytestmark = pytest.mark.usefixtures("clean_caches")
 
 
 @pytest.fixture(scope="module")

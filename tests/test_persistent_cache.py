@@ -22,15 +22,7 @@ md, dt, tag = dnnl.memory.desc, dnnl.memory.data_type, dnnl.memory.format_tag
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.fixture(autouse=True)
-def clean_state():
-    dnnl.clear_primitive_cache()
-    dnnl.set_cache_dir(None)
-    dnnl.set_cpu_tuning(False)
-    yield
-    dnnl.clear_primitive_cache()
-    dnnl.set_cache_dir(None)
-    dnnl.set_cpu_tuning(False)
+pytestmark = pytest.mark.usefixtures("clean_caches")
 
 
 def conv_pd(eng, ic=16, oc=32, bias=True, relu=True):

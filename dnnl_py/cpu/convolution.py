@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 from ..kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS
-from ..memory import plain_desc
-from ..primitive import Decline, Impl
+from ..primitive import Decline, Impl, plain_or_decline
 from ..tuning import row_chunk_candidates
 from . import _kernels
 
@@ -62,21 +61,10 @@ class _ConvImpl(Impl):
 
     @classmethod
     def _resolve(cls, p, src_order: str, wei_order: str, dst_order: str) -> dict:
-        def pick(md, order):
-            if md is None:
-                return None
-            if md.is_any:
-                return plain_desc(md.dims, md.data_type, order)
-            if not md.is_plain:
-                raise Decline(f"{md.tag_str()} layout")
-            return md
-        bias = p.bias
-        if bias is not None and (bias.is_any or not bias.is_plain):
-            bias = plain_desc(bias.dims, bias.data_type, "a") if bias.is_any else None
-            if bias is None:
-                raise Decline("blocked bias")
-        return {ARG_SRC: pick(p.src, src_order), ARG_WEIGHTS: pick(p.weights, wei_order),
-                ARG_BIAS: bias, ARG_DST: pick(p.dst, dst_order)}
+        return {ARG_SRC: plain_or_decline(p.src, src_order),
+                ARG_WEIGHTS: plain_or_decline(p.weights, wei_order),
+                ARG_BIAS: plain_or_decline(p.bias, "a"),
+                ARG_DST: plain_or_decline(p.dst, dst_order)}
 
     def kernel_problem(self) -> dict:
         p, sp = self.problem, self.problem.ndims_spatial

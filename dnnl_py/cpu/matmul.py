@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 from ..kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS
-from ..memory import plain_desc
-from ..primitive import Decline, Impl
+from ..primitive import Decline, Impl, plain_or_decline
 from ..tuning import row_chunk_candidates
 from . import _kernels
 
@@ -37,16 +36,9 @@ def _blas_strides(rows: int, cols: int, rs: int, cs: int):
 class _MatmulImpl(Impl):
     @classmethod
     def _resolve(cls, p) -> dict:
-        def pick(md):
-            if md is None:
-                return None
-            if md.is_any:
-                return plain_desc(md.dims, md.data_type, "abcdefghijkl"[:md.get_ndims()])
-            if not md.is_plain:
-                raise Decline(f"{md.tag_str()} layout")
-            return md
-        return {ARG_SRC: pick(p.src), ARG_WEIGHTS: pick(p.weights), ARG_BIAS: pick(p.bias),
-                ARG_DST: pick(p.dst)}
+        order = "abcdefghijkl"[:p.dst.get_ndims()]
+        return {arg: plain_or_decline(md, order) for arg, md in
+                ((ARG_SRC, p.src), (ARG_WEIGHTS, p.weights), (ARG_BIAS, p.bias), (ARG_DST, p.dst))}
 
     def operands(self):
         d = self.descs

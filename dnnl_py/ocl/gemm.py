@@ -9,6 +9,7 @@ from that binary: no compile at all.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -17,8 +18,7 @@ import pyopencl as cl
 from ..attr import _KERNEL_SUM, ELTWISE_KERNEL_ID
 from ..cpu.convolution import _act_order, _act_strides, _oc_inner_order, _wei_strides
 from ..kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS
-from ..memory import plain_desc
-from ..primitive import Decline, Impl
+from ..primitive import Decline, Impl, plain_or_decline
 from . import runtime as ocl
 
 MAX_POST_OPS = 4
@@ -35,18 +35,6 @@ def _float(value: float) -> str:
     if math.isnan(value):
         return "NAN"
     return f"({float(np.float32(value)).hex()}f)"
-
-
-def _resolve(md, order: str):
-    """`any` becomes the layout of `order`; plain layouts stay; blocked ones decline
-    (reorder them to a plain layout first)."""
-    if md is None:
-        return None
-    if md.is_any:
-        return plain_desc(md.dims, md.data_type, order)
-    if not md.is_plain:
-        raise Decline(f"{md.tag_str()} layout (plain layouts only)")
-    return md
 
 
 class GemmKernel:
@@ -96,7 +84,13 @@ class _OclGemm(Impl):
     blob records. Subclasses fill macros() from their problem."""
     runtime = None  # set on the runtime's bound subclasses (OclRuntime.impls)
 
+    def __init__(self, problem, descs: dict, post_ops: list):
+        super().__init__(problem, descs, post_ops)
+        self._post_op_macros()  # declines what the kernel cannot fuse
+
+    @functools.cached_property
     def macros(self) -> dict:
+        """The problem as igemm.cl's -D macros."""
         raise NotImplementedError
 
     def _post_op_macros(self) -> dict:
@@ -112,7 +106,7 @@ class _OclGemm(Impl):
     def params(self) -> tuple:
         """(rows per work-item, 16-column vectors per work-item): 8 x 32 measured best on
         PoCL at 1024^3 (16 float16 accumulators); 12 x 16 when there are few columns."""
-        return (8, 2) if self.macros()["OC"] > 16 else (12, 1)
+        return (8, 2) if self.macros["OC"] > 16 else (12, 1)
 
     def candidates(self) -> list:
         found = [self.params()]
@@ -120,7 +114,7 @@ class _OclGemm(Impl):
 
     def _options(self, params: tuple) -> str:
         rb, nv = params
-        macros = {**self.macros(), **self._post_op_macros(), "RB": rb, "NV": nv,
+        macros = {**self.macros, **self._post_op_macros(), "RB": rb, "NV": nv,
                   "PO_SUM": _KERNEL_SUM}
         macros.update({name: i for i, name in ELTWISE_NAMES.items()})
         macros["PADDED"] = int(_window_leaves_input(macros))
@@ -134,7 +128,7 @@ class _OclGemm(Impl):
         rt = self.runtime
         program = ocl.build(rt.context, rt.device, ocl.source("igemm.cl"),
                             self._options(params), self.name)
-        kernel = GemmKernel(rt, program, self.macros(), params)
+        kernel = GemmKernel(rt, program, self.macros, params)
         kernel.warm_up(self._sizes())
         return kernel
 
@@ -142,7 +136,7 @@ class _OclGemm(Impl):
         rt = self.runtime
         program = ocl.from_binary(rt.context, rt.device, records.get("program", b""),
                                   self._options(params), what)
-        return GemmKernel(rt, program, self.macros(), params)
+        return GemmKernel(rt, program, self.macros, params)
 
     def blob_records(self, kernel) -> dict:
         return {"program": kernel.binary()}
@@ -175,34 +169,30 @@ class ConvIgemm(_OclGemm):
     def create(cls, p, post_ops):
         sp = p.ndims_spatial
         act = _act_order(sp, True)
-        descs = {ARG_SRC: _resolve(p.src, act),
-                 ARG_WEIGHTS: _resolve(p.weights, _oc_inner_order(p)),
-                 ARG_BIAS: _resolve(p.bias, "a"), ARG_DST: _resolve(p.dst, act)}
-        impl = cls(p, descs, post_ops)
-        impl._macros = None
-        impl._post_op_macros()
-        return impl
+        descs = {ARG_SRC: plain_or_decline(p.src, act),
+                 ARG_WEIGHTS: plain_or_decline(p.weights, _oc_inner_order(p)),
+                 ARG_BIAS: plain_or_decline(p.bias, "a"), ARG_DST: plain_or_decline(p.dst, act)}
+        return cls(p, descs, post_ops)
 
+    @functools.cached_property
     def macros(self) -> dict:
-        if self._macros is None:
-            p, sp, d = self.problem, self.problem.ndims_spatial, self.descs
-            sn, sc, sd, sh, sw = _act_strides(d[ARG_SRC], sp)
-            dn, dc, dd, dh, dw = _act_strides(d[ARG_DST], sp)
-            wg, wo, wi, wd, wh, ww = _wei_strides(d[ARG_WEIGHTS], p.with_groups, sp)
-            bc = d[ARG_BIAS].strides[0] if d[ARG_BIAS] is not None else 0
-            m = {"MB": p.mb, "IC": p.ic, "OC": p.oc,
-                 "SRC_N": sn, "SRC_C": sc, "SRC_D": sd, "SRC_H": sh, "SRC_W": sw,
-                 "DST_N": dn, "DST_C": dc, "DST_D": dd, "DST_H": dh, "DST_W": dw,
-                 "WEI_O": wo, "WEI_I": wi, "WEI_D": wd, "WEI_H": wh, "WEI_W": ww,
-                 "BIA_N": 0, "BIA_D": 0, "BIA_H": 0, "BIA_W": 0, "BIA_C": bc,
-                 "WITH_BIAS": int(d[ARG_BIAS] is not None), **_no_batch(),
-                 "B0_DIM": p.g, "B0_SRC": p.ic * sc, "B0_WEI": wg, "B0_DST": p.oc * dc,
-                 "B0_BIA": p.oc * bc}
-            for j, axis in enumerate("DHW"):
-                m.update({f"I{axis}": p.i[j], f"O{axis}": p.o[j], f"K{axis}": p.k[j],
-                          f"S{axis}": p.s[j], f"D{axis}": p.dil[j] + 1, f"P{axis}": p.pl[j]})
-            self._macros = m
-        return self._macros
+        p, sp, d = self.problem, self.problem.ndims_spatial, self.descs
+        sn, sc, sd, sh, sw = _act_strides(d[ARG_SRC], sp)
+        dn, dc, dd, dh, dw = _act_strides(d[ARG_DST], sp)
+        wg, wo, wi, wd, wh, ww = _wei_strides(d[ARG_WEIGHTS], p.with_groups, sp)
+        bc = d[ARG_BIAS].strides[0] if d[ARG_BIAS] is not None else 0
+        m = {"MB": p.mb, "IC": p.ic, "OC": p.oc,
+             "SRC_N": sn, "SRC_C": sc, "SRC_D": sd, "SRC_H": sh, "SRC_W": sw,
+             "DST_N": dn, "DST_C": dc, "DST_D": dd, "DST_H": dh, "DST_W": dw,
+             "WEI_O": wo, "WEI_I": wi, "WEI_D": wd, "WEI_H": wh, "WEI_W": ww,
+             "BIA_N": 0, "BIA_D": 0, "BIA_H": 0, "BIA_W": 0, "BIA_C": bc,
+             "WITH_BIAS": int(d[ARG_BIAS] is not None), **_no_batch(),
+             "B0_DIM": p.g, "B0_SRC": p.ic * sc, "B0_WEI": wg, "B0_DST": p.oc * dc,
+             "B0_BIA": p.oc * bc}
+        for j, axis in enumerate("DHW"):
+            m.update({f"I{axis}": p.i[j], f"O{axis}": p.o[j], f"K{axis}": p.k[j],
+                      f"S{axis}": p.s[j], f"D{axis}": p.dil[j] + 1, f"P{axis}": p.pl[j]})
+        return m
 
 
 class MatmulTiled(_OclGemm):
@@ -213,40 +203,36 @@ class MatmulTiled(_OclGemm):
     @classmethod
     def create(cls, p, post_ops):
         order = "abcdefghijkl"[:p.dst.get_ndims()]
-        descs = {ARG_SRC: _resolve(p.src, order), ARG_WEIGHTS: _resolve(p.weights, order),
-                 ARG_BIAS: _resolve(p.bias, order), ARG_DST: _resolve(p.dst, order)}
+        descs = {arg: plain_or_decline(md, order) for arg, md in
+                 ((ARG_SRC, p.src), (ARG_WEIGHTS, p.weights), (ARG_BIAS, p.bias), (ARG_DST, p.dst))}
         if len(p.batch) > MAX_BATCH_DIMS:
             raise Decline(f"{len(p.batch)} batch dims (at most {MAX_BATCH_DIMS})")
-        impl = cls(p, descs, post_ops)
-        impl._macros = None
-        impl._post_op_macros()
-        return impl
+        return cls(p, descs, post_ops)
 
+    @functools.cached_property
     def macros(self) -> dict:
-        if self._macros is None:
-            p, d = self.problem, self.descs
-            src, wei, dst, bia = d[ARG_SRC], d[ARG_WEIGHTS], d[ARG_DST], d[ARG_BIAS]
+        p, d = self.problem, self.descs
+        src, wei, dst, bia = d[ARG_SRC], d[ARG_WEIGHTS], d[ARG_DST], d[ARG_BIAS]
 
-            def stride(md, dim):  # 0 where the operand broadcasts (or is absent)
-                return 0 if md is None or md.dims[dim] == 1 else md.strides[dim]
-            m = {"MB": 1, "IC": p.k, "OC": p.n, "OD": 1, "OH": 1, "OW": p.m,
-                 "ID": 1, "IH": 1, "IW": p.m, "KD": 1, "KH": 1, "KW": 1,
-                 "SD": 1, "SH": 1, "SW": 1, "DD": 1, "DH": 1, "DW": 1, "PD": 0, "PH": 0, "PW": 0,
-                 "SRC_N": 0, "SRC_D": 0, "SRC_H": 0, "SRC_W": stride(src, -2),
-                 "SRC_C": stride(src, -1), "WEI_O": stride(wei, -1), "WEI_I": stride(wei, -2),
-                 "WEI_D": 0, "WEI_H": 0, "WEI_W": 0,
-                 "DST_N": 0, "DST_D": 0, "DST_H": 0, "DST_W": stride(dst, -2),
-                 "DST_C": stride(dst, -1), "BIA_N": 0, "BIA_D": 0, "BIA_H": 0,
-                 "BIA_W": stride(bia, -2), "BIA_C": stride(bia, -1),
-                 "WITH_BIAS": int(bia is not None), **_no_batch()}
-            div = 1
-            for i in reversed(range(len(p.batch))):
-                m.update({f"B{i}_DIM": p.batch[i], f"B{i}_DIV": div,
-                          f"B{i}_SRC": stride(src, i), f"B{i}_WEI": stride(wei, i),
-                          f"B{i}_DST": stride(dst, i), f"B{i}_BIA": stride(bia, i)})
-                div *= p.batch[i]
-            self._macros = m
-        return self._macros
+        def stride(md, dim):  # 0 where the operand broadcasts (or is absent)
+            return 0 if md is None or md.dims[dim] == 1 else md.strides[dim]
+        m = {"MB": 1, "IC": p.k, "OC": p.n, "OD": 1, "OH": 1, "OW": p.m,
+             "ID": 1, "IH": 1, "IW": p.m, "KD": 1, "KH": 1, "KW": 1,
+             "SD": 1, "SH": 1, "SW": 1, "DD": 1, "DH": 1, "DW": 1, "PD": 0, "PH": 0, "PW": 0,
+             "SRC_N": 0, "SRC_D": 0, "SRC_H": 0, "SRC_W": stride(src, -2),
+             "SRC_C": stride(src, -1), "WEI_O": stride(wei, -1), "WEI_I": stride(wei, -2),
+             "WEI_D": 0, "WEI_H": 0, "WEI_W": 0,
+             "DST_N": 0, "DST_D": 0, "DST_H": 0, "DST_W": stride(dst, -2),
+             "DST_C": stride(dst, -1), "BIA_N": 0, "BIA_D": 0, "BIA_H": 0,
+             "BIA_W": stride(bia, -2), "BIA_C": stride(bia, -1),
+             "WITH_BIAS": int(bia is not None), **_no_batch()}
+        div = 1
+        for i in reversed(range(len(p.batch))):
+            m.update({f"B{i}_DIM": p.batch[i], f"B{i}_DIV": div,
+                      f"B{i}_SRC": stride(src, i), f"B{i}_WEI": stride(wei, i),
+                      f"B{i}_DST": stride(dst, i), f"B{i}_BIA": stride(bia, i)})
+            div *= p.batch[i]
+        return m
 
 
 CONV_IMPLS = [ConvIgemm]

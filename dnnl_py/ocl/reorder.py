@@ -15,24 +15,20 @@ class ReorderStrided(Impl):
     @classmethod
     def create(cls, p, post_ops):
         impl = cls(p, {ARG_SRC: p.src, ARG_DST: p.dst}, post_ops)
-        steps = reorder_steps(p.src, p.dst)
-        if steps is None:
-            raise Decline(f"blockings of {p.src.tag_str()} and {p.dst.tag_str()} do not nest")
-        impl.tmp, impl.plans = steps
+        impl.tmp, impl.plans = reorder_steps(p.src, p.dst)
         if any(len(dims) > COPY_MAX_DIMS for dims, _, _ in impl.plans):
             raise Decline(f"more than {COPY_MAX_DIMS} dims to copy")
         return impl
 
     def make_kernel(self, params: tuple):
-        rt, plans = self.runtime, self.plans
-        tmp = None
-        if self.tmp is not None:  # its padding is zeroed once and never written
-            tmp = rt.alloc(self.tmp)
+        copies = [self.runtime.copier(plan) for plan in self.plans]
+        # tmp's padding is zeroed once and never written
+        tmp = None if self.tmp is None else self.runtime.alloc(self.tmp)
 
         def run(queue, src, dst):
             bufs = [src, dst] if tmp is None else [src, tmp, dst]
-            for plan, a, b in zip(plans, bufs, bufs[1:]):
-                rt.copy(queue, a, b, plan)
+            for copy, a, b in zip(copies, bufs, bufs[1:]):
+                copy(queue, a, b)
         return run
 
 

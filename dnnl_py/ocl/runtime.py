@@ -119,7 +119,7 @@ class OclRuntime:
         mf = cl.mem_flags
         src = cl.Buffer(self.context, mf.READ_ONLY | mf.COPY_HOST_PTR, hostbuf=values)
         dst = cl.Buffer(self.context, mf.READ_WRITE, values.nbytes)
-        self.copy(self.queue, src, dst, ([100], [-1], [1]), src_offset=99)
+        self.copier(([100], [-1], [1]))(self.queue, src, dst, src_offset=99)
         out = np.empty_like(values)
         cl.enqueue_copy(self.queue, out, dst)
         if not np.array_equal(out, values[::-1]):
@@ -221,13 +221,12 @@ class OclRuntime:
 
     # the utility kernels -----------------------------------------------------------
 
-    def copy(self, queue, src, dst, plan, src_offset: int = 0, dst_offset: int = 0):
-        """dst[...] = src[...] over a copy plan (dims, src strides, dst strides; outermost
-        first, as layout.copy_plan gives them), offsets in elements."""
+    def copier(self, plan):
+        """A callable (queue, src, dst) that enqueues dst[...] = src[...] over a copy plan
+        (dims, src strides, dst strides; outermost first, as layout.copy_plan gives them;
+        a negative stride needs src_offset). The plan goes to the device once, here."""
         dims, ss, ds = (list(reversed(x)) for x in plan)
         total = int(np.prod(dims, dtype=np.int64))
-        if total == 0:
-            return None
         table = np.zeros(3 * COPY_MAX_DIMS, np.int64)
         table[:len(dims)] = dims
         table[COPY_MAX_DIMS:COPY_MAX_DIMS + len(ss)] = ss
@@ -235,6 +234,10 @@ class OclRuntime:
         mf = cl.mem_flags
         plan_buf = cl.Buffer(self.context, mf.READ_ONLY | mf.COPY_HOST_PTR, hostbuf=table)
         size = -(-total // COPY_LOCAL) * COPY_LOCAL
-        return self._copy(queue, (size,), (COPY_LOCAL,), src, dst, plan_buf,
-                                      np.int32(len(dims)), np.int64(total),
-                                      np.int64(src_offset), np.int64(dst_offset))
+
+        def copy(queue, src, dst, src_offset: int = 0):
+            if total:
+                self._copy(queue, (size,), (COPY_LOCAL,), src, dst, plan_buf,
+                           np.int32(len(dims)), np.int64(total), np.int64(src_offset),
+                           np.int64(0))
+        return copy
