@@ -41,7 +41,8 @@ setup(
     ext_modules=cythonize([kernels], language_level=3),
     install_requires=["numpy>=1.24", "scipy>=1.10"],
     # the OpenCL engine; PoCL gives a CPU OpenCL device where there is no GPU
-    extras_require={"opencl": ["pyopencl>=2024.1"], "pocl": ["pocl-binary-distribution>=3.0"]},
-    package_data={"dnnl_py.ocl": ["kernels/*.cl"]},
+    extras_require={"opencl": ["pyopencl>=2024.1"], "pocl": ["pocl-binary-distribution>=3.0"],
+                    "report": ["matplotlib>=3.7"]},
+    package_data={"dnnl_py.ocl": ["kernels/*.cl"], "dnnl_py.benchdnn": ["inputs/*"]},
     python_requires=">=3.10",
 )

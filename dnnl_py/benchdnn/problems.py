@@ -4,11 +4,12 @@ Convolution: `g1mb2ic64ih56oc64oh56kh3ph1n"name"` with benchdnn's rules: input a
 kernel sizes are mandatory; missing w (or h and w) dims copy h (or d); strides default
 to 1, dilations to 0, minibatch to 2; an output size given without padding derives
 the padding, otherwise the output is derived. Matmul: `12x128x64:12x64x128_n"name"`.
+Post-ops: `--attr-post-ops=relu+sum:0.5`.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator, Optional, Union
 
@@ -57,14 +58,24 @@ class ConvDesc:
         return 2 * macs
 
     def __str__(self) -> str:
+        """benchdnn's canonical form: defaults left out, w (and h) left out when they
+        repeat h (and d); parse_conv reads it back to the same problem."""
         axes = "dhw"[3 - self.ndims_spatial:]
-        off = 3 - self.ndims_spatial
-        parts = [f"mb{self.mb}", f"g{self.g}ic{self.ic}oc{self.oc}"]
-        for j, a in enumerate(axes):
-            q = j + off
-            parts.append(f"i{a}{self.i[q]}o{a}{self.o[q]}k{a}{self.k[q]}s{a}{self.s[q]}"
-                         f"d{a}{self.d[q]}p{a}{self.p[q]}")
-        return "_".join(parts)
+        fields = {a: (self.i[q], self.o[q], self.k[q], self.s[q], self.d[q], self.p[q])
+                  for a, q in zip(axes, range(3 - self.ndims_spatial, 3))}
+        while len(axes) > 1 and all(fields[a] == fields[axes[0]] for a in axes):
+            axes = axes[:1]
+        out = (f"g{self.g}" if self.g > 1 else "") + f"mb{self.mb}ic{self.ic}"
+        out += "".join(f"i{a}{fields[a][0]}" for a in axes) + f"oc{self.oc}"
+        for a in axes:
+            i, o, k, s, d, p = fields[a]
+            out += f"o{a}{o}k{a}{k}" + (f"s{a}{s}" if s != 1 else "")
+            out += (f"d{a}{d}" if d else "") + f"p{a}{p}"
+        return out + (f'n"{self.name}"' if self.name else "")
+
+    def with_mb(self, mb: int) -> "ConvDesc":
+        """benchdnn's --mb=N: the same layer at another minibatch (0 keeps it)."""
+        return replace(self, mb=mb) if mb else self
 
 
 @dataclass(frozen=True)
@@ -83,7 +94,7 @@ class MatmulDesc:
 
     def __str__(self) -> str:
         dims = [self.src, self.weights] + ([self.dst] if self.dst else [])
-        return ":".join("x".join(map(str, d)) for d in dims)
+        return ":".join(map(part_str, dims)) + (f'_n"{self.name}"' if self.name else "")
 
 
 def _split_name(text: str) -> tuple[str, str]:
@@ -100,7 +111,8 @@ def parse_conv(text: str) -> ConvDesc:
     for m in _TOKEN.finditer(body):
         gap = body[pos:m.start()].replace("_", "")
         if gap:
-            raise ProblemError(f"{text!r}: unexpected {gap!r} at position {pos}")
+            raise ProblemError(f"{text!r}: unexpected {gap!r} at position {pos} (expected "
+                               "fields such as ic64, each a name and a number)")
         key, value = m.group(1), int(m.group(2))
         if key not in _CONV_KEYS:
             raise ProblemError(f"{text!r}: unknown field {key!r}; expected one of "
@@ -110,7 +122,8 @@ def parse_conv(text: str) -> ConvDesc:
         vals[key] = value
         pos = m.end()
     if body[pos:].replace("_", ""):
-        raise ProblemError(f"{text!r}: unexpected {body[pos:]!r} at position {pos}")
+        raise ProblemError(f"{text!r}: unexpected {body[pos:]!r} at position {pos} (expected "
+                           "fields such as ic64, each a name and a number)")
     for key in ("ic", "oc"):
         if key not in vals:
             raise ProblemError(f"{text!r}: field {key!r} is required")
@@ -175,24 +188,77 @@ def parse_matmul(text: str) -> MatmulDesc:
             raise ProblemError(f"{text!r}: {what} needs at least 2 positive dims, got {part!r}")
         dims.append(d)
     src, wei = dims[0], dims[1]
-    if len(src) != len(wei) or src[-1] != wei[-2]:
+    if (len(src) != len(wei) or src[-1] != wei[-2]
+            or any(a != b and 1 not in (a, b) for a, b in zip(src[:-2], wei[:-2]))):
         raise ProblemError(f"{text!r}: src {part_str(src)} and weights {part_str(wei)} do not "
-                           "multiply (same rank, src K == weights K)")
+                           "multiply (same rank, src K == weights K, batch dims equal or 1)")
+    out = tuple(max(a, b) for a, b in zip(src[:-2], wei[:-2])) + (src[-2], wei[-1])
+    if len(dims) == 3 and dims[2] != out:
+        raise ProblemError(f"{text!r}: dst {part_str(dims[2])} should be {part_str(out)}")
     return MatmulDesc(src, wei, dims[2] if len(dims) == 3 else None, name)
+
+
+# benchdnn's eltwise post-op names; dnnl_py's algorithm is "eltwise_" + name
+ELTWISE_NAMES = ("relu", "gelu_tanh", "gelu_erf", "tanh", "logistic", "swish", "linear",
+                 "clip")
+
+
+def parse_post_ops(text: str) -> tuple:
+    """benchdnn's --attr-post-ops: entries joined by '+', each `sum[:SCALE]` or
+    `ELTWISE[:ALPHA[:BETA]]` (alpha and beta 0 by default, as in benchdnn). Returns
+    (("sum", scale) | ("eltwise", "eltwise_<name>", alpha, beta), ...)."""
+    ops = []
+    for entry in filter(None, text.strip().strip("'\"").split("+")):
+        kind, *values = entry.split(":")
+        try:
+            nums = [float(v) for v in values]
+        except ValueError:
+            raise ProblemError(f"--attr-post-ops={text}: {entry!r}: values after ':' must be "
+                               "numbers") from None
+        if kind == "sum" and len(nums) <= 1:
+            ops.append(("sum", nums[0] if nums else 1.0))
+        elif kind in ELTWISE_NAMES and len(nums) <= 2:
+            nums += [0.0] * (2 - len(nums))
+            ops.append(("eltwise", "eltwise_" + kind, *nums))
+        else:
+            raise ProblemError(f"--attr-post-ops={text}: {entry!r}: expected sum[:SCALE] or "
+                               f"ELTWISE[:ALPHA[:BETA]] with ELTWISE one of "
+                               + ", ".join(ELTWISE_NAMES))
+    return tuple(ops)
+
+
+def post_ops_str(ops) -> str:
+    """The --attr-post-ops spelling of parse_post_ops' result."""
+    def entry(op):
+        if op[0] == "sum":
+            return "sum" + (f":{op[1]:g}" if op[1] != 1 else "")
+        values = [f"{v:g}" for v in op[2:]]
+        while values and values[-1] == "0":
+            values.pop()
+        return ":".join([op[1].removeprefix("eltwise_"), *values])
+    return "+".join(map(entry, ops))
 
 
 def part_str(d: tuple) -> str:
     return "x".join(map(str, d))
 
 
-def read_batch(path: Union[str, Path], parse) -> Iterator:
-    """Problems of a benchdnn batch file: one per line; '#' comments and blank lines are
-    skipped; a line of options (starting with '--') is ignored."""
+def batch_lines(path: Union[str, Path]) -> Iterator[tuple[int, list]]:
+    """(line number, tokens) of a benchdnn batch file's non-empty lines; '#' starts a
+    comment. Tokens are options (`--mb=1`) or problems; quotes are kept."""
     for lineno, line in enumerate(Path(path).read_text().splitlines(), 1):
-        line = line.split("#", 1)[0].strip()
-        if not line or line.startswith("--"):
-            continue
-        try:
-            yield parse(line)
-        except ProblemError as e:
-            raise ProblemError(f"{path}:{lineno}: {e}") from None
+        tokens = line.split("#", 1)[0].split()
+        if tokens:
+            yield lineno, tokens
+
+
+def read_batch(path: Union[str, Path], parse) -> Iterator:
+    """The problems of a batch file, one per token; option tokens are ignored."""
+    for lineno, tokens in batch_lines(path):
+        for token in tokens:
+            if token.startswith("--"):
+                continue
+            try:
+                yield parse(token)
+            except ProblemError as e:
+                raise ProblemError(f"{path}:{lineno}: {e}") from None

@@ -5,6 +5,7 @@ import warnings
 # OpenBLAS runs its own threads between our OpenMP regions; OpenMP threads that spin
 # after a region steal both cores from it (measured: 4-5x slower convolutions on 2 cores).
 # libgomp reads this once, when it loads with the extension; a user's setting wins.
+USER_OMP_WAIT_POLICY = os.environ.get("OMP_WAIT_POLICY")  # for child processes (torch's)
 if "OMP_WAIT_POLICY" not in os.environ:
     os.environ["OMP_WAIT_POLICY"] = "passive"
     try:

@@ -1,0 +1,273 @@
+"""`python -m dnnl_py.benchdnn`: benchdnn's command line. Options apply to the problems
+that follow them, on the command line and in batch files, until changed or --reset:
+
+    python -m dnnl_py.benchdnn --conv --mode=CP --mb=1 --batch=shapes_resnet_50
+    python -m dnnl_py.benchdnn --matmul --engine=gpu 12x128x64:12x64x128
+    python -m dnnl_py.benchdnn --report=docs/performance.md
+"""
+from __future__ import annotations
+
+import csv
+import os
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Optional
+
+import dnnl_py as dnnl
+
+from .drivers import DRIVERS, Setup, format_tag
+from .problems import ProblemError, batch_lines, parse_post_ops, post_ops_str
+from .run import Case, check, open_engine, perf
+
+INPUTS = Path(__file__).resolve().parent / "inputs"
+USAGE = """usage: python -m dnnl_py.benchdnn [OPTIONS] PROBLEM...
+
+  --conv | --matmul          the driver for the problems that follow
+  --batch=FILE               problems and options from FILE ('#' comments); a relative
+                             FILE is also looked for beside the current batch file and in
+                             dnnl_py/benchdnn/inputs/
+  --engine=cpu|gpu[:N]       gpu: the OpenCL engine (PoCL's CPU device if no GPU)
+  --mb=N                     convolution minibatch (0: as in the problem)
+  --attr-post-ops=LIST       e.g. relu, sum:0.5+relu, linear:2:1
+  --stag= --wtag= --dtag=    format tags (default any)
+  --mode=C|P|CP              C: check against numpy; P: creation and execution times
+  --max-ms-per-prb=N         timing budget per problem (default 3000)
+  --fix-times-per-prb=N      time exactly N executions instead
+  --perf-template=def|csv    csv: stdout is one CSV row per problem, with a header
+  --reset                    options back to their defaults
+  --report=DIR|FILE.md       time the problems given (default: inputs/report_set) against
+                             the references and write a Markdown report with PNG plots
+"""
+
+
+class UsageError(ValueError):
+    """A bad command line or batch file: the message says where and what was expected."""
+
+
+@dataclass(frozen=True)
+class Options:
+    driver: str = "conv"
+    engine: str = "cpu"
+    mb: int = 0
+    setup: Setup = Setup()
+    mode: str = "C"
+    max_ms: float = 3000.0
+    fix_times: int = 0
+    template: str = "def"
+    report: Optional[str] = None
+
+
+def _int(name: str, value: str, least: int = 0) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = least - 1
+    if n < least:
+        raise UsageError(f"--{name}={value}: expected an integer >= {least}")
+    return n
+
+
+def _apply(opts: Options, key: str, value: str) -> Options:
+    """The options after one `--key=value` token."""
+    if key == "mode":
+        mode = value.upper()
+        if not mode or set(mode) - set("CP"):
+            raise UsageError(f"--mode={value}: expected C, P or CP")
+        return replace(opts, mode=mode)
+    if key == "engine":
+        name, _, index = value.partition(":")
+        if name not in ("cpu", "gpu") or (index and not index.isdigit()):
+            raise UsageError(f"--engine={value}: expected cpu or gpu[:INDEX]")
+        return replace(opts, engine=value)
+    if key == "mb":
+        return replace(opts, mb=_int(key, value))
+    if key == "max-ms-per-prb":
+        return replace(opts, max_ms=_int(key, value, 1))
+    if key == "fix-times-per-prb":
+        return replace(opts, fix_times=_int(key, value))
+    if key == "perf-template":
+        if value not in ("def", "csv"):
+            raise UsageError(f"--perf-template={value}: expected def or csv")
+        return replace(opts, template=value)
+    if key == "attr-post-ops":
+        return replace(opts, setup=replace(opts.setup, post_ops=parse_post_ops(value)))
+    if key in ("stag", "wtag", "dtag"):
+        try:
+            format_tag(value)
+        except ProblemError as e:
+            raise UsageError(f"--{key}={value}: {e}") from None
+        return replace(opts, setup=replace(opts.setup, **{key: value}))
+    if key == "report":
+        return replace(opts, report=value)
+    raise UsageError(f"unknown option --{key} (see --help)")
+
+
+def _find_batch(name: str, here: Path) -> Path:
+    for path in (Path(name), here / name, INPUTS / name):
+        if path.is_file():
+            return path
+    raise UsageError(f"--batch={name}: no such file (looked in ., {here} and {INPUTS})")
+
+
+def parse_args(argv: list) -> tuple[Options, list]:
+    """(the final options, the cases) of a command line; batch files are read in place."""
+    cases: list = []
+
+    def walk(tokens, opts: Options, here: Path, where: str) -> Options:
+        for token in tokens:
+            try:
+                opts = step(token, opts, here)
+            except (UsageError, ProblemError) as e:
+                raise UsageError(f"{where}{e}") from None
+        return opts
+
+    def step(token: str, opts: Options, here: Path) -> Options:
+        if token in ("--conv", "--matmul"):
+            return replace(opts, driver=token[2:])
+        if token == "--reset":
+            return replace(Options(), driver=opts.driver, report=opts.report)
+        if token.startswith("--batch="):
+            path = _find_batch(token[len("--batch="):], here)
+            for lineno, line in batch_lines(path):
+                opts = walk(line, opts, path.parent, f"{path}:{lineno}: ")
+            return opts
+        if token.startswith("--"):
+            key, eq, value = token[2:].partition("=")
+            if not eq:
+                raise UsageError(f"option {token}: expected --{key}=VALUE")
+            return _apply(opts, key, value)
+        driver = DRIVERS[opts.driver]
+        problem = driver.parse(token)
+        if opts.mb and driver.name == "conv":
+            problem = problem.with_mb(opts.mb)
+        cases.append((Case(driver, problem, opts.engine, opts.setup), opts))
+        return opts
+
+    final = walk(argv, Options(), Path.cwd(), "")
+    return final, cases
+
+
+class Progress:
+    """A one-line bar on stderr, drawn only when stderr is a terminal."""
+
+    def __init__(self, total: int, stream=sys.stderr):
+        self.total, self.stream = total, stream
+        self.shown = total > 1 and stream.isatty()
+
+    def draw(self, done: int, label: str) -> None:
+        if self.shown:
+            filled = 30 * done // self.total
+            self.stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{self.total} "
+                              f"{label[:40]}\033[K")
+            self.stream.flush()
+
+    def clear(self) -> None:
+        if self.shown:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
+PERF_TEMPLATE = ("perf,%engine%,%impl%,%name%,%prb%,%Gops%,%ctime_miss%,%ctime_hit%,"
+                 "%ctime_blob%,%-time%,%-Gflops%,%0time%,%0Gflops%")
+CSV_HEADER = ["index", "state", "engine", "impl", "name", "driver", "prb", "post_ops",
+              "gops", "ctime_miss_ms", "ctime_hit_ms", "ctime_blob_ms", "min_ms",
+              "min_gflops", "avg_ms", "avg_gflops", "reason"]
+
+
+def _perf_line(case: Case, outcome, engine_kind: str) -> str:
+    p, gops = outcome.perf, case.problem.flops / 1e9
+    return (f"perf,{engine_kind},{outcome.impl},\"{case.problem.name}\",{case.repro()},"
+            f"{gops:.6g},{p.ctime_miss:.4g},{p.ctime_hit:.4g},{p.ctime_blob:.4g},"
+            f"{p.min:.6g},{gops / p.min * 1e3:.6g},{p.avg:.6g},{gops / p.avg * 1e3:.6g}")
+
+
+def _csv_row(index: int, case: Case, outcome, engine_kind: str) -> list:
+    gops, p = case.problem.flops / 1e9, outcome.perf
+    row = [index, outcome.state, engine_kind, outcome.impl, case.problem.name,
+           case.driver.name, case.repro(), post_ops_str(case.setup.post_ops), gops]
+    if p:
+        row += [p.ctime_miss, p.ctime_hit, p.ctime_blob, p.min, gops / p.min * 1e3, p.avg,
+                gops / p.avg * 1e3]
+    else:
+        row += [""] * 7
+    return row + [outcome.reason]
+
+
+def run_cases(cases: list, out=sys.stdout, err=sys.stderr) -> int:
+    """Runs each case as its options say; prints benchdnn's lines and the summary.
+    Returns the exit status: 0, or 1 when a case failed."""
+    start = time.perf_counter()
+    engines: dict = {}
+    counts = {"tests": 0, "passed": 0, "skipped": 0, "failed": 0}
+    mins, avgs = [], []
+    template = cases[-1][1].template if cases else "def"
+    writer = csv.writer(out) if template == "csv" else None
+    if writer:
+        writer.writerow(CSV_HEADER)
+    elif any("P" in opts.mode for _, opts in cases):
+        print(f"Output template: {PERF_TEMPLATE}", file=out)
+    bar = Progress(len(cases), err)
+    for index, (case, opts) in enumerate(cases):
+        bar.draw(index, case.problem.name or str(case.problem))
+        if case.engine not in engines:
+            engines[case.engine] = open_engine(case.engine)
+            if engines[case.engine][2]:
+                bar.clear()
+                print(engines[case.engine][2], file=err)
+        eng, strm, _ = engines[case.engine]
+        outcome = check(case, eng, strm) if "C" in opts.mode else None
+        if "P" in opts.mode and (outcome is None or outcome.state == "PASSED"):
+            timed = perf(case, eng, strm, opts.max_ms, opts.fix_times)
+            outcome = timed if outcome is None or timed.state != "EXECUTED" else \
+                replace(timed, state=outcome.state)
+        counts["tests"] += 1
+        counts["failed" if outcome.state == "FAILED" else
+               "skipped" if outcome.state == "UNIMPLEMENTED" else "passed"] += 1
+        if outcome.perf:
+            mins.append(outcome.perf.min)
+            avgs.append(outcome.perf.avg)
+        bar.clear()
+        kind = eng.get_kind().name
+        if writer:
+            writer.writerow(_csv_row(index, case, outcome, kind))
+        else:
+            if outcome.perf:
+                print(_perf_line(case, outcome, kind), file=out)
+            if outcome.state != "EXECUTED":
+                reason = f" ({outcome.reason})" if outcome.reason else ""
+                print(f"{index}:{outcome.state}{reason} __REPRO: {case.repro()}", file=out)
+        out.flush()
+    summary = out if writer is None else err
+    print(" ".join(f"{k}:{v}" for k, v in counts.items()), file=summary)
+    if mins:
+        print(f"total perf: min(ms):{sum(mins):.6g} avg(ms):{sum(avgs):.6g}", file=summary)
+    print(f"total: {time.perf_counter() - start:.2f}s", file=summary)
+    return 1 if counts["failed"] else 0
+
+
+def main(argv: Optional[list] = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    # A creation "on a miss" must include the OpenCL compiler: neither PoCL's program
+    # cache nor pyopencl's, unless the user set them (both are read when OpenCL starts).
+    os.environ.setdefault("POCL_KERNEL_CACHE", "0")
+    os.environ.setdefault("PYOPENCL_NO_CACHE", "1")
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE, end="")
+        return 0 if argv else 2
+    try:
+        opts, cases = parse_args(argv)
+        if opts.report:
+            from .report import write_report
+            write_report(opts.report, [c for c, _ in cases] or None, opts.max_ms)
+            return 0
+        if not cases:
+            raise UsageError("no problem given (a problem string or --batch=FILE)")
+        return run_cases(cases)
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except dnnl.error as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2

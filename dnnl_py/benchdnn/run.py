@@ -1,0 +1,186 @@
+"""Running one problem: correctness against the numpy reference (--mode=C) and timings
+(--mode=P): creation on a cache miss, a primitive-cache hit and from a cache blob, then
+repeated executions."""
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+import dnnl_py as dnnl
+
+from . import reference
+from .drivers import Setup, to_memory
+from .problems import post_ops_str
+from .timing import time_runs
+
+
+@dataclass(frozen=True)
+class Case:
+    """One problem as the command line set it up."""
+    driver: object
+    problem: object
+    engine: str = "cpu"   # "cpu" or "gpu[:index]"
+    setup: Setup = Setup()
+
+    def repro(self) -> str:
+        """The command-line options that reproduce this case, as benchdnn's __REPRO."""
+        opts = [f"--{self.driver.name}", f"--engine={self.engine}"]
+        if self.setup.post_ops:
+            opts.append(f"--attr-post-ops={post_ops_str(self.setup.post_ops)}")
+        opts += [f"--{k}={getattr(self.setup, k)}" for k in ("stag", "wtag", "dtag")
+                 if getattr(self.setup, k) != "any"]
+        return " ".join(opts + [str(self.problem)])
+
+
+@dataclass
+class Perf:
+    """Milliseconds: creation (miss, hit, blob) and each timed execution."""
+    ctime_miss: float
+    ctime_hit: float
+    ctime_blob: float
+    times: list = field(default_factory=list)
+
+    @property
+    def min(self) -> float:
+        return min(self.times)
+
+    @property
+    def avg(self) -> float:
+        return sum(self.times) / len(self.times)
+
+
+@dataclass
+class Outcome:
+    """PASSED, FAILED, UNIMPLEMENTED (no implementation accepts: counted as skipped) or,
+    in --mode=P alone, EXECUTED."""
+    state: str
+    reason: str = ""
+    impl: str = ""
+    perf: Optional[Perf] = None
+
+
+def open_engine(kind: str) -> tuple:
+    """(engine, stream, note) for "cpu" or "gpu[:index]". gpu is the OpenCL engine: an
+    OpenCL GPU when there is one, else the OpenCL device at that index (PoCL's CPU
+    device), which the note names."""
+    name, _, index = kind.partition(":")
+    index = int(index or 0)
+    if name == "cpu":
+        eng, note = dnnl.engine(dnnl.engine.kind.cpu, index), ""
+    elif name != "gpu":
+        raise dnnl.error(dnnl.status.invalid_arguments,
+                         f"--engine={kind}: expected cpu or gpu[:INDEX]")
+    elif dnnl.engine.get_count(dnnl.engine.kind.gpu) > index:
+        eng, note = dnnl.engine(dnnl.engine.kind.gpu, index), ""
+    else:
+        eng, note = _any_ocl_engine(kind, index)
+    return eng, dnnl.stream(eng), note
+
+
+def _any_ocl_engine(kind: str, index: int) -> tuple:
+    try:
+        import pyopencl as cl
+        devices = [d for p in cl.get_platforms() for d in p.get_devices()]
+    except Exception:  # no pyopencl, no ICD loader or no platform
+        devices = []
+    if index >= len(devices):
+        raise dnnl.error(dnnl.status.invalid_arguments,
+                         f"--engine={kind}: no OpenCL device at index {index} (found "
+                         f"{len(devices)}; pyopencl with PoCL comes with `make test`)")
+    device = devices[index]
+    eng = dnnl.ocl_interop.make_engine(device, cl.Context([device]))
+    return eng, f"--engine={kind}: no OpenCL GPU; the OpenCL engine runs on " \
+                f"{device.name.strip()} ({device.platform.name.strip()})"
+
+
+def inputs(case: Case, seed: int = 0) -> dict:
+    """Seeded float32 data of O(1): src, weights and dst (read by a sum post-op)."""
+    rng = np.random.default_rng(seed)
+    return {k: rng.standard_normal(d, dtype=np.float32)
+            for k, d in case.driver.dims(case.problem).items()}
+
+
+def _memories(case: Case, pd, eng, strm, data: dict) -> dict:
+    args = {dnnl.ARG_SRC: data["src"], dnnl.ARG_WEIGHTS: data["weights"],
+            dnnl.ARG_DST: data["dst"]}
+    return {arg: to_memory(eng, strm, a, pd.query_md(arg)) for arg, a in args.items()}
+
+
+def _pd_or_outcome(case: Case, eng):
+    """The primitive descriptor, or the Outcome that ends the case: UNIMPLEMENTED when no
+    implementation accepts, FAILED when the library refuses the problem."""
+    try:
+        return case.driver.pd(eng, case.problem, case.setup), None
+    except dnnl.error as e:
+        state = "UNIMPLEMENTED" if e.status == dnnl.status.unimplemented else "FAILED"
+        return None, Outcome(state, str(e))
+
+
+def check(case: Case, eng, strm) -> Outcome:
+    """--mode=C: one execution against the float64 numpy reference; the error is measured
+    against the reference's scale and must stay within reference.tolerance."""
+    pd, ended = _pd_or_outcome(case, eng)
+    if ended:
+        return ended
+    data = inputs(case)
+    args = _memories(case, pd, eng, strm, data)
+    case.driver.primitive(pd).execute(strm, args)
+    strm.wait()
+    out = args[dnnl.ARG_DST].to_numpy()
+    ref = case.driver.reference(case.problem, data["src"], data["weights"])
+    ref = reference.post_ops(ref, data["dst"].astype(np.float64), case.setup.post_ops)
+    err, at = reference.relative_error(out, ref)
+    tol = reference.tolerance(case.driver.accumulation(case.problem))
+    impl = pd.impl_info_str()
+    if err <= tol:
+        return Outcome("PASSED", impl=impl)
+    where = ",".join(map(str, at))
+    return Outcome("FAILED", f"relative error {err:.3g} > {tol:.3g} at dst[{where}]: got "
+                   f"{out[at]:.6g}, expected {ref[at]:.6g}", impl)
+
+
+@contextlib.contextmanager
+def _creation_caches():
+    """No cache directory (a miss must compile) and an empty primitive cache that holds
+    entries (a hit must hit); the user's settings come back afterwards."""
+    cache_dir, capacity = dnnl.get_cache_dir(), dnnl.get_primitive_cache_capacity()
+    dnnl.set_cache_dir(None)
+    dnnl.set_primitive_cache_capacity(max(capacity, 1))
+    dnnl.clear_primitive_cache()
+    try:
+        yield
+    finally:
+        dnnl.set_primitive_cache_capacity(capacity)
+        dnnl.set_cache_dir(cache_dir)
+
+
+def _ms(fn, *args) -> tuple:
+    t0 = time.perf_counter()
+    out = fn(*args)
+    return (time.perf_counter() - t0) * 1e3, out
+
+
+def perf(case: Case, eng, strm, max_ms: float, fix_times: int = 0) -> Outcome:
+    """--mode=P: creation times (miss, then the best of 5 hits and of 3 creations from the
+    blob with the primitive cache off) and execution times."""
+    pd, ended = _pd_or_outcome(case, eng)
+    if ended:
+        return ended
+    make = case.driver.primitive
+    with _creation_caches():
+        miss, prim = _ms(make, pd)
+        hit = min(_ms(make, pd)[0] for _ in range(5))
+        blob = prim.get_cache_blob()
+        dnnl.set_primitive_cache_capacity(0)
+        from_blob = min(_ms(make, pd, blob)[0] for _ in range(3))
+    args = _memories(case, pd, eng, strm, inputs(case))
+
+    def run():
+        prim.execute(strm, args)
+        strm.wait()
+    return Outcome("EXECUTED", impl=pd.impl_info_str(),
+                   perf=Perf(miss, hit, from_blob, time_runs(run, max_ms, fix_times)))

@@ -1,0 +1,16 @@
+"""The timing loop shared by the driver and the torch reference's own process (which
+loads this file alone, without dnnl_py: see torch_times.py)."""
+import time
+
+
+def time_runs(run, max_ms: float, fix_times: int = 0) -> list:
+    """Milliseconds of repeated runs after one untimed warm-up: `fix_times` runs when set,
+    else runs until `max_ms` have passed (at least one)."""
+    run()
+    times = []
+    while True:
+        t0 = time.perf_counter()
+        run()
+        times.append((time.perf_counter() - t0) * 1e3)
+        if (len(times) >= fix_times) if fix_times else (sum(times) >= max_ms):
+            return times
