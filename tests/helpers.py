@@ -2,33 +2,11 @@
 import numpy as np
 
 import dnnl_py as dnnl
+from dnnl_py.benchdnn.drivers import PLAIN, to_memory  # noqa: F401
+from dnnl_py.benchdnn.drivers import attr_of as make_attr  # noqa: F401
 
 tag, dt = dnnl.memory.format_tag, dnnl.memory.data_type
-PLAIN = {1: tag.a, 2: tag.ab, 3: tag.abc, 4: tag.abcd, 5: tag.abcde, 6: tag.abcdef}
 CHANNELS_LAST = {3: tag.acb, 4: tag.acdb, 5: tag.acdeb}
-
-
-def make_attr(ops):
-    attr = dnnl.primitive_attr()
-    po = dnnl.post_ops()
-    for op in ops:
-        if op[0] == "sum":
-            po.append_sum(op[1])
-        else:
-            po.append_eltwise(getattr(dnnl.algorithm, op[1]), op[2], op[3])
-    attr.set_post_ops(po)
-    return attr
-
-
-def to_memory(eng, strm, array, md):
-    """A memory of layout `md` holding `array` (reordered from a plain one if needed)."""
-    user = dnnl.memory(dnnl.memory.desc(array.shape, dt.f32, PLAIN[array.ndim]), eng,
-                       np.array(array, np.float32, order="C"))  # a copy: dst is written
-    if md == user.get_desc():
-        return user
-    mem = dnnl.memory(md, eng)
-    dnnl.reorder(user, mem).execute(strm, {dnnl.ARG_FROM: user, dnnl.ARG_TO: mem})
-    return mem
 
 
 def run_conv(eng, strm, src, wei, bias, strides, dilates, pad_l, pad_r, ops=(),

@@ -1,28 +1,10 @@
-"""Independent references: numpy only, no code shared with dnnl_py's kernels."""
+"""Independent references: numpy only, no code shared with dnnl_py's kernels. The
+post-ops, the tolerance and the error measure are the benchdnn driver's (its numpy
+references use no dnnl_py kernel either); conv_fwd, a per-tap einsum, also checks the
+driver's im2col reference."""
 import numpy as np
-from scipy.special import erf, expit
 
-ELTWISE = {
-    "eltwise_relu": lambda x, a, b: np.where(x > 0, x, a * x),
-    "eltwise_gelu_tanh":
-        lambda x, a, b: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3))),
-    "eltwise_gelu_erf": lambda x, a, b: 0.5 * x * (1 + erf(x / np.sqrt(2))),
-    "eltwise_tanh": lambda x, a, b: np.tanh(x),
-    "eltwise_logistic": lambda x, a, b: expit(x),
-    "eltwise_swish": lambda x, a, b: x * expit(a * x),
-    "eltwise_linear": lambda x, a, b: a * x + b,
-    "eltwise_clip": lambda x, a, b: np.clip(x, a, b),
-}
-
-
-def post_ops(x, dst_old, ops):
-    """ops: [("eltwise", name, alpha, beta) | ("sum", scale)] applied in order."""
-    for op in ops:
-        if op[0] == "sum":
-            x = x + op[1] * dst_old
-        else:
-            x = ELTWISE[op[1]](x, op[2], op[3])
-    return x
+from dnnl_py.benchdnn.reference import post_ops, relative_error, tolerance  # noqa: F401
 
 
 def conv_fwd(src, wei, bias, strides, dilates, pad_l, pad_r, groups):
@@ -49,15 +31,7 @@ def conv_fwd(src, wei, bias, strides, dilates, pad_l, pad_r, groups):
     return out
 
 
-def tolerance(k: int) -> float:
-    """fp32 relative tolerance for a sum of k products of O(1) values: the error of a
-    float32 accumulation grows about as eps * sqrt(k) (random rounding) and BLAS's
-    blocked sums keep it there; 8x margin."""
-    return 8 * np.finfo(np.float32).eps * max(1.0, np.sqrt(k)) * 4
-
-
 def assert_close(out, ref, k):
     """Errors measured against the reference's scale, as benchdnn does."""
-    scale = max(1.0, float(np.abs(ref).max()))
-    err = float(np.abs(out - ref).max()) / scale
-    assert err <= tolerance(k), f"max rel error {err:.3g} > {tolerance(k):.3g}"
+    err, at = relative_error(out, ref)
+    assert err <= tolerance(k), f"max rel error {err:.3g} > {tolerance(k):.3g} at {at}"

@@ -152,7 +152,7 @@ def parse_args(argv: list) -> tuple[Options, list]:
 class Progress:
     """A one-line bar on stderr, drawn only when stderr is a terminal."""
 
-    def __init__(self, total: int, stream=sys.stderr):
+    def __init__(self, total: int, stream):
         self.total, self.stream = total, stream
         self.shown = total > 1 and stream.isatty()
 
@@ -195,9 +195,10 @@ def _csv_row(index: int, case: Case, outcome, engine_kind: str) -> list:
     return row + [outcome.reason]
 
 
-def run_cases(cases: list, out=sys.stdout, err=sys.stderr) -> int:
+def run_cases(cases: list, out=None, err=None) -> int:
     """Runs each case as its options say; prints benchdnn's lines and the summary.
     Returns the exit status: 0, or 1 when a case failed."""
+    out, err = out or sys.stdout, err or sys.stderr
     start = time.perf_counter()
     engines: dict = {}
     counts = {"tests": 0, "passed": 0, "skipped": 0, "failed": 0}
@@ -260,7 +261,8 @@ def main(argv: Optional[list] = None) -> int:
         opts, cases = parse_args(argv)
         if opts.report:
             from .report import write_report
-            write_report(opts.report, [c for c, _ in cases] or None, opts.max_ms)
+            write_report(opts.report, [c for c, _ in cases] or None, opts.max_ms,
+                         opts.fix_times)
             return 0
         if not cases:
             raise UsageError("no problem given (a problem string or --batch=FILE)")

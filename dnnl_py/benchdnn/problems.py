@@ -149,15 +149,19 @@ def parse_conv(text: str) -> ConvDesc:
                 raise ProblemError(f"{text!r}: field {key!r} is required")
         ii, kk = vals[f"i{a}"], vals[f"k{a}"]
         ss, dd, pp = vals.get(f"s{a}", 1), vals.get(f"d{a}", 0), vals.get(f"p{a}")
+        if min(ii, kk, ss) < 1:
+            raise ProblemError(f"{text!r}: sizes along {a} must be positive (i{a}{ii} "
+                               f"k{a}{kk} s{a}{ss})")
         ext = (kk - 1) * (dd + 1) + 1
         oo = vals.get(f"o{a}")
         if pp is None:
             pp = 0 if oo is None else max(0, ((oo - 1) * ss - ii + ext) // 2)
         if oo is None:
             oo = (ii - ext + 2 * pp) // ss + 1
-        if min(ii, kk, ss, oo) < 1:
-            raise ProblemError(f"{text!r}: sizes along {a} must be positive (i{a}{ii} "
-                               f"k{a}{kk} s{a}{ss} o{a}{oo})")
+        if oo < 1:
+            raise ProblemError(f"{text!r}: sizes along {a} must be positive: the kernel "
+                               f"(k{a}{kk} d{a}{dd}) is wider than the padded input "
+                               f"(i{a}{ii} p{a}{pp}), giving o{a}{oo}")
         i.append(ii), o.append(oo), k.append(kk), s.append(ss), p.append(pp), d.append(dd)
     g = vals.get("g", 1)
     if g < 1 or vals["ic"] % g or vals["oc"] % g:

@@ -53,7 +53,7 @@ def _torch_request(case: Case) -> dict:
             "strides": p.s[sp], "dilates": p.d[sp], "pad_l": p.p[sp], "pad_r": p.pr[sp]}
 
 
-def torch_times(cases: list, max_ms: float) -> Optional[list]:
+def torch_times(cases: list, max_ms: float, fix_times: int = 0) -> Optional[list]:
     """[(min_ms, avg_ms)] per case from torch_times.py, or None without torch."""
     import importlib.util
     if importlib.util.find_spec("torch") is None:
@@ -62,7 +62,8 @@ def torch_times(cases: list, max_ms: float) -> Optional[list]:
     env = dict(os.environ)
     if USER_OMP_WAIT_POLICY is None:  # dnnl_py's own setting: not torch's
         env.pop("OMP_WAIT_POLICY", None)
-    request = {"max_ms": max_ms, "problems": [_torch_request(c) for c in cases]}
+    request = {"max_ms": max_ms, "fix_times": fix_times,
+               "problems": [_torch_request(c) for c in cases]}
     done = subprocess.run([sys.executable, str(HERE / "torch_times.py")], env=env, text=True,
                           input=json.dumps(request), capture_output=True)
     if done.returncode:
@@ -81,7 +82,7 @@ def _engines() -> list:
     return found
 
 
-def measure(cases: list, max_ms: float) -> dict:
+def measure(cases: list, max_ms: float, fix_times: int = 0) -> dict:
     """{"columns": labels, "rows": [{"case", "gflop", "ms": {label: min}, "creation":
     {label: Perf}, "impl": {label: name}}], "engines": notes}."""
     engines = _engines()
@@ -90,15 +91,15 @@ def measure(cases: list, max_ms: float) -> dict:
         row = {"case": case, "gflop": case.problem.flops / 1e9, "ms": {}, "creation": {},
                "impl": {}}
         for label, kind, (eng, strm, _) in engines:
-            outcome = perf(replace(case, engine=kind), eng, strm, max_ms)
+            outcome = perf(replace(case, engine=kind), eng, strm, max_ms, fix_times)
             if outcome.perf:
                 row["ms"][label] = outcome.perf.min
                 row["creation"][label] = outcome.perf
                 row["impl"][label] = outcome.impl
-        row["ms"]["numpy"] = min(time_runs(_numpy_runner(case), max_ms))
+        row["ms"]["numpy"] = min(time_runs(_numpy_runner(case), max_ms, fix_times))
         rows.append(row)
     columns = [label for label, _, _ in engines] + ["numpy"]
-    torch = torch_times(cases, max_ms)
+    torch = torch_times(cases, max_ms, fix_times)
     if torch:
         columns.append("torch")
         for row, (best, _) in zip(rows, torch):
@@ -227,7 +228,7 @@ def markdown(results: dict, command: str, images: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_report(target: str, cases: Optional[list], max_ms: float,
+def write_report(target: str, cases: Optional[list], max_ms: float, fix_times: int = 0,
                  command: Optional[str] = None) -> Path:
     """Measures `cases` (default: inputs/report_set) and writes the report; returns the
     Markdown file's path."""
@@ -236,7 +237,7 @@ def write_report(target: str, cases: Optional[list], max_ms: float,
         cases = [c for c, _ in parse_args(["--batch=report_set"])[1]]
     md_path, images = _paths(target)
     images.mkdir(parents=True, exist_ok=True)
-    results = measure(cases, max_ms)
+    results = measure(cases, max_ms, fix_times)
     _plot_gflops(results, images / "gflops.png")
     _plot_creation(results, images / "creation.png")
     command = command or "python -m dnnl_py.benchdnn " + shlex.join(sys.argv[1:])

@@ -7,10 +7,11 @@ def time_runs(run, max_ms: float, fix_times: int = 0) -> list:
     """Milliseconds of repeated runs after one untimed warm-up: `fix_times` runs when set,
     else runs until `max_ms` have passed (at least one)."""
     run()
-    times = []
+    times, total = [], 0.0
     while True:
         t0 = time.perf_counter()
         run()
         times.append((time.perf_counter() - t0) * 1e3)
-        if (len(times) >= fix_times) if fix_times else (sum(times) >= max_ms):
+        total += times[-1]
+        if (len(times) >= fix_times) if fix_times else (total >= max_ms):
             return times

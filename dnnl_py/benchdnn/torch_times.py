@@ -2,9 +2,9 @@
 dnnl_py would share one libgomp in one process, and the OpenMP wait policy that suits one
 slows the other. It imports torch and timing.py, never dnnl_py.
 
-stdin: {"max_ms": N, "problems": [{"kind": "conv", "src": dims, "weights": dims (with a
-groups dim when grouped), "groups", "strides", "dilates" (oneDNN's: 0 = dense), "pad_l",
-"pad_r"} | {"kind": "matmul", "src": dims, "weights": dims}, ...]}
+stdin: {"max_ms": N, "fix_times": N, "problems": [{"kind": "conv", "src": dims,
+"weights": dims (with a groups dim when grouped), "groups", "strides", "dilates" (oneDNN's:
+0 = dense), "pad_l", "pad_r"} | {"kind": "matmul", "src": dims, "weights": dims}, ...]}
 stdout: JSON [[min_ms, avg_ms], ...], one per problem.
 """
 import json
@@ -56,7 +56,7 @@ def main() -> None:
     with torch.inference_mode():
         for p in request["problems"]:
             runner = conv_runner(p) if p["kind"] == "conv" else matmul_runner(p)
-            times = time_runs(runner, request["max_ms"])
+            times = time_runs(runner, request["max_ms"], request["fix_times"])
             results.append([min(times), sum(times) / len(times)])
     print(json.dumps(results))
 
