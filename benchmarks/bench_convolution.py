@@ -1,7 +1,7 @@
 """Convolution throughput on ResNet-50's shapes at minibatch 1 and 32 against an
-im2col numpy reference and, when installed, torch.nn.functional.conv2d (oneDNN inside,
-timed in a process of its own by torch_conv_reference.py during this run), all in
-channels-last as dnnl_py's `any` layouts resolve.
+im2col numpy reference (the benchdnn driver's, NCHW) and, when installed,
+torch.nn.functional.conv2d (oneDNN inside, channels-last as dnnl_py's `any` layouts
+resolve, timed in a process of its own by the benchdnn report's torch reference).
 
     make bench  # or: .venv/bin/python -m pytest benchmarks/bench_convolution.py --benchmark-only
 """
@@ -13,21 +13,13 @@ import pytest
 
 import dnnl_py as dnnl
 from dnnl_py.benchdnn.problems import parse_conv, read_batch
+from dnnl_py.benchdnn.reference import conv_im2col
 
 SHARED = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "benchdnn"
 RESNET = list(read_batch(SHARED / "shapes_resnet_50", parse_conv))
 dt, tag = dnnl.memory.data_type, dnnl.memory.format_tag
 IMPLS = ["dnnl", "numpy_im2col"]
 HAVE_TORCH = importlib.util.find_spec("torch") is not None  # a reference only, never a dependency
-
-
-def numpy_im2col(x_nhwc, w_hwio, s, p):
-    """x (N, H, W, C), w (KH, KW, C, O): gather patches, one tensordot."""
-    kh, kw = w_hwio.shape[:2]
-    xp = np.pad(x_nhwc, ((0, 0), (p[0], p[0]), (p[1], p[1]), (0, 0)))
-    win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(1, 2))
-    win = win[:, ::s[0], ::s[1]]  # (N, OH, OW, C, KH, KW)
-    return np.tensordot(win, w_hwio, axes=([4, 5, 3], [0, 1, 2]))
 
 
 @pytest.mark.parametrize("impl", IMPLS)
@@ -60,7 +52,9 @@ def test_conv(benchmark, request, impl, mb, p):
     else:
         if mb > 1:
             pytest.skip("numpy im2col reference timed at minibatch 1 only (slow)")
-        fn = lambda: numpy_im2col(x, w, s, pad)  # noqa: E731
+        x_nchw, w_oihw = x.transpose(0, 3, 1, 2).copy(), w.transpose(3, 2, 0, 1)[None].copy()
+        fn = lambda: conv_im2col(x_nchw, w_oihw, None, s, (0, 0), pad, pr,  # noqa: E731
+                                 np.float32)
     benchmark.extra_info["gflops"] = p.flops / p.mb * mb
     benchmark.pedantic(fn, rounds=3 if mb > 1 else 10, warmup_rounds=1)
 

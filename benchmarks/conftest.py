@@ -1,23 +1,32 @@
 """Prints, after the benchmarks, each group's throughput ratio of dnnl_py against the
 references measured in the same run (minimum times), and geometric means per family."""
-import json
 import math
 import pathlib
-import subprocess
-import sys
 from collections import defaultdict
 
 import pytest
+
+from dnnl_py.benchdnn.drivers import DRIVERS
+from dnnl_py.benchdnn.problems import parse_conv, read_batch
+from dnnl_py.benchdnn.report import torch_times
+from dnnl_py.benchdnn.run import Case
 
 _HERE = pathlib.Path(__file__).resolve().parent
 
 
 @pytest.fixture(scope="session")
 def torch_conv_times():
-    """{"<mb>:<layer>": seconds} from torch_conv_reference.py in its own process."""
-    out = subprocess.run([sys.executable, str(_HERE / "torch_conv_reference.py"), "1", "32"],
-                         capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    """{"<mb>:<layer>": seconds}: torch's conv2d on ResNet-50's shapes at minibatch 1 (best
+    of 10) and 32 (best of 3), timed in a process of its own by the benchdnn report's
+    torch reference."""
+    shapes = list(read_batch(_HERE.parents[1] / "shared" / "benchdnn" / "shapes_resnet_50",
+                             parse_conv))
+    times = {}
+    for mb, runs in ((1, 10), (32, 3)):
+        cases = [Case(DRIVERS["conv"], p.with_mb(mb)) for p in shapes]
+        for p, (best_ms, _) in zip(shapes, torch_times(cases, 0, runs)):
+            times[f"{mb}:{p.name}"] = best_ms / 1e3
+    return times
 
 
 def pytest_terminal_summary(terminalreporter, config):

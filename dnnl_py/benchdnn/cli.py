@@ -195,15 +195,14 @@ def _csv_row(index: int, case: Case, outcome, engine_kind: str) -> list:
     return row + [outcome.reason]
 
 
-def run_cases(cases: list, out=None, err=None) -> int:
-    """Runs each case as its options say; prints benchdnn's lines and the summary.
-    Returns the exit status: 0, or 1 when a case failed."""
+def run_cases(cases: list, template: str = "def", out=None, err=None) -> int:
+    """Runs each case as its options say; prints benchdnn's lines (or CSV rows) and the
+    summary. Returns the exit status: 0, or 1 when a case failed."""
     out, err = out or sys.stdout, err or sys.stderr
     start = time.perf_counter()
     engines: dict = {}
     counts = {"tests": 0, "passed": 0, "skipped": 0, "failed": 0}
     mins, avgs = [], []
-    template = cases[-1][1].template if cases else "def"
     writer = csv.writer(out) if template == "csv" else None
     if writer:
         writer.writerow(CSV_HEADER)
@@ -266,7 +265,7 @@ def main(argv: Optional[list] = None) -> int:
             return 0
         if not cases:
             raise UsageError("no problem given (a problem string or --batch=FILE)")
-        return run_cases(cases)
+        return run_cases(cases, opts.template)
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
