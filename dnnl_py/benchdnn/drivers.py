@@ -62,10 +62,7 @@ class Conv:
     """--conv: forward inference convolution, no bias (benchdnn's --dir=FWD_I)."""
     name = "conv"
     primitive = dnnl.convolution_forward
-
-    @staticmethod
-    def parse(text: str) -> ConvDesc:
-        return parse_conv(text)
+    parse = staticmethod(parse_conv)
 
     @staticmethod
     def _spatial(p: ConvDesc, values: tuple) -> list:
@@ -106,10 +103,7 @@ class Matmul:
     """--matmul: src x weights with broadcast batch dims, no bias."""
     name = "matmul"
     primitive = dnnl.matmul
-
-    @staticmethod
-    def parse(text: str) -> MatmulDesc:
-        return parse_matmul(text)
+    parse = staticmethod(parse_matmul)
 
     def dims(self, p: MatmulDesc) -> dict:
         batch = [max(a, b) for a, b in zip(p.src[:-2], p.weights[:-2])]

@@ -112,52 +112,47 @@ def _label(case: Case) -> str:
     return case.problem.name or str(case.problem)
 
 
-def _plot_gflops(results: dict, path: Path) -> None:
+def _bar_chart(path: Path, rows: list, series: list, xlabel: str, log: bool = False,
+               row_height: float = 0.45) -> None:
+    """Horizontal bars, one group per problem; series: (legend, values, bar options)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    rows, columns = results["rows"], results["columns"]
-    fig, ax = plt.subplots(figsize=(9, 0.45 * len(rows) * len(columns) / 2 + 1.5))
-    height = 0.8 / len(columns)
+    fig, ax = plt.subplots(figsize=(9, row_height * len(rows) * len(series) / 2 + 1.5))
+    height = 0.8 / len(series)
     y = np.arange(len(rows))
-    for j, label in enumerate(columns):
-        gflops = [r["gflop"] / r["ms"][label] * 1e3 if label in r["ms"] else 0 for r in rows]
-        ax.barh(y + j * height, gflops, height, label=label)
-    ax.set_yticks(y + height * (len(columns) - 1) / 2, [_label(r["case"]) for r in rows])
+    for j, (legend, values, options) in enumerate(series):
+        ax.barh(y + j * height, values, height, label=legend, **options)
+    ax.set_yticks(y + height * (len(series) - 1) / 2, [_label(r["case"]) for r in rows])
     ax.invert_yaxis()
-    ax.set_xlabel("GFLOP/s (minimum time; higher is better)")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
-    ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-
-
-def _plot_creation(results: dict, path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    engines = [label for label in results["columns"] if label.startswith("dnnl")]
-    # one colour per engine, lighter from miss to blob to hit
-    bars = [(label, what, f"C{k}", alpha) for k, label in enumerate(engines)
-            for what, alpha in (("miss", 1.0), ("blob", 0.6), ("hit", 0.3))]
-    rows = results["rows"]
-    fig, ax = plt.subplots(figsize=(9, 0.3 * len(rows) * len(bars) / 2 + 1.5))
-    height = 0.8 / len(bars)
-    y = np.arange(len(rows))
-    for j, (label, what, colour, alpha) in enumerate(bars):
-        ms = [getattr(r["creation"][label], f"ctime_{what}") if label in r["creation"]
-              else np.nan for r in rows]
-        ax.barh(y + j * height, ms, height, label=f"{label} {what}", color=colour, alpha=alpha)
-    ax.set_yticks(y + height * (len(bars) - 1) / 2, [_label(r["case"]) for r in rows])
-    ax.invert_yaxis()
-    ax.set_xscale("log")
-    ax.set_xlabel("primitive creation, ms (log scale; lower is better)")
+    if log:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def _plot_gflops(results: dict, path: Path) -> None:
+    rows = results["rows"]
+    series = [(label, [r["gflop"] / r["ms"][label] * 1e3 if label in r["ms"] else 0
+                       for r in rows], {}) for label in results["columns"]]
+    _bar_chart(path, rows, series, "GFLOP/s (minimum time; higher is better)")
+
+
+def _plot_creation(results: dict, path: Path) -> None:
+    rows = results["rows"]
+    engines = [label for label in results["columns"] if label.startswith("dnnl")]
+    # one colour per engine, lighter from miss to blob to hit
+    series = [(f"{label} {what}",
+               [getattr(r["creation"][label], f"ctime_{what}") if label in r["creation"]
+                else np.nan for r in rows], {"color": f"C{k}", "alpha": alpha})
+              for k, label in enumerate(engines)
+              for what, alpha in (("miss", 1.0), ("blob", 0.6), ("hit", 0.3))]
+    _bar_chart(path, rows, series, "primitive creation, ms (log scale; lower is better)",
+               log=True, row_height=0.3)
 
 
 def machine() -> list:

@@ -104,7 +104,7 @@ def inputs(case: Case, seed: int = 0) -> dict:
             for k, d in case.driver.dims(case.problem).items()}
 
 
-def _memories(case: Case, pd, eng, strm, data: dict) -> dict:
+def _memories(pd, eng, strm, data: dict) -> dict:
     args = {dnnl.ARG_SRC: data["src"], dnnl.ARG_WEIGHTS: data["weights"],
             dnnl.ARG_DST: data["dst"]}
     return {arg: to_memory(eng, strm, a, pd.query_md(arg)) for arg, a in args.items()}
@@ -127,7 +127,7 @@ def check(case: Case, eng, strm) -> Outcome:
     if ended:
         return ended
     data = inputs(case)
-    args = _memories(case, pd, eng, strm, data)
+    args = _memories(pd, eng, strm, data)
     case.driver.primitive(pd).execute(strm, args)
     strm.wait()
     out = args[dnnl.ARG_DST].to_numpy()
@@ -177,7 +177,7 @@ def perf(case: Case, eng, strm, max_ms: float, fix_times: int = 0) -> Outcome:
         blob = prim.get_cache_blob()
         dnnl.set_primitive_cache_capacity(0)
         from_blob = min(_ms(make, pd, blob)[0] for _ in range(3))
-    args = _memories(case, pd, eng, strm, inputs(case))
+    args = _memories(pd, eng, strm, inputs(case))
 
     def run():
         prim.execute(strm, args)
