@@ -401,7 +401,108 @@ def test_cli(eng, tmp_path, capsys):
     assert cache_cli.main(["verify", str(tmp_path), "--remove"]) == 1
     assert "DAMAGED" in capsys.readouterr().out and not victim.exists()
     assert cache_cli.main(["clear", str(tmp_path)]) == 0
-    assert "removed 1 entries" in capsys.readouterr().out
+    assert "removed 1 files" in capsys.readouterr().out
     out = subprocess.run([sys.executable, "-m", "dnnl_py.cache", "info", str(tmp_path)],
                          env={**os.environ, "PYTHONPATH": ROOT}, capture_output=True, text=True)
     assert out.returncode == 0 and "entries   0" in out.stdout
+
+
+# what the directory may touch -------------------------------------------------------
+
+def dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    p = subprocess.Popen([sys.executable, "-c", ""])
+    p.wait()
+    return p.pid
+
+
+def names(*paths) -> list:
+    """Sorted file names of the paths, or of a directory's files."""
+    if len(paths) == 1 and os.path.isdir(paths[0]):
+        paths = os.listdir(paths[0])
+    return sorted(os.path.basename(p) for p in paths)
+
+
+def fill(store, n, size=1000):
+    for i in range(n):
+        store.put(b"key%d" % i, bytes(size))
+
+
+def test_eviction_and_clear_leave_the_users_files(eng, tmp_path):
+    mine = {"my-dataset.blob": os.urandom(5000), "notes.txt": b"x" * 5000,
+            "DNNLPYC.blob": b"DNNLPYC"}  # the magic's first bytes: still not an entry
+    for name, data in mine.items():
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "sub.blob").mkdir()
+    dnnl.set_cache_dir(tmp_path, max_bytes=4096)
+    dnnl.convolution_forward(conv_pd(eng))
+    fill(dnnl.blob_store(tmp_path, max_bytes=4096), 8)
+    assert len(dnnl.blob_store(tmp_path).entries()) == 3  # bounded: 3 x ~1100 bytes
+    dnnl.blob_store(tmp_path).clear()
+    assert sorted(f.name for f in tmp_path.iterdir()) == sorted([*mine, "sub.blob"])
+    assert all((tmp_path / name).read_bytes() == data for name, data in mine.items())
+
+
+def test_empty_path_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for path in ("", b""):
+        with pytest.raises(dnnl.error, match="path is empty") as e:
+            dnnl.set_cache_dir(path)
+        assert e.value.status == dnnl.status.invalid_arguments
+    assert dnnl.get_cache_dir() is None and not list(tmp_path.iterdir())
+
+
+def test_killed_writers_temp_files_are_removed(tmp_path):
+    """A writer killed mid-write leaves its temp file: one whose pid is gone, or that
+    is older than STALE_TEMP_SECONDS, is removed by eviction and by clear; a live
+    writer's is left alone."""
+    store = dnnl.blob_store(tmp_path, max_bytes=1 << 20)
+    partial = cache_mod._frame(b"k", bytes(3000))[:2000]
+
+    def orphans():
+        dead = tmp_path / f".tmp-{dead_pid()}-a1b2_c.blob"
+        old = tmp_path / f".tmp-{os.getpid()}-old.blob"
+        for f in (dead, old):
+            f.write_bytes(partial)
+        (tmp_path / f".tmp-{dead_pid()}-empty.blob").write_bytes(b"")  # killed at once
+        os.utime(old, (1, 1))
+        return dead, old
+    live = tmp_path / f".tmp-{os.getpid()}-live.blob"
+    live.write_bytes(partial)
+    theirs = tmp_path / f".tmp-{dead_pid()}-theirs.blob"  # a name like ours, not our header
+    theirs.write_bytes(b"user data")
+    orphans()
+    assert len(store.stale_temp_files()) == 3
+    store.put(b"key", b"value")  # eviction removes them
+    assert names(tmp_path) == names(live, theirs, store._file(b"key"))
+    orphans()
+    unbounded = dnnl.blob_store(tmp_path)
+    unbounded.put(b"key2", b"value")  # without a bound, the first write sweeps them
+    assert len(unbounded.stale_temp_files()) == 0
+    orphans()
+    assert unbounded.clear() == 2 + 3
+    assert names(tmp_path) == names(live, theirs)
+
+
+def test_cli_verify_races_and_directories(tmp_path, capsys, monkeypatch):
+    store = dnnl.blob_store(tmp_path)
+    fill(store, 3)
+    (tmp_path / "dir.blob").mkdir()
+    real_entries, real_verify = cache_mod.blob_store.entries, cache_mod.blob_store.verify
+    gone = cache_mod.entry("0" * 64 + ".blob", None, 100, 0.0)  # evicted since the listing
+    monkeypatch.setattr(cache_mod.blob_store, "entries", lambda self: real_entries(self) + [gone])
+    assert cache_cli.main(["verify", str(tmp_path)]) == 0
+    assert "3 entries, 3 ok, 0 damaged" in capsys.readouterr().out
+    victim = store._file(b"key1")
+    with open(victim, "r+b") as f:
+        f.truncate(40)
+
+    def verify_then_evicted(self, e):
+        checked = real_verify(self, e)
+        if e.name == os.path.basename(victim):
+            os.unlink(victim)  # another process evicts it before --remove gets to it
+        return checked
+    monkeypatch.setattr(cache_mod.blob_store, "verify", verify_then_evicted)
+    assert cache_cli.main(["verify", str(tmp_path), "--remove"]) == 1
+    assert "1 damaged (removed)" in capsys.readouterr().out
+    assert (tmp_path / "dir.blob").is_dir()

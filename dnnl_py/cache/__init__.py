@@ -9,18 +9,23 @@ One file per key, `<sha256 of the key>.blob`:
 The value is what encrypt() returned, so the framing (and `verify`) needs no key.
 Files are written to a temporary name and renamed, so readers see whole entries or
 none, and processes filling one directory at once lose nothing. Reads refresh an
-entry's mtime; past max_bytes the entries least recently used go first. A damaged
-entry is a miss: logged and removed. The cache never fails a computation: an
-unwritable directory warns once and the library carries on without it.
+entry's mtime; past max_bytes the entries least recently used go first. Eviction and
+clear() touch only files whose header is ours (a user's `data.blob` beside them is
+left alone) and temp files that a killed writer left behind. A damaged entry is a miss:
+logged and removed. The cache never fails a computation: an unwritable directory warns
+once and the library carries on without it.
 """
 from __future__ import annotations
 
 import hashlib
 import logging
 import os
+import re
+import stat
 import struct
 import tempfile
 import threading
+import time
 import warnings
 from dataclasses import dataclass
 from typing import Callable, Optional
@@ -32,6 +37,10 @@ MAX_BYTES_ENV_VAR = "DNNL_PY_CACHE_DIR_MAX_BYTES"
 SUFFIX = ".blob"
 _MAGIC = b"DNNLPYC\0"
 _CHECKSUM_BYTES = 16
+# Temp files are `.tmp-<writer pid>-<random>.blob`: the pid tells a live writer's file
+# from one that a killed writer left behind (older versions wrote no pid).
+_TEMP_NAME = re.compile(r"\.tmp-(?:(\d+)-)?\w+" + re.escape(SUFFIX) + r"\Z")
+STALE_TEMP_SECONDS = 300  # no write takes this long: older temp files are orphans
 log = logging.getLogger("dnnl_py.cache")
 
 
@@ -84,9 +93,13 @@ class blob_store:
             raise invalid(f"cache dir: max_bytes must be a non-negative int, got {max_bytes!r}")
         if (encrypt is None) != (decrypt is None):
             raise invalid("cache dir: encrypt and decrypt come together")
-        self.path = os.path.abspath(os.path.expanduser(os.fspath(path)))
+        path = os.fspath(path)
+        if not path:  # "" would silently mean the current directory
+            raise invalid("cache dir: the path is empty (None turns the cache off)")
+        self.path = os.path.abspath(os.path.expanduser(path))
         self.max_bytes, self.encrypt, self.decrypt = max_bytes, encrypt, decrypt
         self._warned = False
+        self._swept = False  # stale temp files removed once per store when unbounded
         try:
             os.makedirs(self.path, mode=0o700, exist_ok=True)
         except OSError as e:
@@ -136,7 +149,8 @@ class blob_store:
             value = bytes(self.encrypt(value))
         data = _frame(bytes(key), bytes(value))
         try:
-            fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".tmp-", suffix=SUFFIX)
+            fd, tmp = tempfile.mkstemp(dir=self.path, prefix=f".tmp-{os.getpid()}-",
+                                       suffix=SUFFIX)
         except OSError as e:
             self._warn(f"cannot write in {self.path}: {e}")
             return
@@ -151,7 +165,7 @@ class blob_store:
             except OSError:
                 pass
             return
-        if self.max_bytes is not None:
+        if self.max_bytes is not None or not self._swept:
             self.evict(self.max_bytes)
 
     def discard(self, key: bytes, why: str) -> None:
@@ -163,58 +177,102 @@ class blob_store:
         except OSError:
             pass
 
-    def entries(self) -> list:
-        """Every entry file, least recently used first (damaged ones included)."""
-        found = []
+    def _scan(self) -> tuple[list, list]:
+        """(entries least recently used first, stale temp files): only regular files
+        whose header is ours; anything else in the directory is the user's."""
+        found, stale = [], []
         try:
             names = os.listdir(self.path)
         except OSError:
-            return found
+            return found, stale
+        now = time.time()
         for name in names:
-            if not name.endswith(SUFFIX) or name.startswith(".tmp-"):
+            temp = _TEMP_NAME.match(name)
+            if not name.endswith(SUFFIX) or (name.startswith(".tmp-") and not temp):
                 continue
-            path = os.path.join(self.path, name)
-            try:
-                st = os.stat(path)
-            except OSError:
-                continue  # removed meanwhile by another process
-            found.append(entry(name, None, st.st_size, st.st_mtime))
-        return sorted(found, key=lambda e: e.mtime)
+            e = _read_header(os.path.join(self.path, name), partial_ok=bool(temp))
+            if e is None:
+                continue  # not ours, or removed meanwhile by another process
+            if not temp:
+                found.append(e)
+            elif now - e.mtime > STALE_TEMP_SECONDS or temp[1] and not _alive(int(temp[1])):
+                stale.append(e)
+        return sorted(found, key=lambda e: e.mtime), stale
 
-    def verify(self, e: entry) -> entry:
-        """The entry with its key read back, or with what is wrong with it."""
+    def entries(self) -> list:
+        """Every entry file, least recently used first (damaged ones included)."""
+        return self._scan()[0]
+
+    def stale_temp_files(self) -> list:
+        """Temp files of writers that died (or are older than STALE_TEMP_SECONDS)."""
+        return self._scan()[1]
+
+    def verify(self, e: entry) -> Optional[entry]:
+        """The entry with its key read back, or with what is wrong with it; None when
+        it is gone (evicted by another process since it was listed)."""
         try:
             with open(os.path.join(self.path, e.name), "rb") as f:
                 key, _ = _unframe(f.read())
             if hashlib.sha256(key).hexdigest() + SUFFIX != e.name:
                 raise ValueError("file name does not match its key")
             return entry(e.name, key, e.size, e.mtime)
+        except FileNotFoundError:
+            return None
         except (OSError, ValueError, struct.error) as why:
             return entry(e.name, None, e.size, e.mtime, str(why))
 
-    def evict(self, max_bytes: int) -> None:
-        """Removes least recently used entries until the total is within max_bytes."""
-        entries = self.entries()
+    def remove(self, name: str) -> bool:
+        """Removes the file `name` of the directory; False if it was already gone."""
+        try:
+            os.unlink(os.path.join(self.path, name))
+            return True
+        except OSError:  # another process removed it first
+            return False
+
+    def evict(self, max_bytes: Optional[int] = None) -> None:
+        """Removes stale temp files, then least recently used entries until the total
+        is within max_bytes (when given)."""
+        self._swept = True
+        entries, stale = self._scan()
+        for e in stale:
+            self.remove(e.name)
+        if max_bytes is None:
+            return
         total = sum(e.size for e in entries)
         for e in entries:
             if total <= max_bytes:
                 break
-            try:
-                os.unlink(os.path.join(self.path, e.name))
-            except OSError:
-                continue
-            total -= e.size
+            if self.remove(e.name):
+                total -= e.size
 
     def clear(self) -> int:
-        """Removes every entry; returns how many."""
-        removed = 0
-        for e in self.entries():
-            try:
-                os.unlink(os.path.join(self.path, e.name))
-                removed += 1
-            except OSError:
-                pass
-        return removed
+        """Removes every entry and stale temp file; returns how many files."""
+        entries, stale = self._scan()
+        return sum(self.remove(e.name) for e in entries + stale)
+
+
+def _read_header(path: str, partial_ok: bool) -> Optional[entry]:
+    """The file as an entry if it is a regular file that starts with our magic (with
+    partial_ok, a temp file cut short by a killed writer may hold less); else None."""
+    try:  # O_NONBLOCK: a FIFO named *.blob must not hang the listing
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
+            st = os.fstat(f.fileno())
+            head = f.read(len(_MAGIC)) if stat.S_ISREG(st.st_mode) else None
+    except OSError:
+        return None
+    if head is None or not (head == _MAGIC or partial_ok and _MAGIC.startswith(head)):
+        return None
+    return entry(os.path.basename(path), None, st.st_size, st.st_mtime)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, as another user's
+        pass
+    return True
 
 
 _lock = threading.Lock()

@@ -1,7 +1,9 @@
 """python -m dnnl_py.cache info|ls|verify|clear DIR: look after a cache directory.
 
 verify checks every entry's framing and checksum (no key is needed, encrypted or
-not) and exits 1 if any is damaged; --remove deletes those."""
+not) and exits 1 if any is damaged; --remove deletes those. Only files whose header
+is the cache's are looked at or removed; clear also removes temp files that killed
+writers left behind."""
 from __future__ import annotations
 
 import argparse
@@ -33,7 +35,11 @@ def main(argv=None) -> int:
     entries = store.entries()
     if args.command == "info":
         total = sum(e.size for e in entries)
+        stale = store.stale_temp_files()
         print(f"directory {store.path}\nentries   {len(entries)}\nbytes     {total}")
+        if stale:
+            print(f"orphans   {len(stale)} temp files of killed writers, "
+                  f"{sum(e.size for e in stale)} bytes (clear removes them)")
         if entries:
             print(f"oldest    {_age(entries[0].mtime)} ago\nnewest    "
                   f"{_age(entries[-1].mtime)} ago")
@@ -42,19 +48,22 @@ def main(argv=None) -> int:
         for e in reversed(entries):
             print(f"{e.size:>10}  {_age(e.mtime):>9}  {e.name}")
     elif args.command == "verify":
-        damaged = 0
+        damaged = checked_count = 0
         for e in entries:
             checked = store.verify(e)
+            if checked is None:
+                continue  # evicted by another process since the listing: not damage
+            checked_count += 1
             if checked.key is None:
                 damaged += 1
                 print(f"DAMAGED {e.name}: {checked.problem}")
                 if args.remove:
-                    os.unlink(os.path.join(store.path, e.name))
-        print(f"{len(entries)} entries, {len(entries) - damaged} ok, {damaged} damaged"
+                    store.remove(e.name)
+        print(f"{checked_count} entries, {checked_count - damaged} ok, {damaged} damaged"
               + (" (removed)" if args.remove and damaged else ""))
         return 1 if damaged else 0
     else:
-        print(f"removed {store.clear()} entries from {store.path}")
+        print(f"removed {store.clear()} files from {store.path}")
     return 0
 
 
