@@ -506,3 +506,70 @@ def test_cli_verify_races_and_directories(tmp_path, capsys, monkeypatch):
     assert cache_cli.main(["verify", str(tmp_path), "--remove"]) == 1
     assert "1 damaged (removed)" in capsys.readouterr().out
     assert (tmp_path / "dir.blob").is_dir()
+
+
+# whose files are loaded -------------------------------------------------------------
+
+def test_directory_others_can_write_is_not_used(eng, strm, rng, tmp_path):
+    dnnl.set_cache_dir(tmp_path)
+    dnnl.convolution_forward(conv_pd(eng))
+    os.chmod(tmp_path, 0o777)  # anyone could have planted the entry now in it
+    dnnl.clear_primitive_cache()
+    with pytest.warns(RuntimeWarning, match="writable by group or others .mode 777.; not us"):
+        prim = dnnl.convolution_forward(conv_pd(eng))
+        dnnl.matmul(matmul_pd(eng))  # warned once
+    assert prim._built.source == "cache_miss" and len(os.listdir(tmp_path)) == 1
+    run_conv(eng, strm, prim, rng)
+    os.chmod(tmp_path, 0o755)
+    dnnl.clear_primitive_cache()
+    assert dnnl.convolution_forward(conv_pd(eng))._built.source == "from_cache_blob"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user needs root")
+def test_directory_or_entry_of_another_user_is_not_used(eng, tmp_path):
+    dnnl.set_cache_dir(tmp_path)
+    dnnl.convolution_forward(conv_pd(eng))
+    (entry_file,) = tmp_path.iterdir()
+    for path in (tmp_path, entry_file):
+        os.chown(path, 12345, 12345)
+        dnnl.set_cache_dir(tmp_path)
+        dnnl.clear_primitive_cache()
+        with pytest.warns(RuntimeWarning, match="owned by uid 12345; not using it"):
+            assert dnnl.convolution_forward(conv_pd(eng))._built.source == "cache_miss"
+        os.chown(path, 0, 0)
+
+
+def test_entry_others_can_write_is_not_loaded(eng, tmp_path):
+    dnnl.set_cache_dir(tmp_path)
+    dnnl.convolution_forward(conv_pd(eng))
+    (entry_file,) = tmp_path.iterdir()
+    os.chmod(entry_file, 0o666)
+    dnnl.clear_primitive_cache()
+    with pytest.warns(RuntimeWarning, match=f"entry {entry_file} is writable by group or"):
+        assert dnnl.convolution_forward(conv_pd(eng))._built.source == "cache_miss"
+    assert stat.S_IMODE(entry_file.stat().st_mode) == 0o600  # rewritten by us
+    assert cache_cli.main(["verify", str(tmp_path)]) == 0
+
+
+def test_symlinks_in_the_directory_are_not_followed(eng, tmp_path, capsys):
+    where, elsewhere = tmp_path / "cache", tmp_path / "elsewhere"
+    dnnl.set_cache_dir(elsewhere)
+    dnnl.convolution_forward(conv_pd(eng))
+    (target,) = elsewhere.iterdir()
+    target.write_bytes(target.read_bytes() + bytes(100_000))  # ours by its header, and big
+    os.utime(target, (2e9, 2e9))  # used "last", so LRU eviction would keep it
+    where.mkdir(mode=0o700)
+    link = where / target.name
+    link.symlink_to(target)
+    store = dnnl.blob_store(where, max_bytes=4096)
+    fill(store, 2)
+    assert len(store.entries()) == 2  # the link's target is not counted
+    dnnl.set_cache_dir(where)
+    dnnl.clear_primitive_cache()
+    with pytest.warns(RuntimeWarning, match="is a symlink"):
+        assert dnnl.convolution_forward(conv_pd(eng))._built.source == "cache_miss"
+    assert target.stat().st_mtime == 2e9 and not link.is_symlink()  # replaced by an entry
+    link.unlink()
+    link.symlink_to(target)
+    assert cache_cli.main(["verify", str(where)]) == 0 and target.stat().st_mtime == 2e9
+    assert "2 entries, 2 ok" in capsys.readouterr().out

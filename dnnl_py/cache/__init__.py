@@ -14,9 +14,14 @@ clear() touch only files whose header is ours (a user's `data.blob` beside them 
 left alone) and temp files that a killed writer left behind. A damaged entry is a miss:
 logged and removed. The cache never fails a computation: an unwritable directory warns
 once and the library carries on without it.
+
+As ssh and ccache do, a directory or entry that another user could have written (owned
+by someone else, or group/world-writable) is not used: a warning, once, and the library
+runs without it. Symlinks inside the directory are never followed.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -103,13 +108,23 @@ class blob_store:
         try:
             os.makedirs(self.path, mode=0o700, exist_ok=True)
         except OSError as e:
-            self._warn(f"cannot create {self.path}: {e}")
+            self._warn(f"cannot create {self.path}: {e}; carrying on without storing")
 
     def _warn(self, message: str) -> None:
         if not self._warned:
             self._warned = True
-            warnings.warn(f"dnnl_py cache dir: {message}; carrying on without storing",
-                          RuntimeWarning, stacklevel=4)
+            warnings.warn(f"dnnl_py cache dir: {message}", RuntimeWarning, stacklevel=4)
+
+    def _usable(self) -> bool:
+        """False (with a warning, once) when another user could write the directory:
+        an entry they planted would be loaded as ours."""
+        try:
+            problem = _writable_by_others(os.stat(self.path))
+        except OSError as e:
+            problem = f"unreadable ({e})"
+        if problem:
+            self._warn(f"{self.path} is {problem}; not using it")
+        return problem is None
 
     def _file(self, key: bytes) -> str:
         if not isinstance(key, (bytes, bytearray)):
@@ -119,10 +134,19 @@ class blob_store:
     def get(self, key: bytes) -> Optional[bytes]:
         """The value stored under key, or None (absent, damaged, or not decryptable)."""
         path = self._file(key)
+        if not self._usable():
+            return None
         try:
-            with open(path, "rb") as f:
+            with _open_entry(path) as f:
                 data = f.read()
+                try:  # most recently used; through the descriptor, so never a link's target
+                    os.utime(f.fileno())
+                except OSError:
+                    pass
         except FileNotFoundError:
+            return None
+        except _Untrusted as e:
+            self._warn(f"entry {path} is {e}; not using it")
             return None
         except OSError as e:
             log.warning("cannot read %s: %s", path, e)
@@ -136,15 +160,13 @@ class blob_store:
         except Exception as e:  # a user's decrypt may raise anything: a miss
             self.discard(key, str(e))
             return None
-        try:
-            os.utime(path)  # most recently used
-        except OSError:
-            pass
         return value
 
     def put(self, key: bytes, value: bytes) -> None:
         """Stores value under key (atomically); a failure warns once, never raises."""
         path = self._file(key)
+        if not self._usable():
+            return
         if self.encrypt is not None:
             value = bytes(self.encrypt(value))
         data = _frame(bytes(key), bytes(value))
@@ -152,14 +174,14 @@ class blob_store:
             fd, tmp = tempfile.mkstemp(dir=self.path, prefix=f".tmp-{os.getpid()}-",
                                        suffix=SUFFIX)
         except OSError as e:
-            self._warn(f"cannot write in {self.path}: {e}")
+            self._warn(f"cannot write in {self.path}: {e}; carrying on without storing")
             return
         try:
             with os.fdopen(fd, "wb") as f:  # mkstemp: mode 0600
                 f.write(data)
             os.replace(tmp, path)
         except OSError as e:
-            self._warn(f"cannot write {path}: {e}")
+            self._warn(f"cannot write {path}: {e}; carrying on without storing")
             try:
                 os.unlink(tmp)
             except OSError:
@@ -211,14 +233,14 @@ class blob_store:
         """The entry with its key read back, or with what is wrong with it; None when
         it is gone (evicted by another process since it was listed)."""
         try:
-            with open(os.path.join(self.path, e.name), "rb") as f:
+            with _open_entry(os.path.join(self.path, e.name)) as f:
                 key, _ = _unframe(f.read())
             if hashlib.sha256(key).hexdigest() + SUFFIX != e.name:
                 raise ValueError("file name does not match its key")
             return entry(e.name, key, e.size, e.mtime)
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, struct.error) as why:
+        except (OSError, ValueError, struct.error, _Untrusted) as why:
             return entry(e.name, None, e.size, e.mtime, str(why))
 
     def remove(self, name: str) -> bool:
@@ -255,7 +277,7 @@ def _read_header(path: str, partial_ok: bool) -> Optional[entry]:
     """The file as an entry if it is a regular file that starts with our magic (with
     partial_ok, a temp file cut short by a killed writer may hold less); else None."""
     try:  # O_NONBLOCK: a FIFO named *.blob must not hang the listing
-        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
+        with os.fdopen(os.open(path, _OPEN_FLAGS), "rb") as f:
             st = os.fstat(f.fileno())
             head = f.read(len(_MAGIC)) if stat.S_ISREG(st.st_mode) else None
     except OSError:
@@ -263,6 +285,43 @@ def _read_header(path: str, partial_ok: bool) -> Optional[entry]:
     if head is None or not (head == _MAGIC or partial_ok and _MAGIC.startswith(head)):
         return None
     return entry(os.path.basename(path), None, st.st_size, st.st_mtime)
+
+
+# Never through a symlink (its target is not ours to read, time-stamp or count), and
+# without blocking on a FIFO.
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+
+
+class _Untrusted(Exception):
+    """An entry that is not a regular file of ours: not used, not taken for damage."""
+
+
+def _writable_by_others(st: os.stat_result) -> Optional[str]:
+    """Why another user could have written the file or directory, or None (we or root
+    own it and only the owner may write it: ssh's StrictModes)."""
+    if st.st_uid not in (os.geteuid(), 0):
+        return f"owned by uid {st.st_uid}"
+    if st.st_mode & 0o022:
+        return f"writable by group or others (mode {stat.S_IMODE(st.st_mode):o})"
+    return None
+
+
+def _open_entry(path: str):
+    """The entry opened for reading; _Untrusted if it is a symlink, not a regular file
+    or writable by another user (checked on the open file, so it cannot be swapped)."""
+    try:
+        f = os.fdopen(os.open(path, _OPEN_FLAGS), "rb")
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise _Untrusted("a symlink (never followed in the cache directory)") from None
+        raise
+    st = os.fstat(f.fileno())
+    problem = ("not a regular file" if not stat.S_ISREG(st.st_mode)
+               else _writable_by_others(st))
+    if problem:
+        f.close()
+        raise _Untrusted(problem)
+    return f
 
 
 def _alive(pid: int) -> bool:
