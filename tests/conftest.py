@@ -1,9 +1,14 @@
+import os
 import pathlib
 
 import numpy as np
 import pytest
 
 import dnnl_py as dnnl
+
+# A failure the cache would swallow fails the test instead (tests of those failures
+# set it to 0 with the tolerant_cache fixture).
+os.environ.setdefault("DNNL_PY_CACHE_FAILURE_FATAL", "1")
 
 SHARED = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "benchdnn"
 

@@ -25,6 +25,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 pytestmark = pytest.mark.usefixtures("clean_caches")
 
 
+@pytest.fixture
+def tolerant_cache(monkeypatch):
+    """Cache failures swallowed, as in production (the suite makes them fatal): for the
+    tests of what a swallowed failure does."""
+    monkeypatch.setenv(cache_mod.FAILURE_FATAL_ENV_VAR, "0")
+
+
 def conv_pd(eng, ic=16, oc=32, bias=True, relu=True):
     return dnnl.convolution_forward.primitive_desc(
         eng, dnnl.prop_kind.forward_inference, dnnl.algorithm.convolution_direct,
@@ -268,7 +275,7 @@ def test_cache_dir_across_processes(tmp_path):
     assert len(files) == 2 and all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
 
 
-def test_damaged_entry_is_a_miss_and_rewritten(eng, tmp_path, caplog):
+def test_damaged_entry_is_a_miss_and_rewritten(eng, tmp_path, caplog, tolerant_cache):
     dnnl.set_cache_dir(tmp_path)
     dnnl.convolution_forward(conv_pd(eng))
     (entry,) = tmp_path.iterdir()
@@ -280,7 +287,7 @@ def test_damaged_entry_is_a_miss_and_rewritten(eng, tmp_path, caplog):
     assert dnnl.convolution_forward(conv_pd(eng))._built.source == "from_cache_blob"
 
 
-def test_encryption(eng, tmp_path):
+def test_encryption(eng, tmp_path, tolerant_cache):
     key = 0x5A
     flip = lambda data: bytes(b ^ key for b in data)  # noqa: E731  (a stand-in cipher)
     dnnl.set_cache_dir(tmp_path, encrypt=flip, decrypt=flip)
@@ -298,7 +305,7 @@ def test_encryption(eng, tmp_path):
     assert dnnl.convolution_forward(conv_pd(eng))._built.source == "cache_miss"
 
 
-def test_full_dir_warns_once_and_carries_on(eng, strm, rng, tmp_path, monkeypatch):
+def test_full_dir_warns_once_and_carries_on(eng, strm, rng, tmp_path, monkeypatch, tolerant_cache):
     def no_space(*args, **kwargs):
         raise OSError(28, "No space left on device")
     monkeypatch.setattr(cache_mod.tempfile, "mkstemp", no_space)
@@ -312,7 +319,7 @@ def test_full_dir_warns_once_and_carries_on(eng, strm, rng, tmp_path, monkeypatc
         "carrying on without storing"]
 
 
-def test_uncreatable_dir_warns_and_carries_on(eng, strm, rng, tmp_path):
+def test_uncreatable_dir_warns_and_carries_on(eng, strm, rng, tmp_path, tolerant_cache):
     blocker = tmp_path / "file"
     blocker.write_bytes(b"")
     with pytest.warns(RuntimeWarning, match="cannot"):
@@ -510,7 +517,7 @@ def test_cli_verify_races_and_directories(tmp_path, capsys, monkeypatch):
 
 # whose files are loaded -------------------------------------------------------------
 
-def test_directory_others_can_write_is_not_used(eng, strm, rng, tmp_path):
+def test_directory_others_can_write_is_not_used(eng, strm, rng, tmp_path, tolerant_cache):
     dnnl.set_cache_dir(tmp_path)
     dnnl.convolution_forward(conv_pd(eng))
     os.chmod(tmp_path, 0o777)  # anyone could have planted the entry now in it
@@ -526,7 +533,7 @@ def test_directory_others_can_write_is_not_used(eng, strm, rng, tmp_path):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user needs root")
-def test_directory_or_entry_of_another_user_is_not_used(eng, tmp_path):
+def test_directory_or_entry_of_another_user_is_not_used(eng, tmp_path, tolerant_cache):
     dnnl.set_cache_dir(tmp_path)
     dnnl.convolution_forward(conv_pd(eng))
     (entry_file,) = tmp_path.iterdir()
@@ -539,7 +546,7 @@ def test_directory_or_entry_of_another_user_is_not_used(eng, tmp_path):
         os.chown(path, 0, 0)
 
 
-def test_entry_others_can_write_is_not_loaded(eng, tmp_path):
+def test_entry_others_can_write_is_not_loaded(eng, tmp_path, tolerant_cache):
     dnnl.set_cache_dir(tmp_path)
     dnnl.convolution_forward(conv_pd(eng))
     (entry_file,) = tmp_path.iterdir()
@@ -551,7 +558,7 @@ def test_entry_others_can_write_is_not_loaded(eng, tmp_path):
     assert cache_cli.main(["verify", str(tmp_path)]) == 0
 
 
-def test_symlinks_in_the_directory_are_not_followed(eng, tmp_path, capsys):
+def test_symlinks_in_the_directory_are_not_followed(eng, tmp_path, capsys, tolerant_cache):
     where, elsewhere = tmp_path / "cache", tmp_path / "elsewhere"
     dnnl.set_cache_dir(elsewhere)
     dnnl.convolution_forward(conv_pd(eng))
@@ -573,3 +580,41 @@ def test_symlinks_in_the_directory_are_not_followed(eng, tmp_path, capsys):
     link.symlink_to(target)
     assert cache_cli.main(["verify", str(where)]) == 0 and target.stat().st_mtime == 2e9
     assert "2 entries, 2 ok" in capsys.readouterr().out
+
+
+# the user's callbacks, and failures made fatal --------------------------------------
+
+def test_callbacks_must_be_callable(tmp_path):
+    for bad in ({"encrypt": 1, "decrypt": 2}, {"encrypt": bytes, "decrypt": b"key"}):
+        with pytest.raises(dnnl.error, match="must be a callable") as e:
+            dnnl.set_cache_dir(tmp_path, **bad)
+        assert e.value.status == dnnl.status.invalid_arguments
+
+
+@pytest.mark.parametrize("encrypt", [lambda data: 1 / 0, lambda data: None],
+                         ids=["raises", "returns None"])
+def test_failing_encrypt_writes_nothing_and_warns_once(eng, strm, rng, tmp_path, encrypt,
+                                                       tolerant_cache):
+    dnnl.set_cache_dir(tmp_path, encrypt=encrypt, decrypt=lambda data: data)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run_conv(eng, strm, dnnl.convolution_forward(conv_pd(eng)), rng)
+        dnnl.matmul(matmul_pd(eng))
+    assert [str(w.message).split(" raised")[0] for w in caught] == [
+        "dnnl_py cache dir: encrypt"]
+    assert not os.listdir(tmp_path)
+
+
+def test_failures_are_fatal_in_the_test_suite(eng, tmp_path):
+    assert os.environ[cache_mod.FAILURE_FATAL_ENV_VAR] == "1"  # tests/conftest.py
+    dnnl.set_cache_dir(tmp_path)
+    dnnl.convolution_forward(conv_pd(eng))
+    (entry_file,) = tmp_path.iterdir()
+    entry_file.write_bytes(entry_file.read_bytes()[:-9])
+    dnnl.clear_primitive_cache()
+    with pytest.raises(dnnl.error, match="damaged entry .* checksum mismatch") as e:
+        dnnl.convolution_forward(conv_pd(eng))
+    assert e.value.status == dnnl.status.runtime_error and not entry_file.exists()
+    dnnl.set_cache_dir(tmp_path, encrypt=lambda data: 1 / 0, decrypt=lambda data: data)
+    with pytest.raises(dnnl.error, match="encrypt raised ZeroDivisionError"):
+        dnnl.convolution_forward(conv_pd(eng))

@@ -18,6 +18,10 @@ once and the library carries on without it.
 As ssh and ccache do, a directory or entry that another user could have written (owned
 by someone else, or group/world-writable) is not used: a warning, once, and the library
 runs without it. Symlinks inside the directory are never followed.
+
+DNNL_PY_CACHE_FAILURE_FATAL=1 (pyopencl's CACHE_FAILURE_FATAL) turns every failure the
+cache would swallow into a dnnl.error (runtime_error): the test suite runs with it, so a
+test cannot pass because the cache silently gave up.
 """
 from __future__ import annotations
 
@@ -35,10 +39,11 @@ import warnings
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from .._errors import invalid
+from .._errors import error, invalid, status
 
 ENV_VAR = "DNNL_PY_CACHE_DIR"
 MAX_BYTES_ENV_VAR = "DNNL_PY_CACHE_DIR_MAX_BYTES"
+FAILURE_FATAL_ENV_VAR = "DNNL_PY_CACHE_FAILURE_FATAL"
 SUFFIX = ".blob"
 _MAGIC = b"DNNLPYC\0"
 _CHECKSUM_BYTES = 16
@@ -47,6 +52,13 @@ _CHECKSUM_BYTES = 16
 _TEMP_NAME = re.compile(r"\.tmp-(?:(\d+)-)?\w+" + re.escape(SUFFIX) + r"\Z")
 STALE_TEMP_SECONDS = 300  # no write takes this long: older temp files are orphans
 log = logging.getLogger("dnnl_py.cache")
+
+
+def _failure(message: str) -> None:
+    """Every failure the cache swallows passes here first: fatal when asked to be."""
+    if os.environ.get(FAILURE_FATAL_ENV_VAR, "").strip() not in ("", "0"):
+        raise error(status.runtime_error, f"cache dir: {message} "
+                    f"({FAILURE_FATAL_ENV_VAR} is set)")
 
 
 @dataclass(frozen=True)
@@ -98,6 +110,10 @@ class blob_store:
             raise invalid(f"cache dir: max_bytes must be a non-negative int, got {max_bytes!r}")
         if (encrypt is None) != (decrypt is None):
             raise invalid("cache dir: encrypt and decrypt come together")
+        for name, f in (("encrypt", encrypt), ("decrypt", decrypt)):
+            if f is not None and not callable(f):
+                raise invalid(f"cache dir: {name} must be a callable (bytes -> bytes), "
+                              f"got {type(f).__name__}")
         path = os.fspath(path)
         if not path:  # "" would silently mean the current directory
             raise invalid("cache dir: the path is empty (None turns the cache off)")
@@ -111,6 +127,7 @@ class blob_store:
             self._warn(f"cannot create {self.path}: {e}; carrying on without storing")
 
     def _warn(self, message: str) -> None:
+        _failure(message)
         if not self._warned:
             self._warned = True
             warnings.warn(f"dnnl_py cache dir: {message}", RuntimeWarning, stacklevel=4)
@@ -149,6 +166,7 @@ class blob_store:
             self._warn(f"entry {path} is {e}; not using it")
             return None
         except OSError as e:
+            _failure(f"cannot read {path}: {e}")
             log.warning("cannot read %s: %s", path, e)
             return None
         try:
@@ -168,7 +186,12 @@ class blob_store:
         if not self._usable():
             return
         if self.encrypt is not None:
-            value = bytes(self.encrypt(value))
+            try:
+                value = bytes(self.encrypt(value))
+            except Exception as e:  # the user's callback: never a failed creation
+                self._warn(f"encrypt raised {type(e).__name__}: {e}; the entry is not "
+                           "written")
+                return
         data = _frame(bytes(key), bytes(value))
         try:
             fd, tmp = tempfile.mkstemp(dir=self.path, prefix=f".tmp-{os.getpid()}-",
@@ -181,11 +204,11 @@ class blob_store:
                 f.write(data)
             os.replace(tmp, path)
         except OSError as e:
-            self._warn(f"cannot write {path}: {e}; carrying on without storing")
             try:
                 os.unlink(tmp)
             except OSError:
                 pass
+            self._warn(f"cannot write {path}: {e}; carrying on without storing")
             return
         if self.max_bytes is not None or not self._swept:
             self.evict(self.max_bytes)
@@ -198,6 +221,7 @@ class blob_store:
             os.unlink(path)
         except OSError:
             pass
+        _failure(f"damaged entry {path}: {why}")  # removed first: a rerun rebuilds it
 
     def _scan(self) -> tuple[list, list]:
         """(entries least recently used first, stale temp files): only regular files
@@ -248,7 +272,11 @@ class blob_store:
         try:
             os.unlink(os.path.join(self.path, name))
             return True
-        except OSError:  # another process removed it first
+        except FileNotFoundError:  # another process removed it first
+            return False
+        except OSError as e:
+            _failure(f"cannot remove {name}: {e}")
+            log.warning("cannot remove %s: %s", name, e)
             return False
 
     def evict(self, max_bytes: Optional[int] = None) -> None:
