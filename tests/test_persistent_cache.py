@@ -464,7 +464,7 @@ def test_killed_writers_temp_files_are_removed(tmp_path):
     is older than STALE_TEMP_SECONDS, is removed by eviction and by clear; a live
     writer's is left alone."""
     store = dnnl.blob_store(tmp_path, max_bytes=1 << 20)
-    partial = cache_mod._frame(b"k", bytes(3000))[:2000]
+    partial = cache_mod._frame(b"k", bytes(3000), None)[:2000]
 
     def orphans():
         dead = tmp_path / f".tmp-{dead_pid()}-a1b2_c.blob"
@@ -618,3 +618,64 @@ def test_failures_are_fatal_in_the_test_suite(eng, tmp_path):
     dnnl.set_cache_dir(tmp_path, encrypt=lambda data: 1 / 0, decrypt=lambda data: data)
     with pytest.raises(dnnl.error, match="encrypt raised ZeroDivisionError"):
         dnnl.convolution_forward(conv_pd(eng))
+
+
+# a secret key ---------------------------------------------------------------------
+
+def forge(store, key: bytes, value: bytes) -> None:
+    """What someone who can write the directory but lacks the secret key can do: a
+    well-framed entry with a valid checksum."""
+    with open(store._file(key), "wb") as f:
+        f.write(cache_mod._frame(key, value, None))
+
+
+def test_secret_key_authenticates_entries(eng, tmp_path, tolerant_cache):
+    blob_id = conv_pd(eng).get_cache_blob_id()
+    forged = dnnl.convolution_forward(conv_pd(eng, relu=False)).get_cache_blob()
+    dnnl.set_cache_dir(tmp_path)
+    forge(dnnl.blob_store(tmp_path), blob_id, forged)
+    dnnl.clear_primitive_cache()
+    with pytest.raises(dnnl.error, match="made for problem"):  # without a key: read
+        dnnl.convolution_forward(conv_pd(eng), dnnl.blob_store(tmp_path).get(blob_id))
+    dnnl.set_cache_dir(tmp_path, key=b"secret")
+    dnnl.clear_primitive_cache()
+    assert dnnl.convolution_forward(conv_pd(eng))._built.source == "cache_miss"  # refused
+    dnnl.clear_primitive_cache()
+    assert dnnl.convolution_forward(conv_pd(eng))._built.source == "from_cache_blob"
+    assert cache_mod.blob_store(tmp_path, key=b"secret").get(blob_id) is not None
+    assert cache_mod.blob_store(tmp_path, key=b"other").get(blob_id) is None
+
+
+def test_secret_key_from_environment_and_verify(eng, tmp_path, monkeypatch, capsys,
+                                                tolerant_cache):
+    monkeypatch.setenv("DNNL_PY_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("DNNL_PY_CACHE_KEY", "a passphrase, of any length " * 5)
+    monkeypatch.setattr(cache_mod, "_from_env", True)
+    dnnl.convolution_forward(conv_pd(eng))
+    assert cache_cli.main(["verify", str(tmp_path)]) == 0
+    monkeypatch.setenv("DNNL_PY_CACHE_KEY", "another")
+    assert cache_cli.main(["verify", str(tmp_path)]) == 1
+    assert "MAC mismatch" in capsys.readouterr().out
+    monkeypatch.delenv("DNNL_PY_CACHE_KEY")
+    assert cache_cli.main(["verify", str(tmp_path)]) == 0  # the framing needs no key
+
+
+@pytest.mark.parametrize("key", ["text", b"", 7], ids=["str", "empty", "int"])
+def test_bad_secret_key(tmp_path, key):
+    with pytest.raises(dnnl.error, match="key must be non-empty bytes") as e:
+        dnnl.set_cache_dir(tmp_path, key=key)
+    assert e.value.status == dnnl.status.invalid_arguments
+
+
+def test_entry_of_the_format_before_the_mac(tmp_path, tolerant_cache):
+    store = dnnl.blob_store(tmp_path, max_bytes=10)
+    old = cache_mod._frame(b"k", b"value", None)
+    old = b"DNNLPYC\0" + old[8:-32] + old[-16:]  # no MAC field (its checksum is off too)
+    with open(store._file(b"k"), "wb") as f:
+        f.write(old)
+    assert store.verify(store.entries()[0]).problem == "entry format 0, this build writes 1"
+    assert store.get(b"k") is None and not os.listdir(tmp_path)  # a miss, and removed
+    with open(store._file(b"k"), "wb") as f:
+        f.write(old)
+    store.put(b"k2", bytes(100))  # ours to evict
+    assert not os.listdir(tmp_path)

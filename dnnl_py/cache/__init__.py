@@ -4,9 +4,14 @@ primitive creation looks up its blob there and stores the blob it made.
 
 One file per key, `<sha256 of the key>.blob`:
 
-    magic b"DNNLPYC\\0", u32 key length, key, u64 value length, value, blake2b-16 of all
+    magic b"DNNLPYC\\1", u32 key length, key, u64 value length, value,
+    mac (16 bytes: keyed blake2b of all before it, zeros without a secret key),
+    checksum (16 bytes: blake2b of all before it)
 
-The value is what encrypt() returned, so the framing (and `verify`) needs no key.
+The value is what encrypt() returned, so the framing (and `verify`) needs no key. With
+a secret key (set_cache_dir(key=...) or DNNL_PY_CACHE_KEY) an entry whose MAC does not
+match was not written by a holder of the key: a miss (docs/persistent-cache.md has the
+threat model).
 Files are written to a temporary name and renamed, so readers see whole entries or
 none, and processes filling one directory at once lose nothing. Reads refresh an
 entry's mtime; past max_bytes the entries least recently used go first. Eviction and
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import hmac
 import logging
 import os
 import re
@@ -44,8 +50,10 @@ from .._errors import error, invalid, status
 ENV_VAR = "DNNL_PY_CACHE_DIR"
 MAX_BYTES_ENV_VAR = "DNNL_PY_CACHE_DIR_MAX_BYTES"
 FAILURE_FATAL_ENV_VAR = "DNNL_PY_CACHE_FAILURE_FATAL"
+KEY_ENV_VAR = "DNNL_PY_CACHE_KEY"
 SUFFIX = ".blob"
-_MAGIC = b"DNNLPYC\0"
+_MAGIC = b"DNNLPYC\1"
+_OURS = _MAGIC[:-1]  # an entry of any format version (\0 had no MAC): ours to evict
 _CHECKSUM_BYTES = 16
 # Temp files are `.tmp-<writer pid>-<random>.blob`: the pid tells a live writer's file
 # from one that a killed writer left behind (older versions wrote no pid).
@@ -71,19 +79,41 @@ class entry:
     problem: str = ""      # why it is damaged, if it is
 
 
-def _frame(key: bytes, value: bytes) -> bytes:
-    body = (_MAGIC + struct.pack("<I", len(key)) + key + struct.pack("<Q", len(value))
-            + value)
+def _mac_key(secret) -> Optional[bytes]:
+    """The MAC key of a secret of any length (blake2b takes at most 64 bytes)."""
+    if secret is None:
+        return None
+    if not isinstance(secret, (bytes, bytearray, memoryview)) or not len(secret):
+        raise invalid(f"cache dir: key must be non-empty bytes, got {type(secret).__name__}")
+    return hashlib.blake2b(bytes(secret), digest_size=32, person=b"dnnl_py cache").digest()
+
+
+def _mac(mac_key: Optional[bytes], signed: bytes) -> bytes:
+    if mac_key is None:
+        return bytes(_CHECKSUM_BYTES)
+    return hashlib.blake2b(signed, digest_size=_CHECKSUM_BYTES, key=mac_key).digest()
+
+
+def _frame(key: bytes, value: bytes, mac_key: Optional[bytes]) -> bytes:
+    signed = (_MAGIC + struct.pack("<I", len(key)) + key + struct.pack("<Q", len(value))
+              + value)
+    body = signed + _mac(mac_key, signed)
     return body + hashlib.blake2b(body, digest_size=_CHECKSUM_BYTES).digest()
 
 
-def _unframe(data: bytes) -> tuple[bytes, bytes]:
-    """(key, value) of a file's bytes; ValueError says what is wrong."""
-    if len(data) < len(_MAGIC) + 4 + 8 + _CHECKSUM_BYTES or not data.startswith(_MAGIC):
+def _unframe(data: bytes, mac_key: Optional[bytes]) -> tuple[bytes, bytes]:
+    """(key, value) of a file's bytes, its MAC checked when there is a key; ValueError
+    says what is wrong."""
+    if data.startswith(_OURS) and not data.startswith(_MAGIC):
+        raise ValueError(f"entry format {data[len(_OURS)]}, this build writes {_MAGIC[-1]}")
+    if len(data) < len(_MAGIC) + 4 + 8 + 2 * _CHECKSUM_BYTES or not data.startswith(_MAGIC):
         raise ValueError("not a dnnl_py cache entry (bad magic or truncated)")
     body, checksum = data[:-_CHECKSUM_BYTES], data[-_CHECKSUM_BYTES:]
     if hashlib.blake2b(body, digest_size=_CHECKSUM_BYTES).digest() != checksum:
         raise ValueError("checksum mismatch (truncated or corrupted)")
+    body, mac = body[:-_CHECKSUM_BYTES], body[-_CHECKSUM_BYTES:]
+    if mac_key is not None and not hmac.compare_digest(mac, _mac(mac_key, body)):
+        raise ValueError("MAC mismatch: not written with this cache key")
     at = len(_MAGIC)
     (key_len,) = struct.unpack_from("<I", body, at)
     at += 4
@@ -100,11 +130,13 @@ def _unframe(data: bytes) -> tuple[bytes, bytes]:
 
 class blob_store:
     """get(key) -> bytes | None and put(key, value) over a directory, for users who run
-    their own flow (pd.get_cache_blob_id() -> key, prim.get_cache_blob() -> value)."""
+    their own flow (pd.get_cache_blob_id() -> key, prim.get_cache_blob() -> value).
+    `key` (bytes; default DNNL_PY_CACHE_KEY) is the secret that authenticates entries."""
 
     def __init__(self, path, *, max_bytes: Optional[int] = None,
                  encrypt: Optional[Callable[[bytes], bytes]] = None,
-                 decrypt: Optional[Callable[[bytes], bytes]] = None):
+                 decrypt: Optional[Callable[[bytes], bytes]] = None,
+                 key: Optional[bytes] = None):
         if max_bytes is not None and (isinstance(max_bytes, bool)
                                       or not isinstance(max_bytes, int) or max_bytes < 0):
             raise invalid(f"cache dir: max_bytes must be a non-negative int, got {max_bytes!r}")
@@ -119,6 +151,9 @@ class blob_store:
             raise invalid("cache dir: the path is empty (None turns the cache off)")
         self.path = os.path.abspath(os.path.expanduser(path))
         self.max_bytes, self.encrypt, self.decrypt = max_bytes, encrypt, decrypt
+        if key is None and os.environ.get(KEY_ENV_VAR):
+            key = os.fsencode(os.environ[KEY_ENV_VAR])
+        self._mac_key = _mac_key(key)
         self._warned = False
         self._swept = False  # stale temp files removed once per store when unbounded
         try:
@@ -170,7 +205,7 @@ class blob_store:
             log.warning("cannot read %s: %s", path, e)
             return None
         try:
-            stored_key, value = _unframe(data)
+            stored_key, value = _unframe(data, self._mac_key)
             if stored_key != key:
                 raise ValueError("the entry belongs to another key")
             if self.decrypt is not None:
@@ -192,7 +227,7 @@ class blob_store:
                 self._warn(f"encrypt raised {type(e).__name__}: {e}; the entry is not "
                            "written")
                 return
-        data = _frame(bytes(key), bytes(value))
+        data = _frame(bytes(key), bytes(value), self._mac_key)
         try:
             fd, tmp = tempfile.mkstemp(dir=self.path, prefix=f".tmp-{os.getpid()}-",
                                        suffix=SUFFIX)
@@ -258,7 +293,7 @@ class blob_store:
         it is gone (evicted by another process since it was listed)."""
         try:
             with _open_entry(os.path.join(self.path, e.name)) as f:
-                key, _ = _unframe(f.read())
+                key, _ = _unframe(f.read(), self._mac_key)
             if hashlib.sha256(key).hexdigest() + SUFFIX != e.name:
                 raise ValueError("file name does not match its key")
             return entry(e.name, key, e.size, e.mtime)
@@ -310,7 +345,10 @@ def _read_header(path: str, partial_ok: bool) -> Optional[entry]:
             head = f.read(len(_MAGIC)) if stat.S_ISREG(st.st_mode) else None
     except OSError:
         return None
-    if head is None or not (head == _MAGIC or partial_ok and _MAGIC.startswith(head)):
+    if head is None:
+        return None
+    ours = len(head) == len(_MAGIC) and head.startswith(_OURS)
+    if not (ours or partial_ok and _MAGIC.startswith(head)):
         return None
     return entry(os.path.basename(path), None, st.st_size, st.st_mtime)
 
@@ -369,12 +407,14 @@ _from_env = True  # until set_cache_dir() is called, DNNL_PY_CACHE_DIR decides
 
 def set_cache_dir(path, *, max_bytes: Optional[int] = None,
                   encrypt: Optional[Callable[[bytes], bytes]] = None,
-                  decrypt: Optional[Callable[[bytes], bytes]] = None) -> None:
+                  decrypt: Optional[Callable[[bytes], bytes]] = None,
+                  key: Optional[bytes] = None) -> None:
     """Every primitive created from now on is looked up in and stored to `path` (a
-    directory, created 0700); None turns the cache directory off."""
+    directory, created 0700); None turns the cache directory off. With a secret `key`
+    (or DNNL_PY_CACHE_KEY) only entries written with the same key are loaded."""
     global _active, _from_env
-    store = None if path is None else blob_store(path, max_bytes=max_bytes,
-                                                 encrypt=encrypt, decrypt=decrypt)
+    store = None if path is None else blob_store(path, max_bytes=max_bytes, encrypt=encrypt,
+                                                 decrypt=decrypt, key=key)
     with _lock:
         _active, _from_env = store, False
 

@@ -1,7 +1,8 @@
 """python -m dnnl_py.cache info|ls|verify|clear DIR: look after a cache directory.
 
 verify checks every entry's framing and checksum (no key is needed, encrypted or
-not) and exits 1 if any is damaged; --remove deletes those. Only files whose header
+not), and with DNNL_PY_CACHE_KEY set its MAC too; it exits 1 if any is damaged;
+--remove deletes those. Only files whose header
 is the cache's are looked at or removed; clear also removes temp files that killed
 writers left behind."""
 from __future__ import annotations
