@@ -459,7 +459,7 @@ def test_empty_path_is_refused(tmp_path, monkeypatch):
     assert dnnl.get_cache_dir() is None and not list(tmp_path.iterdir())
 
 
-def test_killed_writers_temp_files_are_removed(tmp_path):
+def test_killed_writers_temp_files_are_removed(tmp_path, capsys):
     """A writer killed mid-write leaves its temp file: one whose pid is gone, or that
     is older than STALE_TEMP_SECONDS, is removed by eviction and by clear; a live
     writer's is left alone."""
@@ -480,6 +480,8 @@ def test_killed_writers_temp_files_are_removed(tmp_path):
     theirs.write_bytes(b"user data")
     orphans()
     assert len(store.stale_temp_files()) == 3
+    assert cache_cli.main(["info", str(tmp_path)]) == 0
+    assert "orphans   3 temp files of killed writers, 4000 bytes" in capsys.readouterr().out
     store.put(b"key", b"value")  # eviction removes them
     assert names(tmp_path) == names(live, theirs, store._file(b"key"))
     orphans()
@@ -675,6 +677,10 @@ def test_entry_of_the_format_before_the_mac(tmp_path, tolerant_cache):
         f.write(old)
     assert store.verify(store.entries()[0]).problem == "entry format 0, this build writes 1"
     assert store.get(b"k") is None and not os.listdir(tmp_path)  # a miss, and removed
+    for short in (b"DNNLPYC", b"DNNLPYC\0"):
+        with open(store._file(b"k"), "wb") as f:
+            f.write(short)
+        assert store.get(b"k") is None
     with open(store._file(b"k"), "wb") as f:
         f.write(old)
     store.put(b"k2", bytes(100))  # ours to evict

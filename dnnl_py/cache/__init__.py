@@ -104,7 +104,7 @@ def _frame(key: bytes, value: bytes, mac_key: Optional[bytes]) -> bytes:
 def _unframe(data: bytes, mac_key: Optional[bytes]) -> tuple[bytes, bytes]:
     """(key, value) of a file's bytes, its MAC checked when there is a key; ValueError
     says what is wrong."""
-    if data.startswith(_OURS) and not data.startswith(_MAGIC):
+    if data.startswith(_OURS) and len(data) > len(_OURS) and not data.startswith(_MAGIC):
         raise ValueError(f"entry format {data[len(_OURS)]}, this build writes {_MAGIC[-1]}")
     if len(data) < len(_MAGIC) + 4 + 8 + 2 * _CHECKSUM_BYTES or not data.startswith(_MAGIC):
         raise ValueError("not a dnnl_py cache entry (bad magic or truncated)")
