@@ -1,5 +1,6 @@
 /* Eltwise post-op math, written so that GCC vectorises loops that call it:
  * no libm calls (they block vectorisation), branch-free selects.
+ * NaN propagates through every algorithm, as in oneDNN.
  * Accuracy: exp ~2 ulp (Cephes polynomial), erf abs error < 1.5e-7
  * (Abramowitz-Stegun 7.1.26), tanh ~3 ulp. */
 #ifndef DNNL_ELTWISE_H
@@ -10,9 +11,12 @@
 #include "dnnl_kernels.h"
 
 static inline float exp_f(float x) {
-    x = fminf(fmaxf(x, -87.0f), 88.0f);
-    float k = floorf(x * 1.44269504088896341f + 0.5f);
-    float r = x - k * 0.693359375f + k * 2.12194440e-4f;
+    /* Clamped with comparisons, which keep a NaN (fminf/fmaxf drop it); the NaN is
+     * computed as 0, whose exponent converts to int, and given back at the end. */
+    float c = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
+    c = x == x ? c : 0.0f;
+    float k = floorf(c * 1.44269504088896341f + 0.5f);
+    float r = c - k * 0.693359375f + k * 2.12194440e-4f;
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
     p = p * r + 8.3334519073e-3f;
@@ -23,10 +27,13 @@ static inline float exp_f(float x) {
     int32_t bits = ((int32_t)k + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
+    return x == x ? p * scale : x;
 }
 
-static inline float logistic_f(float x) { return 1.0f / (1.0f + exp_f(-x)); }
+/* Exactly 0 where exp(-x) overflows, as oneDNN: swish(-inf) = -inf * 0 is then NaN. */
+static inline float logistic_f(float x) {
+    return -x > 88.72283935546875f ? 0.0f : 1.0f / (1.0f + exp_f(-x));
+}
 
 static inline float tanh_f(float x) {
     float a = fabsf(x);
@@ -57,7 +64,10 @@ static inline float eltwise_f(int alg, float x, float alpha, float beta) {
     case DNNL_ELT_LOGISTIC: return logistic_f(x);
     case DNNL_ELT_SWISH: return x * logistic_f(alpha * x);
     case DNNL_ELT_LINEAR: return alpha * x + beta;
-    case DNNL_ELT_CLIP: return fminf(fmaxf(x, alpha), beta);
+    case DNNL_ELT_CLIP: { /* comparisons keep a NaN; fminf/fmaxf would clip it */
+        float y = x < alpha ? alpha : x;
+        return y > beta ? beta : y;
+    }
     default: return x;
     }
 }

@@ -131,3 +131,27 @@ def test_any_layouts_resolve_plain(eng):
     assert pd.src_desc() == md([2, 3, 4], dt.f32, tag.abc)
     assert pd.dst_desc() == md([2, 3, 5], dt.f32, tag.abc)
     assert pd.bias_desc().is_zero()
+
+
+SPECIAL = np.array([np.nan, np.inf, -np.inf, 0.0, 0.5, -0.5, 3.0, -3.0, 30.0, -30.0, 88.5,
+                    -88.5, 100.0, -100.0, 1e30, -1e30], np.float32)
+SPECIAL_OPS = [("eltwise_relu", 0.0, 0.0), ("eltwise_relu", 0.1, 0.0),
+               ("eltwise_gelu_tanh", 0.0, 0.0), ("eltwise_gelu_erf", 0.0, 0.0),
+               ("eltwise_tanh", 0.0, 0.0), ("eltwise_logistic", 0.0, 0.0),
+               ("eltwise_swish", 1.0, 0.0), ("eltwise_swish", -0.5, 0.0),
+               ("eltwise_linear", 2.0, 1.0), ("eltwise_clip", -1.0, 2.0)]
+
+
+@pytest.mark.parametrize("impl", cpu_matmul.IMPLS, ids=lambda c: c.name)
+@pytest.mark.parametrize("op", SPECIAL_OPS, ids=lambda op: f"{op[0][8:]}:{op[1]:g}")
+def test_eltwise_nan_and_inf(eng, strm, only_impl, impl, op):
+    """NaN propagates through every eltwise post-op and +-inf gives what oneDNN's formulas
+    give (swish(-inf) = -inf * logistic(-inf) = -inf * 0 = NaN), against float64 numpy.
+    dst = 1 x values: 64 columns, so that the vectorised epilogue runs too."""
+    only_impl(cpu_matmul, impl)
+    values = np.tile(SPECIAL, 4)[None, :]
+    ops = [("eltwise", *op)]
+    out, _ = run(eng, strm, np.ones((1, 1), np.float32), values, ops=ops)
+    with np.errstate(all="ignore"):
+        ref = post_ops(values.astype(np.float64), None, ops)
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-6, equal_nan=True)
