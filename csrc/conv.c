@@ -66,9 +66,9 @@ static void im2col(const dnnl_conv_t *p, int channels_last, const float *src, in
     }
 }
 
-void dnnl_conv_gemm(const dnnl_conv_t *p, int channels_last, int64_t rows_per_chunk,
-                    const float *src, const float *wei, const float *bias, float *dst,
-                    const dnnl_post_ops_t *po, float *scratch) {
+int dnnl_conv_gemm(const dnnl_conv_t *p, int channels_last, int64_t rows_per_chunk,
+                   const float *src, const float *wei, const float *bias, float *dst,
+                   const dnnl_post_ops_t *po, float *scratch) {
     const int64_t k = p->ic * p->kd * p->kh * p->kw;
     const int64_t pix = p->od * p->oh * p->ow;
     const int direct = src_is_col(p, channels_last);
@@ -93,7 +93,8 @@ void dnnl_conv_gemm(const dnnl_conv_t *p, int channels_last, int64_t rows_per_ch
                     if (!direct) im2col(p, 1, src_g, r0, nr, col);
                     float *out = has_sum ? acc : dst_t;
                     const int64_t ldo = has_sum ? p->oc : ds[4];
-                    dnnl_sgemm_rm(0, 0, nr, p->oc, k, a, lda, wei_g, ws[2], 0.0f, out, ldo);
+                    if (dnnl_sgemm_rm(0, 0, nr, p->oc, k, a, lda, wei_g, ws[2], 0.0f, out, ldo))
+                        return -1;
                     dnnl_epilogue(nr, p->oc, out, ldo, dst_t, ds[4], bias_g, 0, 1, po);
                 } else {
                     float *dst_t = dst + n * ds[0] + g * p->oc * ds[1] + r0;
@@ -102,11 +103,13 @@ void dnnl_conv_gemm(const dnnl_conv_t *p, int channels_last, int64_t rows_per_ch
                     if (!direct) im2col(p, 0, src_g, r0, nr, col);
                     float *out = has_sum ? acc : dst_t;
                     const int64_t ldo = has_sum ? nr : ds[1];
-                    dnnl_sgemm_rm(0, 0, p->oc, nr, k, wei_g, ws[1], b, ldb, 0.0f, out, ldo);
+                    if (dnnl_sgemm_rm(0, 0, p->oc, nr, k, wei_g, ws[1], b, ldb, 0.0f, out, ldo))
+                        return -1;
                     dnnl_epilogue(p->oc, nr, out, ldo, dst_t, ds[1], bias_g, 1, 0, po);
                 }
             }
         }
+    return 0;
 }
 
 /* Depthwise: each output pixel is a weighted sum of kd*kh*kw input pixels, vectorised

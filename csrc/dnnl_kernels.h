@@ -37,10 +37,12 @@ void dnnl_epilogue_row(int64_t cols, const float *acc, float *dst, const float *
 float dnnl_post_ops_scalar(float v, float dst_old, const dnnl_post_ops_t *po);
 int dnnl_post_ops_have_sum(const dnnl_post_ops_t *po);
 
-/* Row-major C[m, n] = op(A)[m, k] . op(B)[k, n] + beta * C. */
-void dnnl_sgemm_rm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
-                   const float *a, int64_t lda, const float *b, int64_t ldb,
-                   float beta, float *c, int64_t ldc);
+/* Row-major C[m, n] = op(A)[m, k] . op(B)[k, n] + beta * C. Returns 0, or -1 without
+ * touching memory when a leading dimension makes rows overlap or a size does not fit
+ * BLAS's 32-bit integers. */
+int dnnl_sgemm_rm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                  const float *a, int64_t lda, const float *b, int64_t ldb,
+                  float beta, float *c, int64_t ldc);
 
 /* Convolution, forward. 1D/2D problems are 3D ones with unit depth/height.
  * Strides are in elements: src/dst (n, c, d, h, w), weights (g, o, i, d, h, w);
@@ -68,9 +70,10 @@ static inline void dnnl_conv_pixel_coords(const dnnl_conv_t *p, int64_t pix, int
  * dnnl_conv_gemm_scratch_size() floats. */
 int64_t dnnl_conv_gemm_scratch_size(const dnnl_conv_t *p, int channels_last,
                                     int64_t rows_per_chunk, int has_sum);
-void dnnl_conv_gemm(const dnnl_conv_t *p, int channels_last, int64_t rows_per_chunk,
-                    const float *src, const float *wei, const float *bias, float *dst,
-                    const dnnl_post_ops_t *po, float *scratch);
+/* Returns 0, or -1 (dnnl_sgemm_rm's refusal) before the first GEMM writes dst. */
+int dnnl_conv_gemm(const dnnl_conv_t *p, int channels_last, int64_t rows_per_chunk,
+                   const float *src, const float *wei, const float *bias, float *dst,
+                   const dnnl_post_ops_t *po, float *scratch);
 /* Direct, register-blocked (conv_direct.c): channels-last src/dst, weights with oc
  * innermost, oc a multiple of 16; _supported() tells whether strides allow it.
  * Blocking: ocw output channels per work item (16 <= ocw <= 128, a multiple of 16)
@@ -100,9 +103,10 @@ typedef struct {
 } dnnl_matmul_t;
 
 int64_t dnnl_matmul_gemm_scratch_size(const dnnl_matmul_t *p, int64_t rows_per_chunk, int has_sum);
-void dnnl_matmul_gemm(const dnnl_matmul_t *p, int64_t rows_per_chunk, const float *src,
-                      const float *wei, const float *bias, float *dst,
-                      const dnnl_post_ops_t *po, float *scratch);
+/* Returns 0, or -1 (dnnl_sgemm_rm's refusal) before the first GEMM writes dst. */
+int dnnl_matmul_gemm(const dnnl_matmul_t *p, int64_t rows_per_chunk, const float *src,
+                     const float *wei, const float *bias, float *dst,
+                     const dnnl_post_ops_t *po, float *scratch);
 void dnnl_matmul_ref(const dnnl_matmul_t *p, const float *src, const float *wei,
                      const float *bias, float *dst, const dnnl_post_ops_t *po);
 

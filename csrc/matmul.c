@@ -25,9 +25,9 @@ int64_t dnnl_matmul_gemm_scratch_size(const dnnl_matmul_t *p, int64_t rows_per_c
 }
 
 /* BLAS takes an operand whose rows or columns are contiguous (Python checks it). */
-void dnnl_matmul_gemm(const dnnl_matmul_t *p, int64_t rows_per_chunk, const float *src,
-                      const float *wei, const float *bias, float *dst,
-                      const dnnl_post_ops_t *po, float *scratch) {
+int dnnl_matmul_gemm(const dnnl_matmul_t *p, int64_t rows_per_chunk, const float *src,
+                     const float *wei, const float *bias, float *dst,
+                     const dnnl_post_ops_t *po, float *scratch) {
     const int trans_a = p->src_s[1] != 1, trans_b = p->wei_s[1] != 1;
     const int64_t lda = trans_a ? p->src_s[1] : p->src_s[0];
     const int64_t ldb = trans_b ? p->wei_s[1] : p->wei_s[0];
@@ -43,12 +43,14 @@ void dnnl_matmul_gemm(const dnnl_matmul_t *p, int64_t rows_per_chunk, const floa
             float *c_t = c + r0 * p->dst_s[0];
             float *out = has_sum ? scratch : c_t;
             const int64_t ldo = has_sum ? p->n : p->dst_s[0];
-            dnnl_sgemm_rm(trans_a, trans_b, nr, p->n, p->k, a + r0 * p->src_s[0], lda, w, ldb,
-                          0.0f, out, ldo);
+            if (dnnl_sgemm_rm(trans_a, trans_b, nr, p->n, p->k, a + r0 * p->src_s[0], lda, w,
+                              ldb, 0.0f, out, ldo))
+                return -1;
             dnnl_epilogue(nr, p->n, out, ldo, c_t, p->dst_s[0],
                           bia ? bia + r0 * p->bia_s[0] : NULL, p->bia_s[0], p->bia_s[1], po);
         }
     }
+    return 0;
 }
 
 void dnnl_matmul_ref(const dnnl_matmul_t *p, const float *src, const float *wei,

@@ -1,6 +1,7 @@
 """dnnl::post_ops and dnnl::primitive_attr."""
 from __future__ import annotations
 
+import numbers
 from typing import Optional
 
 from ._errors import invalid, unimplemented
@@ -16,6 +17,15 @@ ELTWISE_KERNEL_ID = {
 _KERNEL_ELTWISE, _KERNEL_SUM = 0, 1
 
 
+def _number(what: str, value) -> float:
+    if isinstance(value, (bool, str, bytes)):
+        raise invalid(f"{what}: expected a number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise invalid(f"{what}: expected a number, got {value!r}") from None
+
+
 class post_ops:
     """dnnl::post_ops: operations applied, in order, to a primitive's result."""
 
@@ -25,11 +35,18 @@ class post_ops:
     def append_eltwise(self, aalgorithm: algorithm, alpha: float = 0.0, beta: float = 0.0):
         if not isinstance(aalgorithm, algorithm) or not aalgorithm.name.startswith("eltwise_"):
             raise invalid(f"append_eltwise: {aalgorithm!r} is not an eltwise algorithm")
-        self._ops.append((primitive_kind.eltwise, aalgorithm, float(alpha), float(beta)))
+        self._ops.append((primitive_kind.eltwise, aalgorithm,
+                          _number("append_eltwise: alpha", alpha),
+                          _number("append_eltwise: beta", beta)))
 
     def append_sum(self, scale: float = 1.0, zero_point: int = 0,
                    dt: data_type = data_type.undef):
-        self._ops.append((primitive_kind.sum, float(scale), int(zero_point), dt))
+        if isinstance(zero_point, bool) or not isinstance(zero_point, numbers.Integral):
+            raise invalid(f"append_sum: zero_point: expected an integer, got {zero_point!r}")
+        if not isinstance(dt, data_type):
+            raise invalid(f"append_sum: expected a memory.data_type, got {dt!r}")
+        self._ops.append((primitive_kind.sum, _number("append_sum: scale", scale),
+                          int(zero_point), dt))
 
     def len(self) -> int:
         return len(self._ops)

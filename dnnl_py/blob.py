@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import operator
 import struct
 
 from ._errors import invalid
@@ -56,11 +57,28 @@ def pack(kind: Kind, digest: bytes, records: dict) -> bytes:
     return body + _checksum(body)
 
 
+def as_bytes(data, what: str) -> bytes:
+    """A blob given as any bytes-like object (bytes, bytearray, a numpy uint8 array) or a
+    sequence of ints in [0, 256) (what oneDNN's std::vector<uint8_t> becomes in Python)."""
+    try:
+        view = memoryview(data)
+    except TypeError:
+        view = None
+    if view is not None and view.itemsize == 1:
+        return view.tobytes()
+    if not isinstance(data, str) and hasattr(data, "__len__"):
+        try:
+            return bytes(operator.index(v) for v in data)
+        except (TypeError, ValueError):
+            pass
+    raise invalid(f"{what}: expected bytes or a sequence of ints in [0, 256), got "
+                  f"{type(data).__name__}")
+
+
 def unpack(blob, kind: Kind, what: str) -> tuple[bytes, dict]:
-    """(id digest, {name: bytes}) of a blob of `kind`; `what` names it in errors."""
-    if not isinstance(blob, (bytes, bytearray, memoryview)):
-        raise invalid(f"{what}: expected bytes, got {type(blob).__name__}")
-    blob = bytes(blob)
+    """(id digest, {name: bytes}) of a blob of `kind` (anything as_bytes takes); `what`
+    names it in errors."""
+    blob = as_bytes(blob, what)
     if len(blob) < _HEAD.size + _CHECKSUM_BYTES:
         raise invalid(f"{what}: {len(blob)} bytes is too short to be a blob (truncated or empty)")
     magic, version, got_kind, digest, count = _HEAD.unpack_from(blob)

@@ -8,6 +8,7 @@ from ._errors import invalid, unimplemented
 from .attr import primitive_attr
 from .engine import engine
 from .kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS, algorithm, primitive_kind, prop_kind
+from .layout import check_dst
 from .memory import data_type, desc
 from .primitive import primitive, primitive_desc
 
@@ -110,6 +111,7 @@ def make_problem(aprop_kind, aalgorithm, src: desc, weights: desc, bias: Optiona
     expected_dst = [mb, g * oc, *o]
     if list(dst.dims) != expected_dst:
         raise invalid(f"dst: dims {list(dst.dims)} do not match the problem's {expected_dst}")
+    check_dst(dst)
     if bias is not None and list(bias.dims) != [g * oc]:
         raise invalid(f"bias: dims {list(bias.dims)} do not match the problem's [{g * oc}]")
     for name, md in (("src", src), ("weights", weights), ("bias", bias), ("dst", dst)):

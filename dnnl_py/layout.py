@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .memory import plain_desc
+from ._errors import invalid
+from .memory import format_kind, plain_desc
 from .primitive import Decline
 
 
@@ -92,6 +93,30 @@ def reorder_steps(src_md, dst_md):
     if None in plans:
         raise Decline(f"blockings of {src_md.tag_str()} and {dst_md.tag_str()} do not nest")
     return tmp, plans
+
+
+def overlaps(md) -> bool:
+    """True when two elements of md's layout may share an address: taken by stride, each
+    split dim must step past every one inside it. (Dims that interleave without sharing
+    an address, as strides [3, 2] over dims [2, 3], are counted as overlapping too.)"""
+    if md.format_kind != format_kind.blocked or 0 in md.dims:
+        return False
+    reach = 1  # elements spanned by the dims inside the next one
+    for stride, size in sorted((stride, size) for d, extent in enumerate(md.padded_dims)
+                               for size, stride in md.factors(d, extent) if size > 1):
+        if stride < reach:
+            return True
+        reach += (size - 1) * stride
+    return False
+
+
+def check_dst(md) -> None:
+    """The library's rule for every engine, as oneDNN's: a destination gives each element
+    its own address (an implementation would otherwise race or, in BLAS, write past the
+    buffer). Sources may overlap (a zero stride broadcasts)."""
+    if overlaps(md):
+        raise invalid(f"dst: strides {list(md.strides)} over dims {list(md.dims)} overlap; "
+                      "a destination needs one address per element")
 
 
 def logical_view(md, buf: np.ndarray) -> np.ndarray:

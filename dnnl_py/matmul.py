@@ -9,6 +9,7 @@ from ._errors import invalid, unimplemented
 from .attr import primitive_attr
 from .engine import engine
 from .kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS, primitive_kind
+from .layout import check_dst
 from .memory import data_type, desc
 from .primitive import primitive, primitive_desc
 
@@ -67,6 +68,7 @@ def make_problem(src: desc, weights: desc, bias: Optional[desc], dst: desc) -> M
     expected = [*batch, m, n]
     if list(dst.dims) != expected:
         raise invalid(f"dst: dims {list(dst.dims)} do not match the problem's {expected}")
+    check_dst(dst)
     if bias is not None and any(b not in (1, d) for b, d in zip(bias.dims, expected)):
         raise invalid(f"bias: dims {list(bias.dims)} do not broadcast to {expected}")
     for name, md in (("src", src), ("weights", weights), ("bias", bias), ("dst", dst)):

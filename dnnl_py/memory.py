@@ -7,15 +7,18 @@ elements, over padded dims) and inner blocks. A plain layout has no inner blocks
 from __future__ import annotations
 
 import enum
+import math
 import re
 from typing import Optional, Sequence, Union
 
 import numpy as np
 
 from . import blob
-from ._errors import invalid
+from ._errors import error, invalid, status
+from .engine import engine
 
 MAX_NDIMS = 12
+INT64_MAX = 2**63 - 1
 _LETTERS = "abcdefghijkl"
 
 
@@ -168,6 +171,7 @@ def _parse_tag(tag: format_tag, ndims: int):
 
 
 def _dims_tuple(name: str, dims) -> tuple:
+    """dims or strides as oneDNN's int64 values: at most MAX_NDIMS, none negative."""
     try:
         out = tuple(int(d) for d in dims)
     except (TypeError, ValueError):
@@ -176,13 +180,16 @@ def _dims_tuple(name: str, dims) -> tuple:
         raise invalid(f"{name}: {len(out)} dims, at most {MAX_NDIMS} are supported")
     if any(d < 0 for d in out):
         raise invalid(f"{name}: negative value in {list(out)}")
+    if any(d > INT64_MAX for d in out):
+        raise invalid(f"{name}: a value in {list(out)} does not fit int64")
     return out
 
 
 def _from_blob(data) -> tuple:
-    """desc._init's arguments from get_blob()'s bytes, every field validated."""
+    """desc._init's arguments from get_blob()'s bytes, every field validated as the
+    constructor validates its arguments, and the id digest checked."""
     what = "memory desc blob"
-    _, rec = blob.unpack(data, blob.Kind.memory_desc, what)
+    digest, rec = blob.unpack(data, blob.Kind.memory_desc, what)
 
     def enum_of(cls, name):
         value = blob.read_str(blob.get(rec, name, what), what)
@@ -195,29 +202,78 @@ def _from_blob(data) -> tuple:
     dims, strides, blks, idxs = (
         _dims_tuple(f"{what}: {name}", blob.read_ints(blob.get(rec, name, what), what))
         for name in ("dims", "strides", "inner_blks", "inner_idxs"))
+    if len(blks) != len(idxs):
+        raise invalid(f"{what}: {len(blks)} inner blocks for {len(idxs)} dims")
+    blocks = list(zip(idxs, blks))
+    _check_fields(what, dims, dt, kind, strides, blocks)
+    if digest != _blob_digest(rec):
+        raise invalid(f"{what}: id digest does not match its records")
+    return dims, dt, kind, strides, blocks
+
+
+def _blob_digest(records: dict) -> bytes:
+    return blob.identity_digest({k: v.hex() for k, v in records.items()})
+
+
+def _check_fields(what: str, dims, dt, kind, strides, blocks) -> None:
+    """What every descriptor satisfies, however it was made: the zero descriptor has
+    nothing; any other has a data type; a blocked one a stride per dim and blocks of
+    existing dims; and its size in bytes fits int64."""
+    if kind == format_kind.undef:
+        if dims or dt != data_type.undef or strides or blocks:
+            raise invalid(f"{what}: format kind undef with dims, data type or strides")
+        return
+    if dt == data_type.undef:
+        raise invalid(f"{what}: data type undef")
+    if kind == format_kind.any and (strides or blocks):
+        raise invalid(f"{what}: strides or blocks on a descriptor of format any")
     if kind == format_kind.blocked and len(strides) != len(dims):
         raise invalid(f"{what}: {len(strides)} strides for {len(dims)} dims")
-    if kind != format_kind.blocked and (strides or blks):
-        raise invalid(f"{what}: strides or blocks on a {kind.value} descriptor")
-    if (kind == format_kind.undef) != (dt == data_type.undef and not dims):
-        raise invalid(f"{what}: data type {dt.value} with format kind {kind.value}")
-    if len(blks) != len(idxs) or any(b < 1 for b in blks) \
-            or any(i >= len(dims) for i in idxs):
-        raise invalid(f"{what}: inner blocks {list(blks)} over dims {list(idxs)} do not fit "
-                      f"{len(dims)} dims")
-    return dims, dt, kind, strides, list(zip(idxs, blks))
+    if any(d >= len(dims) or b < 1 for d, b in blocks):
+        raise invalid(f"{what}: inner blocks {[b for _, b in blocks]} over dims "
+                      f"{[d for d, _ in blocks]} do not fit {len(dims)} dims")
+    size = _size(dims, dt, kind, strides, blocks)
+    if size > INT64_MAX:
+        raise invalid(f"{what}: dims {list(dims)} need {size} bytes, more than int64 holds")
+
+
+def _size(dims, dt, kind, strides, blocks) -> int:
+    """Bytes from the first to the last element the layout addresses (exact integers)."""
+    if kind != format_kind.blocked or not dims or 0 in dims:
+        return 0
+    block = [1] * len(dims)
+    for d, b in blocks:
+        block[d] *= b
+    last = sum((-(-n // blk) - 1) * s for n, blk, s in zip(dims, block, strides))
+    return (last + math.prod(b for _, b in blocks)) * _itemsize(dt)
+
+
+def _is_blob(arg, dt, tag_or_strides) -> bool:
+    """desc(x) alone takes x as a blob when it is bytes-like or a sequence of ints that
+    starts with the blob magic (dims alone never make a descriptor)."""
+    if dt != data_type.undef or tag_or_strides is not None:
+        return False
+    try:
+        if memoryview(arg).itemsize == 1:
+            return True
+    except TypeError:
+        pass
+    try:
+        return [int(v) for v in arg[:len(blob.MAGIC)]] == list(blob.MAGIC)
+    except (TypeError, ValueError):
+        return False
 
 
 class desc:
     """dnnl::memory::desc: desc(dims, data_type, format_tag | strides), desc(blob) from
-    get_blob()'s bytes, or desc() (zero)."""
+    get_blob()'s bytes (any bytes-like object or list of ints), or desc() (zero)."""
 
     __slots__ = ("dims", "data_type", "format_kind", "strides", "inner_blks", "inner_idxs",
                  "padded_dims", "_key", "_hash")
 
     def __init__(self, dims: Union[Sequence[int], bytes] = (), dt: data_type = data_type.undef,
                  tag_or_strides: Union[format_tag, Sequence[int], None] = None):
-        if isinstance(dims, (bytes, bytearray, memoryview)):
+        if _is_blob(dims, dt, tag_or_strides):
             self._init(*_from_blob(dims))
             return
         dims = _dims_tuple("dims", dims)
@@ -242,6 +298,7 @@ class desc:
             strides = _dims_tuple("strides", tag_or_strides)
             if len(strides) != len(dims):
                 raise invalid(f"strides {list(strides)} do not match dims {list(dims)}")
+        _check_fields("desc", dims, dt, kind, strides, blocks)
         self._init(dims, dt, kind, strides, blocks)
 
     def _init(self, dims, dt, kind, strides, blocks):
@@ -259,7 +316,7 @@ class desc:
         block = [1] * len(dims)
         for d, b in blocks:
             block[d] *= b
-        stride = int(np.prod([b for _, b in blocks], dtype=np.int64)) if blocks else 1
+        stride = math.prod(b for _, b in blocks)
         strides = [0] * len(dims)
         for d in reversed(order):
             strides[d] = stride
@@ -286,8 +343,7 @@ class desc:
                    "dims": blob.ints(self.dims), "strides": blob.ints(self.strides),
                    "inner_blks": blob.ints(self.inner_blks),
                    "inner_idxs": blob.ints(self.inner_idxs)}
-        digest = blob.identity_digest({k: v.hex() for k, v in records.items()})
-        return blob.pack(blob.Kind.memory_desc, digest, records)
+        return blob.pack(blob.Kind.memory_desc, _blob_digest(records), records)
 
     # queries, as dnnl::memory::desc
     def get_dims(self) -> list:
@@ -316,26 +372,20 @@ class desc:
 
     def get_size(self) -> int:
         """Bytes the memory needs (0 for format `any`)."""
-        if self.format_kind != format_kind.blocked or not self.dims:
-            return 0
-        return self.nelems_spanned() * _itemsize(self.data_type)
+        return _size(self.dims, self.data_type, self.format_kind, self.strides,
+                     list(zip(self.inner_idxs, self.inner_blks)))
 
     def nelems_spanned(self) -> int:
         """Elements from the first to the last one the layout addresses, plus one."""
-        if 0 in self.dims:
-            return 0
-        last = sum((pd // self._block(i) - 1) * s
-                   for i, (pd, s) in enumerate(zip(self.padded_dims, self.strides)))
-        return last + int(np.prod(self.inner_blks, dtype=np.int64))
+        return self.get_size() // max(_itemsize(self.data_type), 1)
 
+    # queries as methods, as oneDNN's memory::desc::is_zero()
     def is_zero(self) -> bool:
         return not self.dims
 
-    @property
     def is_any(self) -> bool:
         return self.format_kind == format_kind.any
 
-    @property
     def is_plain(self) -> bool:
         return self.format_kind == format_kind.blocked and not self.inner_blks
 
@@ -350,7 +400,7 @@ class desc:
         return [(extent // block, self.strides[dim])] + inner
 
     def _inner_stride(self, j: int) -> int:
-        return int(np.prod(self.inner_blks[j + 1:], dtype=np.int64))
+        return math.prod(self.inner_blks[j + 1:])
 
     def tag_str(self) -> str:
         """The layout's name as oneDNN's verbose prints it: `acdb`, `aBcd16b`."""
@@ -393,9 +443,17 @@ class memory:
         if md.format_kind != format_kind.blocked:
             raise invalid(f"memory: cannot create memory with format {md.format_kind.name}; "
                           "query the primitive descriptor for a concrete one")
+        if not isinstance(aengine, engine):
+            raise invalid(f"memory: expected an engine, got {type(aengine).__name__}")
         self._md, self._engine = md, aengine
-        self._buf = aengine._runtime.wrap(md, handle) if handle is not None \
-            else aengine._runtime.alloc(md)
+        if handle is not None:
+            self._buf = aengine._runtime.wrap(md, handle)
+            return
+        try:
+            self._buf = aengine._runtime.alloc(md)
+        except MemoryError:
+            raise error(status.out_of_memory,
+                        f"memory: cannot allocate {md.get_size()} bytes for {md}") from None
 
     def get_desc(self) -> desc:
         return self._md

@@ -16,7 +16,7 @@ from ._errors import error, invalid, status, unimplemented
 from .attr import primitive_attr, resolve
 from .engine import engine, stream
 from .kinds import ARG_BIAS, ARG_DST, ARG_NAMES, ARG_SRC, ARG_WEIGHTS, primitive_kind
-from .memory import desc, plain_desc
+from .memory import desc, memory, plain_desc
 from .primitive_cache import CACHE, Key
 
 
@@ -29,9 +29,9 @@ def plain_or_decline(md: Optional[desc], order: str) -> Optional[desc]:
     (letters, outermost first), a plain layout stays, a blocked one declines."""
     if md is None:
         return None
-    if md.is_any:
+    if md.is_any():
         return plain_desc(md.dims, md.data_type, order)
-    if not md.is_plain:
+    if not md.is_plain():
         raise Decline(f"{md.tag_str()} layout (plain layouts only)")
     return md
 
@@ -266,6 +266,9 @@ class primitive:
     def execute(self, astream: stream, args: Mapping[int, "memory"]) -> None:  # noqa: F821
         """Runs the primitive on `args` ({DNNL_ARG_*: memory}); returns when done."""
         eng = self._pd._engine
+        if not isinstance(args, Mapping):
+            raise invalid(f"{self._pd.kind.name}: args must map DNNL_ARG_* to memory (a "
+                          f"dict), got {type(args).__name__}")
         if not isinstance(astream, stream) or astream._engine is not eng:
             raise invalid(f"{self._pd.kind.name}: the stream does not belong to the "
                           "primitive's engine")
@@ -278,6 +281,8 @@ class primitive:
             mem = args.get(arg)
             if mem is None:
                 raise invalid(f"{self._pd.kind.name}: argument {_arg_name(arg)} is missing")
+            if not isinstance(mem, memory):
+                raise invalid(f"{_arg_name(arg)}: expected a memory, got {type(mem).__name__}")
             if mem._engine is not eng:
                 raise invalid(f"{_arg_name(arg)}: memory belongs to {mem._engine}, the "
                               f"primitive to {eng}")

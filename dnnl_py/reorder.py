@@ -7,6 +7,7 @@ from typing import Optional
 from ._errors import invalid, unimplemented
 from .attr import primitive_attr
 from .kinds import ARG_DST, ARG_SRC, primitive_kind
+from .layout import check_dst
 from .memory import data_type, desc, memory
 from .primitive import primitive, primitive_desc
 
@@ -44,7 +45,7 @@ class reorder(primitive):
             if src_engine is not dst_engine:
                 raise unimplemented("reorder: between engines")
             for name, md in (("src", src_md), ("dst", dst_md)):
-                if not isinstance(md, desc) or md.is_zero() or md.is_any:
+                if not isinstance(md, desc) or md.is_zero() or md.is_any():
                     raise invalid(f"reorder: {name} needs a concrete memory descriptor")
                 if md.data_type != data_type.f32:
                     raise unimplemented(f"reorder: {name} data type {md.data_type.name} "
@@ -52,6 +53,7 @@ class reorder(primitive):
             if src_md.dims != dst_md.dims:
                 raise invalid(f"reorder: dst dims {list(dst_md.dims)} differ from src's "
                               f"{list(src_md.dims)}")
+            check_dst(dst_md)
             if attr is not None and attr._post_ops.len():
                 raise unimplemented("reorder: post-ops")
             super().__init__(src_engine, ReorderProblem(src_md, dst_md), attr)
@@ -62,3 +64,13 @@ class reorder(primitive):
             super().__init__(*args)
         else:
             super().__init__(reorder.primitive_desc(*args, attr=attr))
+
+    def execute(self, astream, *args) -> None:
+        """execute(stream, {DNNL_ARG_FROM: src, DNNL_ARG_TO: dst}) or, as oneDNN's
+        reorder overload, execute(stream, src_memory, dst_memory)."""
+        if len(args) == 2:
+            args = ({ARG_SRC: args[0], ARG_DST: args[1]},)
+        elif len(args) != 1:
+            raise invalid(f"reorder: execute takes (stream, args) or (stream, src, dst), got "
+                          f"{len(args) + 1} arguments")
+        super().execute(astream, *args)

@@ -126,3 +126,130 @@ def test_reorder_mismatch(eng):
     a = dnnl.memory(md([2, 3], f32, tag.ab), eng)
     b = dnnl.memory(md([3, 2], f32, tag.ab), eng)
     raises(INVALID, "reorder: dst dims", dnnl.reorder, a, b)
+
+
+# overlapping strides: a destination is refused for every engine; BLAS never gets rows
+# that overlap ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("strides", [[20, 4, 1], [448, 0, 1]], ids=["c<pixels", "c=0"])
+def test_overlapping_conv_dst_is_refused(eng, strides):
+    """The issue's reproducer: dst channel stride below the 5 pixels of a row."""
+    src, wei = md([2, 1, 5], f32, tag.ncw), md([4, 1, 1], f32, tag.oiw)
+    raises(INVALID, r"dst: strides .* overlap", dnnl.convolution_forward.primitive_desc, eng,
+           dnnl.prop_kind.forward_inference, dnnl.algorithm.convolution_direct, src, wei, None,
+           md([2, 4, 5], f32, strides), [1], [0], [0])
+
+
+def test_overlapping_matmul_and_reorder_dst_are_refused(eng):
+    raises(INVALID, r"dst: strides \[2, 1\] over dims \[3, 5\] overlap", dnnl.matmul.primitive_desc,
+           eng, md([3, 4], f32, tag.ab), md([4, 5], f32, tag.ab), md([3, 5], f32, [2, 1]))
+    a = dnnl.memory(md([3, 4], f32, tag.ab), eng)
+    raises(INVALID, "dst: strides .* overlap", dnnl.reorder, a,
+           dnnl.memory(md([3, 4], f32, [0, 1]), eng))
+    # column-major and blocked layouts are destinations
+    dnnl.matmul.primitive_desc(eng, md([3, 4], f32, tag.ab), md([4, 5], f32, tag.ab),
+                               md([3, 5], f32, [1, 3]))
+    dnnl.reorder(dnnl.memory(md([2, 17, 3, 3], f32, tag.nchw), eng),
+                 dnnl.memory(md([2, 17, 3, 3], f32, tag.nChw16c), eng))
+
+
+def test_overlapping_weights_are_read_by_the_reference(eng, strm, rng):
+    """Weights rows that overlap (stride 1 < 3 input channels) are a valid source; BLAS
+    cannot take them, so cpu:gemm:blas declines and the reference reads them."""
+    wmd = md([4, 3, 1], f32, [1, 1, 1])
+    pd = dnnl.convolution_forward.primitive_desc(
+        eng, dnnl.prop_kind.forward_inference, dnnl.algorithm.convolution_direct,
+        md([2, 3, 5], f32, tag.ncw), wmd, None, md([2, 4, 5], f32, tag.ncw), [1], [0], [0])
+    assert pd.impl_info_str() == "cpu:ref:any"
+    x = rng.standard_normal((2, 3, 5)).astype(np.float32)
+    wbuf = rng.standard_normal(6).astype(np.float32)  # all the layout spans
+    w = np.lib.stride_tricks.as_strided(wbuf, (4, 3), (4, 4))  # w[o, i] = wbuf[o + i]
+    dst = dnnl.memory(pd.dst_desc(), eng)
+    dnnl.convolution_forward(pd).execute(strm, {
+        dnnl.ARG_SRC: dnnl.memory(pd.src_desc(), eng, x),
+        dnnl.ARG_WEIGHTS: dnnl.memory(wmd, eng, wbuf), dnnl.ARG_DST: dst})
+    np.testing.assert_allclose(dst.to_numpy(), np.einsum("oi,niw->now", w, x), rtol=1e-5)
+
+
+def test_gemm_kernel_refuses_overlapping_rows():
+    """The compiled core refuses, not clamps, a leading dimension below the row length:
+    the issue's conv on a dst of exactly the descriptor's size, with a guard zone."""
+    from dnnl_py.cpu import _kernels
+    problem = dict(mb=2, g=1, ic=1, oc=4, id=1, ih=1, iw=5, od=1, oh=1, ow=5, kd=1, kh=1,
+                   kw=1, sd=1, sh=1, sw=1, dd=0, dh=0, dw=0, pd=0, ph=0, pw=0,
+                   src_s=(5, 5, 0, 0, 1), dst_s=(20, 4, 0, 0, 1), wei_s=(0, 1, 1, 0, 0, 1))
+    kernel = _kernels.ConvKernel(_kernels.CONV_GEMM, problem, [], 0, 5)
+    need = 20 + 3 * 4 + 4 + 1
+    dst = np.full(need + 8, np.nan, np.float32)
+    with pytest.raises(ValueError, match="BLAS refused"):
+        kernel(np.ones(10, np.float32), np.ones(4, np.float32), None, dst[:need])
+    assert np.isnan(dst).all()  # nothing written, inside or past the end
+    mm = _kernels.MatmulKernel(_kernels.MATMUL_GEMM, (), 3, 5, 1, ((), (1, 0)), ((), (5, 1)),
+                               ((), (2, 1)), None, [])
+    with pytest.raises(ValueError, match="BLAS refused"):
+        mm(np.ones(3, np.float32), np.ones(5, np.float32), None, dst[:9])
+    assert np.isnan(dst).all()
+
+
+# failures that used to escape as other exceptions ---------------------------------------
+
+def test_huge_dims(eng):
+    raises(dnnl.status.out_of_memory, "memory: cannot allocate", dnnl.memory,
+           md([2**40, 2**20], f32, tag.ab), eng)
+    raises(INVALID, "more than int64 holds", md, [2**62, 4], f32, tag.ab)
+    raises(INVALID, "does not fit int64", md, [2**63], f32, tag.a)
+    raises(INVALID, "strides: .* does not fit int64", md, [2, 2], f32, [2**64, 1])
+
+
+def test_conv_without_input_channels_gives_the_bias(eng, strm):
+    for fmt in (tag.nchw, tag.nhwc):
+        pd = dnnl.convolution_forward.primitive_desc(
+            eng, dnnl.prop_kind.forward_inference, dnnl.algorithm.convolution_direct,
+            md([1, 0, 4, 4], f32, fmt), md([16, 0, 3, 3], f32, tag.any), md([16], f32, tag.a),
+            md([1, 16, 4, 4], f32, fmt), [1, 1], [1, 1], [1, 1])
+        bias = np.arange(16, dtype=np.float32)
+        dst = dnnl.memory(pd.dst_desc(), eng)
+        dnnl.convolution_forward(pd).execute(strm, {
+            dnnl.ARG_SRC: dnnl.memory(pd.src_desc(), eng),
+            dnnl.ARG_WEIGHTS: dnnl.memory(pd.weights_desc(), eng),
+            dnnl.ARG_BIAS: dnnl.memory(pd.bias_desc(), eng, bias), dnnl.ARG_DST: dst})
+        np.testing.assert_array_equal(dst.to_numpy(), np.broadcast_to(bias[None, :, None, None],
+                                                                      (1, 16, 4, 4)))
+
+
+def test_more_post_ops_than_the_kernels_take(eng):
+    po = dnnl.post_ops()
+    for _ in range(9):
+        po.append_eltwise(dnnl.algorithm.eltwise_relu, 0, 0)
+    attr = dnnl.primitive_attr()
+    attr.set_post_ops(po)
+    raises(dnnl.status.unimplemented, "9 post-ops", dnnl.matmul.primitive_desc, eng,
+           md([2, 3], f32, tag.ab), md([3, 4], f32, tag.ab), md([2, 4], f32, tag.ab), attr)
+    raises(dnnl.status.unimplemented, "9 post-ops", conv_pd, eng, attr=attr)
+
+
+def test_post_op_parameters_are_numbers():
+    po = dnnl.post_ops()
+    raises(INVALID, "append_eltwise: alpha: expected a number, got 'x'", po.append_eltwise,
+           dnnl.algorithm.eltwise_relu, "x", 0)
+    raises(INVALID, "append_eltwise: beta", po.append_eltwise, dnnl.algorithm.eltwise_clip, 0,
+           None)
+    raises(INVALID, "append_sum: scale", po.append_sum, "2")
+    raises(INVALID, "append_sum: zero_point", po.append_sum, 1.0, 0.5)
+    po.append_eltwise(dnnl.algorithm.eltwise_linear, np.float32(2), 1)
+    assert po.get_params_eltwise(0) == (dnnl.algorithm.eltwise_linear, 2.0, 1.0)
+
+
+def test_execute_argument_types(strm, conv_and_args):
+    conv, args = conv_and_args
+    raises(INVALID, "args must map DNNL_ARG_\\* to memory .*got list", conv.execute, strm,
+           list(args.values()))
+    raises(INVALID, "src: expected a memory, got ndarray", conv.execute, strm,
+           {**args, dnnl.ARG_SRC: np.zeros((1, 4, 8, 8), np.float32)})
+
+
+def test_memory_arguments(eng):
+    d = md([2, 3, 4, 5], f32, tag.abcd)
+    raises(INVALID, "memory: expected an engine, got NoneType", dnnl.memory, d, None)
+    raises(INVALID, "1-D buffer must be contiguous, got a view with a stride of 2", dnnl.memory,
+           d, eng, np.zeros(240, np.float32)[::2])

@@ -7,6 +7,7 @@ import pytest
 from helpers import dt, tag
 
 import dnnl_py as dnnl
+from dnnl_py import blob
 
 ACT_TAGS = [tag.nchw, tag.nhwc, tag.chwn, tag.nChw8c, tag.nChw16c, tag.abdc]
 WEI_TAGS = [tag.oihw, tag.hwio, tag.ohwi, tag.OIhw16i16o, tag.OIhw16o16i, tag.OIhw8i8o]
@@ -64,6 +65,10 @@ def test_plain_desc_queries():
     assert md.tag_str() == "acdb"
     assert dnnl.memory.desc([3, 4], dt.f32, [1, 3]).get_size() == 48
     assert dnnl.memory.desc().is_zero()
+    # queries are methods, as oneDNN's is_zero()
+    assert md.is_plain() and not md.is_any() and not md.is_zero()
+    assert dnnl.memory.desc([2, 3], dt.f32, tag.any).is_any()
+    assert not dnnl.memory.desc([2, 16, 3, 3], dt.f32, tag.nChw16c).is_plain()
 
 
 def test_memory_wraps_without_copy(eng):
@@ -83,3 +88,64 @@ def test_memory_wraps_without_copy(eng):
 def test_version():
     v = dnnl.version()
     assert (v.major, v.minor) >= (0, 1) and isinstance(v.hash, str) and v.hash
+
+
+def test_reorder_overload(eng, strm):
+    """oneDNN's reorder(src, dst).execute(stream, src, dst)."""
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    a = dnnl.memory(dnnl.memory.desc([2, 3], dt.f32, tag.ab), eng, x)
+    b = dnnl.memory(dnnl.memory.desc([2, 3], dt.f32, tag.ba), eng)
+    dnnl.reorder(a, b).execute(strm, a, b)
+    np.testing.assert_array_equal(b.to_numpy(), x)
+    with pytest.raises(dnnl.error, match="execute takes"):
+        dnnl.reorder(a, b).execute(strm, a, b, a)
+
+
+# memory desc blobs --------------------------------------------------------------------
+
+def test_md_blob_in_any_bytes_like_form():
+    """A blob as a vector<uint8_t> would arrive: list, tuple, numpy uint8 array, bytearray;
+    a list of ints that starts with the blob magic is a blob, not dims."""
+    m = dnnl.memory.desc([2, 17, 5, 5], dt.f32, tag.aBcd8b)
+    data = m.get_blob()
+    for form in (list(data), tuple(data), np.frombuffer(data, np.uint8), bytearray(data),
+                 memoryview(data), np.array(list(data), np.int64)):
+        assert dnnl.memory.desc(form) == m
+    with pytest.raises(dnnl.error, match="format tag or strides are needed"):
+        dnnl.memory.desc([2, 3])  # dims alone stay dims
+    with pytest.raises(dnnl.error, match="sequence of ints in"):
+        dnnl.memory.desc(list(data[:-1]) + [256])
+
+
+def forged_md_blob(**fields) -> bytes:
+    """A memory desc blob with valid checksum and id digest whose records are `fields`
+    over those of a blocked f32 descriptor."""
+    good = dnnl.memory.desc([2, 17, 5, 5], dt.f32, tag.aBcd8b).get_blob()
+    _, records = blob.unpack(good, blob.Kind.memory_desc, "x")
+    records = {**records, **fields}
+    digest = blob.identity_digest({k: v.hex() for k, v in records.items()})
+    return blob.pack(blob.Kind.memory_desc, digest, records)
+
+
+@pytest.mark.parametrize("fields,message", [
+    (dict(data_type=b"undef"), "data type undef"),
+    (dict(inner_blks=blob.ints([2**62, 4]), inner_idxs=blob.ints([1, 1])), "more than int64"),
+    (dict(inner_blks=blob.ints([8, 0]), inner_idxs=blob.ints([1, 1])), "do not fit"),
+    (dict(inner_blks=blob.ints([8]), inner_idxs=blob.ints([4])), "do not fit"),
+    (dict(dims=blob.ints([2**62, 17, 5, 5])), "more than int64"),
+    (dict(format_kind=b"any"), "strides or blocks on a descriptor of format any"),
+    (dict(format_kind=b"undef"), "format kind undef with dims"),
+], ids=["dt undef", "blocks overflow", "block 0", "block of dim 4", "size overflow",
+        "any with strides", "undef with dims"])
+def test_md_blob_never_gives_what_the_constructor_refuses(fields, message):
+    with pytest.raises(dnnl.error, match=message) as e:
+        dnnl.memory.desc(forged_md_blob(**fields))
+    assert e.value.status == dnnl.status.invalid_arguments
+
+
+def test_md_blob_id_digest_is_checked():
+    good = dnnl.memory.desc([2, 3], dt.f32, tag.ab).get_blob()
+    _, records = blob.unpack(good, blob.Kind.memory_desc, "x")
+    bad = blob.pack(blob.Kind.memory_desc, b"\1" * 32, records)
+    with pytest.raises(dnnl.error, match="id digest"):
+        dnnl.memory.desc(bad)

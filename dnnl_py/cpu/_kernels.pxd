@@ -28,9 +28,9 @@ cdef extern from "dnnl_kernels.h" nogil:
         int64_t dst_s[5]
     int64_t dnnl_conv_gemm_scratch_size(const dnnl_conv_t *p, int channels_last,
                                         int64_t rows_per_chunk, int has_sum)
-    void dnnl_conv_gemm(const dnnl_conv_t *p, int channels_last, int64_t rows_per_chunk,
-                        const float *src, const float *wei, const float *bias, float *dst,
-                        const dnnl_post_ops_t *po, float *scratch)
+    int dnnl_conv_gemm(const dnnl_conv_t *p, int channels_last, int64_t rows_per_chunk,
+                       const float *src, const float *wei, const float *bias, float *dst,
+                       const dnnl_post_ops_t *po, float *scratch)
     int dnnl_conv_direct_supported(const dnnl_conv_t *p)
     int64_t dnnl_conv_direct_scratch_size(const dnnl_conv_t *p)
     void dnnl_conv_direct(const dnnl_conv_t *p, const float *src, const float *wei,
@@ -56,9 +56,9 @@ cdef extern from "dnnl_kernels.h" nogil:
         int64_t bia_s[2]
     int64_t dnnl_matmul_gemm_scratch_size(const dnnl_matmul_t *p, int64_t rows_per_chunk,
                                           int has_sum)
-    void dnnl_matmul_gemm(const dnnl_matmul_t *p, int64_t rows_per_chunk, const float *src,
-                          const float *wei, const float *bias, float *dst,
-                          const dnnl_post_ops_t *po, float *scratch)
+    int dnnl_matmul_gemm(const dnnl_matmul_t *p, int64_t rows_per_chunk, const float *src,
+                         const float *wei, const float *bias, float *dst,
+                         const dnnl_post_ops_t *po, float *scratch)
     void dnnl_matmul_ref(const dnnl_matmul_t *p, const float *src, const float *wei,
                          const float *bias, float *dst, const dnnl_post_ops_t *po)
 

@@ -21,6 +21,9 @@ cpdef enum:
     MATMUL_REF = 1
 
 
+MAX_POST_OPS = DNNL_MAX_POST_OPS  # the size of the kernels' post-op table
+
+
 def cpu_isa():
     """ISA the multi-versioned kernels run with: 'avx512', 'avx2' or 'sse2'."""
     return {3: "avx512", 2: "avx2"}.get(dnnl_cpu_isa(), "sse2")
@@ -60,6 +63,10 @@ cdef float *checked(name, float[::1] buf, int64_t need) except? NULL:
     if buf.shape[0] < need:
         raise ValueError(f"{name}: buffer holds {buf.shape[0]} elements, the kernel needs {need}")
     return &buf[0] if buf.shape[0] else NULL
+
+
+_BLAS_REFUSED = ("BLAS refused the operands (a leading dimension makes rows overlap, or a "
+                 "size does not fit 32 bits); nothing was written")
 
 
 cdef class _ScratchPool:
@@ -121,11 +128,12 @@ cdef class ConvKernel:
         cdef float *b = checked("bias", bias, self.p.g * self.p.oc if bias is not None else 0)
         cdef float *d = checked("dst", dst, self.need_dst)
         cdef float[::1] scratch = self.scratch.take()
+        cdef int refused = 0
         try:
             with nogil:
                 if self.method == CONV_GEMM:
-                    dnnl_conv_gemm(&self.p, self.channels_last, self.rows_per_chunk, s, w, b,
-                                   d, &self.po, &scratch[0])
+                    refused = dnnl_conv_gemm(&self.p, self.channels_last, self.rows_per_chunk,
+                                             s, w, b, d, &self.po, &scratch[0])
                 elif self.method == CONV_DIRECT:
                     dnnl_conv_direct(&self.p, s, w, b, d, &self.po, self.ocw, self.kc,
                                      &scratch[0])
@@ -135,6 +143,8 @@ cdef class ConvKernel:
                     dnnl_conv_ref(&self.p, s, w, b, d, &self.po)
         finally:
             self.scratch.give(scratch.base)
+        if refused:
+            raise ValueError(_BLAS_REFUSED)
 
 
 cdef class MatmulKernel:
@@ -180,15 +190,18 @@ cdef class MatmulKernel:
         cdef float *b = checked("bias", bias, self.need_bia if bias is not None else 0)
         cdef float *d = checked("dst", dst, self.need_dst)
         cdef float[::1] scratch = self.scratch.take()
+        cdef int refused = 0
         try:
             with nogil:
                 if self.method == MATMUL_GEMM:
-                    dnnl_matmul_gemm(&self.p, self.rows_per_chunk, s, w, b, d, &self.po,
-                                     &scratch[0])
+                    refused = dnnl_matmul_gemm(&self.p, self.rows_per_chunk, s, w, b, d,
+                                               &self.po, &scratch[0])
                 else:
                     dnnl_matmul_ref(&self.p, s, w, b, d, &self.po)
         finally:
             self.scratch.give(scratch.base)
+        if refused:
+            raise ValueError(_BLAS_REFUSED)
 
 
 def copy_strided(dims, float[::1] src, int64_t src_off, src_strides, float[::1] dst,

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 from ..kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS
+from ..layout import overlaps
 from ..primitive import Decline, Impl, plain_or_decline
 from ..tuning import row_chunk_candidates
 from . import _kernels
+
+_INT_MAX = 2**31 - 1  # BLAS takes 32-bit sizes
 
 
 def _letters(n: int) -> str:
@@ -58,6 +61,12 @@ def _dense_index(pairs):
 
 class _ConvImpl(Impl):
     """Shared by the implementations: layout resolution and the kernel's problem."""
+    def __init__(self, problem, descs: dict, post_ops: list):
+        if len(post_ops) > _kernels.MAX_POST_OPS:
+            raise Decline(f"{len(post_ops)} post-ops (the kernels take at most "
+                          f"{_kernels.MAX_POST_OPS})")
+        super().__init__(problem, descs, post_ops)
+
 
     @classmethod
     def _resolve(cls, p, src_order: str, wei_order: str, dst_order: str) -> dict:
@@ -110,6 +119,8 @@ class ConvDirect(_ConvImpl):
     def create(cls, p, post_ops):
         if p.oc % 16:
             raise Decline("oc per group is not a multiple of 16")
+        if p.ic == 0:
+            raise Decline("no input channels (its reduction steps over them)")
         act = _act_order(p.ndims_spatial, True)
         impl = cls(p, cls._resolve(p, act, _oc_inner_order(p), act), post_ops)
         k = impl.kernel_problem()
@@ -167,7 +178,7 @@ class ConvGemm(_ConvImpl):
     @staticmethod
     def _channels_last(p) -> bool:
         for md in (p.src, p.dst):
-            if not md.is_any and md.is_plain:
+            if not md.is_any() and md.is_plain():
                 if md.dims[1] == 1:
                     continue  # one channel: both arrangements fit
                 return md.strides[1] == 1
@@ -178,6 +189,9 @@ class ConvGemm(_ConvImpl):
         returns dst and weights strides with those of unit dims, which a layout leaves
         arbitrary, made canonical."""
         p, k = self.problem, super().kernel_problem()
+        for arg, name in ((ARG_SRC, "src"), (ARG_WEIGHTS, "weights")):
+            if overlaps(self.descs[arg]):
+                raise Decline(f"{name} strides overlap (BLAS's matrices have distinct rows)")
         ss, ds, ws = k["src_s"], list(k["dst_s"]), list(k["wei_s"])
         pix = _dense_index([(ds[4], p.o[2]), (ds[3], p.o[1]), (ds[2], p.o[0])])
         if self.channels_last:
@@ -194,6 +208,9 @@ class ConvGemm(_ConvImpl):
             raise Decline("layouts are not one GEMM's (channels-last with hwio weights, "
                           "or channels-first with oihw weights)")
         ds[4] = pix
+        kdim = p.ic * p.k[0] * p.k[1] * p.k[2]
+        if max(p.mb * _pixels(p), p.oc, kdim, ss[1], ss[4], *ws[1:3], ds[1], ds[4]) > _INT_MAX:
+            raise Decline("sizes or strides beyond BLAS's 32-bit integers")
         return dict(dst_s=tuple(ds), wei_s=tuple(ws))
 
     def kernel_problem(self) -> dict:
@@ -215,7 +232,7 @@ class ConvGemm(_ConvImpl):
         if self.post_ops or p.bias is not None:
             chunk = min(chunk, max(64, self.OUT_TILE // max(p.oc * p.g, 1)))
         if p.k != (1, 1, 1) or p.s != (1, 1, 1) or any(p.pl):
-            chunk = min(chunk, max(64, self.COL_TILE // kdim))
+            chunk = min(chunk, max(64, self.COL_TILE // max(kdim, 1)))
         return max(1, chunk)
 
     def make_kernel(self, params: tuple):

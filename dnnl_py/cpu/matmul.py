@@ -34,6 +34,12 @@ def _blas_strides(rows: int, cols: int, rs: int, cs: int):
 
 
 class _MatmulImpl(Impl):
+    def __init__(self, problem, descs: dict, post_ops: list):
+        if len(post_ops) > _kernels.MAX_POST_OPS:
+            raise Decline(f"{len(post_ops)} post-ops (the kernels take at most "
+                          f"{_kernels.MAX_POST_OPS})")
+        super().__init__(problem, descs, post_ops)
+
     @classmethod
     def _resolve(cls, p) -> dict:
         order = "abcdefghijkl"[:p.dst.get_ndims()]

@@ -62,10 +62,14 @@ class CpuRuntime:
                 raise invalid(f"memory: buffer of {handle.size} elements is smaller than the "
                               f"descriptor's {need}")
             return handle
+        if handle.ndim == 1 and handle.shape != md.dims:
+            raise invalid(f"memory: a 1-D buffer must be contiguous, got a view with a stride "
+                          f"of {handle.strides[0] // dtype.itemsize} elements (the memory "
+                          "wraps the array without copying it)")
         if handle.shape != md.dims:
             raise invalid(f"memory: array shape {list(handle.shape)} does not match the "
                           f"descriptor's dims {list(md.dims)}")
-        if not md.is_plain:
+        if not md.is_plain():
             raise invalid(f"memory: a {md.tag_str()} layout takes a 1-D buffer, not an array "
                           "of logical shape")
         expected = tuple(s * dtype.itemsize for s in md.strides)
