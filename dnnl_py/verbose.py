@@ -10,6 +10,8 @@ import os
 import sys
 import threading
 import time
+import warnings
+from typing import Optional
 
 from ._build_info import GIT_HASH, VERSION
 from ._errors import invalid
@@ -21,19 +23,30 @@ TIMESTAMP_ENV_VARS = ("ONEDNN_VERBOSE_TIMESTAMP", "DNNL_VERBOSE_TIMESTAMP")
 _lock = threading.Lock()
 
 
-def _from_env(names, allowed: tuple) -> int:
+# oneDNN's ONEDNN_VERBOSE names (comma-separated) as our levels; what we do not print
+# (errors, dispatch, debug info) is accepted and prints nothing
+NAMED_LEVELS = {"none": 0, "error": 0, "warn": 0, "check": 0, "dispatch": 0, "debuginfo": 0,
+                "filter": 0, "profile_exec": 1, "profile_create": 2, "profile": 2, "all": 2}
+
+
+def _from_env(names, allowed: tuple, named: Optional[dict] = None) -> int:
+    """The level the first variable set asks for; a value we do not know is ignored with
+    a warning (an environment variable never breaks the import)."""
+    named = {str(a): a for a in allowed} | (named or {})
     for name in names:  # the first one set wins
         value = os.environ.get(name)
         if value is not None:
-            text = value.strip()
-            if text not in tuple(map(str, allowed)):
-                raise invalid(f"{name}={value!r}: expected one of {', '.join(map(str, allowed))}")
-            return int(text)
+            levels = [named.get(word.partition("=")[0].strip()) for word in value.split(",")]
+            if None not in levels:
+                return max(levels)
+            warnings.warn(f"{name}={value!r} ignored: expected one of {', '.join(named)}",
+                          RuntimeWarning, stacklevel=2)
+            return 0
     return 0
 
 
 class _State:
-    level = _from_env(ENV_VARS, (0, 1, 2))
+    level = _from_env(ENV_VARS, (0, 1, 2), NAMED_LEVELS)
     timestamp = bool(_from_env(TIMESTAMP_ENV_VARS, (0, 1)))
     header_printed = False
 
