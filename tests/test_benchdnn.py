@@ -9,7 +9,7 @@ import pytest
 from conftest import SHARED
 from reference import conv_fwd
 
-from dnnl_py.benchdnn import cli, drivers
+from dnnl_py.benchdnn import cli, drivers, run
 from dnnl_py.benchdnn import reference as bref
 from dnnl_py.benchdnn.problems import (
     ProblemError,
@@ -198,6 +198,41 @@ def test_mode_c_matmul_batches_with_post_ops(capsys):
     assert status == 0
     assert "tests:3 passed:3" in out
     assert "--attr-post-ops=relu+sum:0.5 12x128x64:12x64x128" in out
+
+
+def test_matmul_of_seven_and_more_dims(capsys):
+    """Format tags stop at 6 dims; the driver's plain user memory does not."""
+    status, out, _ = run_cli(capsys, "--matmul", "2x1x2x1x2x3x4:1x2x1x2x2x4x5",
+                             "1x2x1x1x1x1x1x3x4:2x1x1x1x1x1x1x4x5")
+    assert status == 0 and "tests:2 passed:2" in out
+
+
+def test_problem_larger_than_memory_is_skipped(capsys, monkeypatch):
+    """As benchdnn: refused up front by its size, or skipped when an allocation fails;
+    the run goes on."""
+    status, out, _ = run_cli(capsys, "--matmul", "1000000x1000000:1000000x1000000", "3x4:4x5")
+    assert status == 0
+    assert out.startswith("0:SKIPPED (needs about 6.71e+04 GiB")
+    assert "1:PASSED" in out and "tests:2 passed:1 skipped:1 failed:0" in out
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError("Unable to allocate 1 TiB")
+    monkeypatch.setattr(run, "inputs", no_memory)
+    status, out, _ = run_cli(capsys, "--matmul", "3x4:4x5")
+    assert status == 0 and out.startswith("0:SKIPPED (out of memory: Unable to allocate")
+
+
+def test_ctrl_c_prints_the_summary_so_far(capsys, monkeypatch):
+    real = cli.run_case
+
+    def interrupted_at_the_second(case, *args):
+        if case.problem.src == (5, 6):
+            raise KeyboardInterrupt
+        return real(case, *args)
+    monkeypatch.setattr(cli, "run_case", interrupted_at_the_second)
+    status, out, _ = run_cli(capsys, "--matmul", "3x4:4x5", "5x6:6x7", "7x8:8x9")
+    assert status == 130 and "Traceback" not in out
+    assert "interrupted after 1 of 3 problems\ntests:1 passed:1 skipped:0 failed:0" in out
 
 
 def test_mode_c_reports_a_wrong_answer(capsys, monkeypatch):

@@ -19,7 +19,7 @@ import dnnl_py as dnnl
 
 from .drivers import DRIVERS, Setup, format_tag
 from .problems import ProblemError, batch_lines, parse_post_ops, post_ops_str
-from .run import Case, check, open_engine, perf
+from .run import Case, open_engine, run_case
 
 INPUTS = Path(__file__).resolve().parent / "inputs"
 USAGE = """usage: python -m dnnl_py.benchdnn [OPTIONS] PROBLEM...
@@ -209,42 +209,45 @@ def run_cases(cases: list, template: str = "def", out=None, err=None) -> int:
     elif any("P" in opts.mode for _, opts in cases):
         print(f"Output template: {PERF_TEMPLATE}", file=out)
     bar = Progress(len(cases), err)
-    for index, (case, opts) in enumerate(cases):
-        bar.draw(index, case.problem.name or str(case.problem))
-        if case.engine not in engines:
-            engines[case.engine] = open_engine(case.engine)
-            if engines[case.engine][2]:
-                bar.clear()
-                print(engines[case.engine][2], file=err)
-        eng, strm, _ = engines[case.engine]
-        outcome = check(case, eng, strm) if "C" in opts.mode else None
-        if "P" in opts.mode and (outcome is None or outcome.state == "PASSED"):
-            timed = perf(case, eng, strm, opts.max_ms, opts.fix_times)
-            outcome = timed if outcome is None or timed.state != "EXECUTED" else \
-                replace(timed, state=outcome.state)
-        counts["tests"] += 1
-        counts["failed" if outcome.state == "FAILED" else
-               "skipped" if outcome.state == "UNIMPLEMENTED" else "passed"] += 1
-        if outcome.perf:
-            mins.append(outcome.perf.min)
-            avgs.append(outcome.perf.avg)
-        bar.clear()
-        kind = eng.get_kind().name
-        if writer:
-            writer.writerow(_csv_row(index, case, outcome, kind))
-        else:
+    interrupted = False
+    try:
+        for index, (case, opts) in enumerate(cases):
+            bar.draw(index, case.problem.name or str(case.problem))
+            if case.engine not in engines:
+                engines[case.engine] = open_engine(case.engine)
+                if engines[case.engine][2]:
+                    bar.clear()
+                    print(engines[case.engine][2], file=err)
+            eng, strm, _ = engines[case.engine]
+            outcome = run_case(case, opts.mode, eng, strm, opts.max_ms, opts.fix_times)
+            counts["tests"] += 1
+            counts["failed" if outcome.state == "FAILED" else
+                   "skipped" if outcome.state in ("UNIMPLEMENTED", "SKIPPED") else "passed"] += 1
             if outcome.perf:
-                print(_perf_line(case, outcome, kind), file=out)
-            if outcome.state != "EXECUTED":
-                reason = f" ({outcome.reason})" if outcome.reason else ""
-                print(f"{index}:{outcome.state}{reason} __REPRO: {case.repro()}", file=out)
-        out.flush()
+                mins.append(outcome.perf.min)
+                avgs.append(outcome.perf.avg)
+            bar.clear()
+            kind = eng.get_kind().name
+            if writer:
+                writer.writerow(_csv_row(index, case, outcome, kind))
+            else:
+                if outcome.perf:
+                    print(_perf_line(case, outcome, kind), file=out)
+                if outcome.state != "EXECUTED":
+                    reason = f" ({outcome.reason})" if outcome.reason else ""
+                    print(f"{index}:{outcome.state}{reason} __REPRO: {case.repro()}", file=out)
+            out.flush()
+    except KeyboardInterrupt:  # Ctrl-C: the summary of what ran, no traceback
+        bar.clear()
+        interrupted = True
     summary = out if writer is None else err
+    if interrupted:
+        print(f"interrupted after {counts['tests']} of {len(cases)} problems", file=summary)
     print(" ".join(f"{k}:{v}" for k, v in counts.items()), file=summary)
     if mins:
         print(f"total perf: min(ms):{sum(mins):.6g} avg(ms):{sum(avgs):.6g}", file=summary)
     print(f"total: {time.perf_counter() - start:.2f}s", file=summary)
-    return 1 if counts["failed"] else 0
+    return 130 if interrupted else 1 if counts["failed"] else 0
 
 
 def main(argv: Optional[list] = None) -> int:

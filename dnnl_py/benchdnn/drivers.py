@@ -49,8 +49,9 @@ def attr_of(ops) -> dnnl.primitive_attr:
 def to_memory(eng, strm, array, md) -> dnnl.memory:
     """A memory of layout `md` holding a copy of `array` (reordered from a plain layout
     when `md` is not plain)."""
-    user = dnnl.memory(dnnl.memory.desc(array.shape, dt.f32, PLAIN[array.ndim]), eng,
-                       np.array(array, np.float32, order="C"))
+    data = np.array(array, np.float32, order="C")
+    dense = [s // data.itemsize for s in data.strides]  # any rank: format tags stop at 6
+    user = dnnl.memory(dnnl.memory.desc(data.shape, dt.f32, dense), eng, data)
     if md == user.get_desc():
         return user
     mem = dnnl.memory(md, eng)

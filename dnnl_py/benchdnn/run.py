@@ -4,8 +4,9 @@ repeated executions."""
 from __future__ import annotations
 
 import contextlib
+import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 import numpy as np
@@ -55,8 +56,8 @@ class Perf:
 
 @dataclass
 class Outcome:
-    """PASSED, FAILED, UNIMPLEMENTED (no implementation accepts: counted as skipped) or,
-    in --mode=P alone, EXECUTED."""
+    """PASSED, FAILED, UNIMPLEMENTED (no implementation accepts) or SKIPPED (larger than
+    memory), both counted as skipped, or, in --mode=P alone, EXECUTED."""
     state: str
     reason: str = ""
     impl: str = ""
@@ -108,6 +109,41 @@ def _memories(pd, eng, strm, data: dict) -> dict:
     args = {dnnl.ARG_SRC: data["src"], dnnl.ARG_WEIGHTS: data["weights"],
             dnnl.ARG_DST: data["dst"]}
     return {arg: to_memory(eng, strm, a, pd.query_md(arg)) for arg, a in args.items()}
+
+
+# bytes per element of src, weights and dst: the seeded float32 inputs, the library's
+# memories and the float64 reference (its input copies and its output)
+_BYTES_PER_ELEMENT = 4 + 4 + 8 + 8
+
+
+def run_case(case: Case, mode: str, eng, strm, max_ms: float, fix_times: int) -> Outcome:
+    """--mode=C, P or CP on one case. As benchdnn, a problem larger than memory is
+    SKIPPED: refused up front by an estimate, or when an allocation fails."""
+    elements = sum(int(np.prod(d)) for d in case.driver.dims(case.problem).values())
+    need, have = elements * _BYTES_PER_ELEMENT, _physical_memory()
+    if need > have:
+        return Outcome("SKIPPED", f"needs about {need / 2**30:.3g} GiB, the machine has "
+                                  f"{have / 2**30:.3g} GiB")
+    try:
+        outcome = check(case, eng, strm) if "C" in mode else None
+        if "P" in mode and (outcome is None or outcome.state == "PASSED"):
+            timed = perf(case, eng, strm, max_ms, fix_times)
+            outcome = timed if outcome is None or timed.state != "EXECUTED" else \
+                replace(timed, state=outcome.state)
+        return outcome
+    except MemoryError as e:
+        return Outcome("SKIPPED", f"out of memory: {e}")
+    except dnnl.error as e:
+        if e.status != dnnl.status.out_of_memory:
+            raise
+        return Outcome("SKIPPED", str(e))
+
+
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return 2**63
 
 
 def _pd_or_outcome(case: Case, eng):
