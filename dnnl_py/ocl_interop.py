@@ -8,6 +8,10 @@ the engine's cache blob (the utility program, built and probed once per device).
 
 With a cache directory set (dnnl.set_cache_dir), make_engine looks the blob up there
 and stores it, as primitive creation does.
+
+Programs are first built in a separate build worker process, so that a driver's compiler
+that crashes or hangs gives a dnnl.error instead of ending this process;
+set_build_isolation(False) (or DNNL_PY_OCL_BUILD_ISOLATION=0) builds in this process.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from . import blob, cache
 from ._errors import error, invalid
 from .engine import engine, stream
 from .memory import desc, memory
+from .ocl.program import get_build_isolation, set_build_isolation  # noqa: F401
 from .ocl.runtime import OclRuntime, cl, device_identity
 
 

@@ -353,12 +353,30 @@ def _build(pd: primitive_desc, identity: dict, choice: Optional[tuple]) -> _Buil
     if identity["tuning"] == "on":
         impl, params, kernel = tuning.tune(pd)
     else:
-        impl, params = pd._impl, pd._impl.params()
-        kernel = impl.make_kernel(params)
+        impl, params, kernel = _first_buildable(pd)
     built = _Built(kernel, impl, params, "cache_miss", identity)
     if store is not None:
         store.put(blob.identity_digest(identity), _blob(built))
     return built
+
+
+def _first_buildable(pd: primitive_desc) -> tuple:
+    """(impl, params, kernel) of pd's implementation or, when building its kernel
+    declines (an OpenCL compiler that failed on this device), of the next one in the
+    list that takes the same layouts, as oneDNN dispatches to its reference."""
+    impl, later = pd._impl, None
+    while True:
+        try:
+            return impl, impl.params(), impl.make_kernel(impl.params())
+        except Decline as why:
+            if verbose.creating():
+                verbose.dispatch_line(pd._with_impl(impl), str(why))
+            if later is None:
+                found = pd._alternatives()
+                later = found[[i.name for i in found].index(impl.name) + 1:]
+            if not later:
+                raise error(status.runtime_error, f"{impl.name}: {why}") from None
+            impl = later.pop(0)
 
 
 def _blob(built: _Built) -> bytes:

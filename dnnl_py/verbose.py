@@ -49,6 +49,16 @@ class _State:
     level = _from_env(ENV_VARS, (0, 1, 2), NAMED_LEVELS)
     timestamp = bool(_from_env(TIMESTAMP_ENV_VARS, (0, 1)))
     header_printed = False
+    engines: list = []  # info lines of the engines made so far, for the header
+
+
+def engine_info(line: str) -> None:
+    """An engine's `info,<kind>,engine,...` line: printed with the header, or at once when
+    the header is already out."""
+    with _lock:
+        _State.engines.append(line)
+        if _State.header_printed and _State.level > 0:
+            sys.stdout.write(f"{MARKER},{line}\n")
 
 
 def set_verbose(level: int) -> None:
@@ -84,7 +94,7 @@ def _emit(fields: list) -> None:
             from .cpu import _kernels
             for info in (f"info,dnnl_py v{VERSION} (commit {GIT_HASH})",
                          f"info,cpu,runtime:OpenMP,nthr:{_kernels.max_threads()}",
-                         f"info,cpu,isa:{_kernels.cpu_isa()}",
+                         f"info,cpu,isa:{_kernels.cpu_isa()}", *_State.engines,
                          "primitive,info,template:operation,engine,primitive,implementation,"
                          "prop_kind,memory_descriptors,attributes,auxiliary,problem_desc,"
                          "exec_time"):
@@ -102,6 +112,12 @@ def md_str(name: str, md) -> str:
 
 def create_line(pd, state: str, ms: float) -> None:
     _emit([f"create:{state}", *pd._verbose_info(), f"{ms:g}"])
+
+
+def dispatch_line(pd, reason: str) -> None:
+    """An implementation that could not build its kernel and passes to the next one
+    (oneDNN's create:dispatch lines)."""
+    _emit(["create:dispatch", *pd._verbose_info(), reason.replace("\n", " | ")])
 
 
 def exec_line(pd, ms: float) -> None:

@@ -1,10 +1,15 @@
 import os
 import pathlib
 
-import numpy as np
-import pytest
+# The OpenCL tests see a cold compiler: a warm PoCL kernel cache or pyopencl program
+# cache on a developer's machine would hide a compiler crash that CI then meets.
+os.environ.setdefault("POCL_KERNEL_CACHE", "0")
+os.environ.setdefault("PYOPENCL_NO_CACHE", "1")
 
-import dnnl_py as dnnl
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import dnnl_py as dnnl  # noqa: E402
 
 # A failure the cache would swallow fails the test instead (tests of those failures
 # set it to 0 with the tolerant_cache fixture).
@@ -77,12 +82,18 @@ def engines(request, eng, strm):
 
 
 @pytest.fixture
-def engine_for(request, eng, strm, only_impl):
-    """engine_for(module, impl) -> (engine, stream) that runs `impl`: the OpenCL engine
-    for an ocl: implementation, else the CPU engine restricted to that implementation."""
+def engine_for(request, eng, strm, only_impl, monkeypatch):
+    """engine_for(module, impl) -> (engine, stream) that runs `impl`: the OpenCL engine,
+    or the CPU engine, with the kind's implementation list restricted to `impl`."""
     def pick(module, impl):
-        if impl.name.startswith("ocl:"):
-            return request.getfixturevalue("ocl")
-        only_impl(module, impl)
-        return eng, strm
+        if not impl.name.startswith("ocl:"):
+            only_impl(module, impl)
+            return eng, strm
+        ocl_eng, ocl_strm = request.getfixturevalue("ocl")
+        lists = ocl_eng._runtime._impls  # classes bound to the runtime subclass `impl`
+        for kind, classes in lists.items():
+            bound = [c for c in classes if c.__mro__[1] is impl]
+            if bound:
+                monkeypatch.setitem(lists, kind, bound)
+        return ocl_eng, ocl_strm
     return pick

@@ -12,7 +12,7 @@ from dnnl_py.benchdnn.problems import parse_conv, read_batch
 from dnnl_py.cpu import convolution as cpu_conv
 
 RESNET = list(read_batch(SHARED / "shapes_resnet_50", parse_conv))
-OCL_IMPLS = ocl_impls("gemm", "ConvIgemm")
+OCL_IMPLS = ocl_impls("gemm", "ConvIgemm", "ConvRef")
 
 
 def check(eng, strm, rng, n, g, ic, oc, i, k, s, d, pl, pr, bias=True, ops=(), **tags):

@@ -14,7 +14,7 @@ from dnnl_py.cpu import matmul as cpu_matmul
 
 SHAPES = [p for f in ("shapes_bert", "shapes_transformer")
           for p in read_batch(SHARED / f, parse_matmul)]
-IMPLS = cpu_matmul.IMPLS + ocl_impls("gemm", "MatmulTiled")
+IMPLS = cpu_matmul.IMPLS + ocl_impls("gemm", "MatmulTiled", "MatmulRef")
 
 
 def strided_md(shape, transposed):

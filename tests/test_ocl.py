@@ -16,6 +16,7 @@ import dnnl_py as dnnl
 from dnnl_py import blob
 
 cl = pytest.importorskip("pyopencl", reason="pyopencl is not installed")
+program = pytest.importorskip("dnnl_py.ocl.program")
 md, dt, tag = dnnl.memory.desc, dnnl.memory.data_type, dnnl.memory.format_tag
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 interop = dnnl.ocl_interop
@@ -232,3 +233,86 @@ def test_blobs_across_processes(device, tmp_path):
         return out.stdout.split()
     assert child() == ["cache_miss", "cache_miss"]
     assert child() == ["from_cache_blob", "from_cache_blob"]
+
+
+# build isolation: a compiler that crashes or hangs is an error, not the process's end ---
+
+# test-only kernels that take the build worker down at their first launch
+CRASH = ("__kernel void crash(__global int *p) {"
+         " *(__global volatile int *)((ulong)1 << 46) = p[0]; }")
+SPIN = "__kernel void spin(__global volatile int *p) { while (p[0] == 0) {} }"
+CRASH_GEMM = "*(__global volatile int *)((ulong)1 << 46) = 0;\n    const int panel"
+
+
+def launch_of(name):
+    return [[name, [1], [1], [["buffer", 4]]]]
+
+
+def test_a_crashing_build_is_an_error_and_not_retried(ocl, rng):
+    eng, strm = ocl
+    rt = eng._runtime
+    for why in ("the build worker died", "not built again"):
+        with pytest.raises(dnnl.error, match=why) as e:
+            program.build(rt.device, rt.context, CRASH, "", launch_of("crash"), "crash-test")
+        assert e.value.status == dnnl.status.runtime_error and "crash-test" in str(e.value)
+    check_conv(eng, strm, dnnl.convolution_forward(conv_pd(eng)), rng)  # a new worker builds
+
+
+def test_a_hanging_build_times_out(ocl, monkeypatch):
+    eng, _ = ocl
+    rt = eng._runtime
+    monkeypatch.setenv("DNNL_PY_OCL_BUILD_TIMEOUT", "3")
+    with pytest.raises(dnnl.error, match="did not finish in 3 s") as e:
+        program.build(rt.device, rt.context, SPIN, "", launch_of("spin"), "spin-test")
+    assert e.value.status == dnnl.status.runtime_error
+
+
+def test_a_kernel_that_cannot_be_built_falls_back_to_the_reference(ocl, rng, monkeypatch,
+                                                                   capsys):
+    eng, strm = ocl
+    real = program.source
+    monkeypatch.setattr(program, "source", lambda *names: real(*names).replace(
+        "const int panel", CRASH_GEMM, 1))
+    dnnl.set_verbose(2)
+    try:
+        prim = dnnl.convolution_forward(conv_pd(eng))
+    finally:
+        dnnl.set_verbose(0)
+    lines = capsys.readouterr().out.splitlines()
+    dispatch = [line for line in lines if ",create:dispatch," in line]
+    assert len(dispatch) == 1 and "ocl:conv:igemm" in dispatch[0]
+    assert "build worker died" in dispatch[0]
+    assert prim.get_primitive_desc().impl_info_str() == "ocl:ref:any"
+    check_conv(eng, strm, prim, rng)
+    value = prim.get_cache_blob()  # names the reference, which a blob can rebuild
+    dnnl.clear_primitive_cache()
+    again = dnnl.convolution_forward(conv_pd(eng), value)
+    assert again.get_primitive_desc().impl_info_str() == "ocl:ref:any"
+    check_conv(eng, strm, again, rng)
+
+
+def test_build_in_process_when_isolation_is_off(ocl, rng, monkeypatch):
+    eng, strm = ocl
+    assert interop.get_build_isolation()
+    monkeypatch.setattr(program._WORKER, "build", None)  # any use of the worker fails
+    interop.set_build_isolation(False)
+    try:
+        prim = dnnl.convolution_forward(conv_pd(eng))
+    finally:
+        interop.set_build_isolation(True)
+    check_conv(eng, strm, prim, rng)
+    assert len(prim.get_cache_blob()) > 1000  # the binary, read on demand
+
+
+def test_verbose_names_the_device_code(device, capsys):
+    dnnl.set_verbose(2)
+    try:
+        eng = interop.make_engine(device, cl.Context([device]))
+        dnnl.convolution_forward(conv_pd(eng))
+    finally:
+        dnnl.set_verbose(0)
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if ",info,gpu,engine," in x)
+    assert f"name:{device.name.strip()}" in line and "vector_width:" in line
+    if "PoCL" in device.version:
+        assert f"llvm_target:{device.version.split('-')[-1]}" in line

@@ -15,15 +15,17 @@ import math
 import numpy as np
 import pyopencl as cl
 
+from .._errors import error
 from ..attr import _KERNEL_SUM, ELTWISE_KERNEL_ID
 from ..cpu.convolution import _act_order, _act_strides, _oc_inner_order, _wei_strides
 from ..kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS
 from ..primitive import Decline, Impl, plain_or_decline
-from . import runtime as ocl
+from . import program as ocl_program
 
 MAX_POST_OPS = 4
 MAX_BATCH_DIMS = 4
 PACK_LOCAL = 64
+REF_LOCAL = 16  # output channels per work-group of the reference kernel
 ELTWISE_NAMES = {i: alg.name.upper().replace("ELTWISE_", "ELT_")
                  for alg, i in ELTWISE_KERNEL_ID.items()}
 
@@ -38,23 +40,40 @@ def _float(value: float) -> str:
 
 
 class GemmKernel:
-    """A built igemm program and its launch geometry: kernel(queue, src, weights, bias,
-    dst) enqueues the weight packing and the GEMM."""
+    """The igemm program's launches: kernel(queue, src, weights, bias, dst) enqueues the
+    weight packing and the GEMM."""
+    sources = ("problem.cl", "post_ops.cl", "igemm.cl")
 
-    def __init__(self, runtime, program, macros: dict, params: tuple):
-        self.program, self.runtime = program, runtime
-        self.pack, self.gemm = cl.Kernel(program, "pack_weights"), cl.Kernel(program, "gemm")
+    def __init__(self, runtime, macros: dict, params: tuple):
+        self.runtime, self.program, self._binary = runtime, None, None
         rb, nv = params
         nb = 16 * nv
         panels = -(-macros["OC"] // nb)
-        rows = macros["MB"] * macros["OD"] * macros["OH"] * macros["OW"]
         batch = math.prod(macros[f"B{i}_DIM"] for i in range(MAX_BATCH_DIMS))
-        self.grid = (panels, -(-rows // rb), batch)
-        pack_total = batch * panels * macros["KD"] * macros["KH"] * macros["KW"] * \
+        self.grid = (panels, -(-_rows(macros) // rb), batch)
+        self.pack_total = batch * panels * macros["KD"] * macros["KH"] * macros["KW"] * \
             macros["IC"] * nb
-        self.pack_grid = (-(-pack_total // PACK_LOCAL) * PACK_LOCAL,)
-        self.packed = cl.Buffer(runtime.context, cl.mem_flags.READ_WRITE, max(4 * pack_total, 4))
-        self._binary = None
+        self.pack_grid = (-(-self.pack_total // PACK_LOCAL) * PACK_LOCAL,)
+
+    def launches(self, sizes: list) -> list:
+        """What a build runs once, on scratch buffers of the real sizes (src, weights,
+        bias, dst) with the real launch shapes: PoCL compiles a kernel's work-group
+        function at its first launch, specialised to the launch shape (a one-work-group
+        launch was measured to leave 60 ms to the user's first execution)."""
+        if 0 in self.grid:
+            return []
+        src, wei, bia, dst = (["null"] if n is None else ["buffer", n] for n in sizes)
+        packed = ["buffer", 4 * self.pack_total]
+        return [["pack_weights", self.pack_grid, [PACK_LOCAL], [wei, packed]],
+                ["gemm", self.grid, [1, 1, 1], [src, packed, bia, dst]]]
+
+    def bind(self, program, binary) -> "GemmKernel":
+        """Takes the built program (and its binary, when the build had it)."""
+        self.program, self._binary = program, binary
+        self.pack, self.gemm = cl.Kernel(program, "pack_weights"), cl.Kernel(program, "gemm")
+        self.packed = cl.Buffer(self.runtime.context, cl.mem_flags.READ_WRITE,
+                                max(4 * self.pack_total, 4))
+        return self
 
     def __call__(self, queue, src, wei, bias, dst):
         if 0 in self.grid:
@@ -62,27 +81,46 @@ class GemmKernel:
         self.pack(queue, self.pack_grid, (PACK_LOCAL,), wei, self.packed)
         self.gemm(queue, self.grid, (1, 1, 1), src, self.packed, bias, dst)
 
-    def warm_up(self, sizes: list) -> None:
-        """One run on scratch buffers of the real sizes, with the real launch shapes:
-        PoCL compiles a kernel's work-group function at its first launch, specialised
-        to the launch (a one-work-group launch was measured to leave 60 ms to the user's
-        first execution), so it is done here and the program binary then carries it."""
-        ctx = self.runtime.context
-        buffers = [None if size is None else cl.Buffer(ctx, cl.mem_flags.READ_WRITE, max(size, 4))
-                   for size in sizes]
-        self(self.runtime.queue, *buffers)
-        self.runtime.queue.finish()
-
     def binary(self) -> bytes:
         if self._binary is None:  # costly on PoCL (~100 ms a kernel): only when asked
-            self._binary = ocl.binary(self.program)
+            self._binary = ocl_program.binary(self.program)
         return self._binary
+
+
+class RefKernel(GemmKernel):
+    """The reference program: one work-item per output element (kernels/ref.cl)."""
+    sources = ("problem.cl", "post_ops.cl", "ref.cl")
+
+    def __init__(self, runtime, macros: dict, params: tuple):
+        self.runtime, self.program, self._binary = runtime, None, None
+        batch = math.prod(macros[f"B{i}_DIM"] for i in range(MAX_BATCH_DIMS))
+        self.grid = (-(-macros["OC"] // REF_LOCAL) * REF_LOCAL, _rows(macros), batch)
+
+    def launches(self, sizes: list) -> list:
+        if 0 in self.grid:
+            return []
+        return [["ref_gemm", self.grid, [REF_LOCAL, 1, 1],
+                 [["null"] if n is None else ["buffer", n] for n in sizes]]]
+
+    def bind(self, program, binary) -> "RefKernel":
+        self.program, self._binary = program, binary
+        self.kernel = cl.Kernel(program, "ref_gemm")
+        return self
+
+    def __call__(self, queue, src, wei, bias, dst):
+        if 0 not in self.grid:
+            self.kernel(queue, self.grid, (REF_LOCAL, 1, 1), src, wei, bias, dst)
+
+
+def _rows(macros: dict) -> int:
+    return macros["MB"] * macros["OD"] * macros["OH"] * macros["OW"]
 
 
 class _OclGemm(Impl):
     """What the convolution and matmul implementations share: params, program build,
     blob records. Subclasses fill macros() from their problem."""
     runtime = None  # set on the runtime's bound subclasses (OclRuntime.impls)
+    kernel_class = GemmKernel
 
     def __init__(self, problem, descs: dict, post_ops: list):
         super().__init__(problem, descs, post_ops)
@@ -113,9 +151,8 @@ class _OclGemm(Impl):
         return found + [p for p in ((8, 2), (6, 2), (4, 2), (12, 1), (8, 1)) if p not in found]
 
     def _options(self, params: tuple) -> str:
-        rb, nv = params
-        macros = {**self.macros, **self._post_op_macros(), "RB": rb, "NV": nv,
-                  "PO_SUM": _KERNEL_SUM}
+        macros = {**self.macros, **self._post_op_macros(), "PO_SUM": _KERNEL_SUM,
+                  **dict(zip(("RB", "NV"), params))}
         macros.update({name: i for i, name in ELTWISE_NAMES.items()})
         macros["PADDED"] = int(_window_leaves_input(macros))
         return " ".join(f"-D{name}={value}" for name, value in macros.items())
@@ -125,18 +162,24 @@ class _OclGemm(Impl):
                 for arg in (ARG_SRC, ARG_WEIGHTS, ARG_BIAS, ARG_DST)]
 
     def make_kernel(self, params: tuple):
+        """Builds the program (in the build worker, see ocl/program.py); a build that fails
+        declines to the next implementation in the list (the reference, last)."""
         rt = self.runtime
-        program = ocl.build(rt.context, rt.device, ocl.source("igemm.cl"),
-                            self._options(params), self.name)
-        kernel = GemmKernel(rt, program, self.macros, params)
-        kernel.warm_up(self._sizes())
-        return kernel
+        kernel = self.kernel_class(rt, self.macros, params)
+        try:
+            built = ocl_program.build(rt.device, rt.context, ocl_program.source(*kernel.sources),
+                                      self._options(params), kernel.launches(self._sizes()),
+                                      self.name)
+        except error as e:
+            raise Decline(str(e)) from None
+        return kernel.bind(*built)
 
     def kernel_from_blob(self, params: tuple, records: dict, what: str):
         rt = self.runtime
-        program = ocl.from_binary(rt.context, rt.device, records.get("program", b""),
-                                  self._options(params), what)
-        return GemmKernel(rt, program, self.macros, params)
+        data = records.get("program", b"")
+        program = ocl_program.from_binary(rt.context, rt.device, data, self._options(params),
+                                          what)
+        return self.kernel_class(rt, self.macros, params).bind(program, data)
 
     def blob_records(self, kernel) -> dict:
         return {"program": kernel.binary()}
@@ -235,5 +278,26 @@ class MatmulTiled(_OclGemm):
         return m
 
 
-CONV_IMPLS = [ConvIgemm]
-MATMUL_IMPLS = [MatmulTiled]
+class ConvRef(ConvIgemm):
+    """Plain loops over the same layouts as ocl:conv:igemm: runs where that cannot be built."""
+    name = "ocl:ref:any"
+    reference = True
+    kernel_class = RefKernel
+
+    def params(self) -> tuple:
+        return ()
+
+    def candidates(self) -> list:
+        return [()]
+
+
+class MatmulRef(MatmulTiled):
+    """Plain loops over the same layouts as ocl:gemm:tiled: runs where that cannot be built."""
+    name = "ocl:ref:any"
+    reference = True
+    kernel_class = RefKernel
+    params, candidates = ConvRef.params, ConvRef.candidates
+
+
+CONV_IMPLS = [ConvIgemm, ConvRef]
+MATMUL_IMPLS = [MatmulTiled, MatmulRef]

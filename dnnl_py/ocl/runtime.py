@@ -12,27 +12,25 @@ from __future__ import annotations
 
 import functools
 import weakref
-from pathlib import Path
 
 import numpy as np
 import pyopencl as cl
 
-from .. import blob, layout
+from .. import blob, layout, verbose
 from .._build_info import GIT_HASH, VERSION
 from .._errors import error, invalid, status
 from ..kinds import primitive_kind
 from ..memory import _NUMPY_DTYPE
+from . import program
 
-KERNELS = Path(__file__).parent / "kernels"
-# mad: a*b+c in one instruction (PoCL does not inline fma(); measured 2x on sgemm)
-BUILD_OPTIONS = "-cl-mad-enable"
 COPY_LOCAL = 64     # work-items per work-group of the copy kernel
 COPY_MAX_DIMS = 12  # dims of a copy plan the kernel takes (util.cl)
-
-
-@functools.lru_cache(maxsize=None)
-def source(name: str) -> str:
-    return (KERNELS / name).read_text()
+# PoCL compiles a work-group function per launch shape, and a grid of 64K work-items or
+# more is another shape than a smaller one (measured): the build runs both once.
+COPY_WARM_UP = [["copy_strided", [size], [COPY_LOCAL],
+                 [["buffer", 4], ["buffer", 4], ["buffer", 24 * COPY_MAX_DIMS], ["int32", 0],
+                  ["int64", 0], ["int64", 0], ["int64", 0]]]
+                for size in (COPY_LOCAL, COPY_LOCAL << 11)]
 
 
 def device_identity(device) -> dict:
@@ -57,31 +55,6 @@ def gpu_devices() -> list:
     return found
 
 
-def build(context, device, text: str, options: str, what: str):
-    """A program from source, with pyopencl's own disk cache off."""
-    try:
-        return cl.Program(context, text).build(options=f"{BUILD_OPTIONS} {options}",
-                                               devices=[device], cache_dir=False)
-    except cl.Error as e:
-        raise error(status.runtime_error, f"{what}: OpenCL build failed: {e}") from None
-
-
-def from_binary(context, device, binary: bytes, options: str, what: str):
-    """A program from a device binary; one the driver rejects is invalid_arguments."""
-    try:
-        program = cl.Program(context, [device], [binary])
-        return program.build(options=f"{BUILD_OPTIONS} {options}", devices=[device],
-                             cache_dir=False)
-    except (cl.Error, RuntimeError, ValueError) as e:
-        raise invalid(f"{what}: the driver rejected the program binary ({e})") from None
-
-
-def binary(program) -> bytes:
-    """The program's device binary (PoCL: includes work-group functions of past launches)."""
-    (data,) = program.get_info(cl.program_info.BINARIES)
-    return bytes(data)
-
-
 class OclRuntime:
     """One engine's OpenCL state: device, context, a queue for transfers and the
     utility program."""
@@ -102,13 +75,15 @@ class OclRuntime:
         self._streams = weakref.WeakSet()  # their queues are finished before a read
         self.source = "cache_miss"
         if cache_blob is not None:
-            self.util = self._read_blob(cache_blob)
+            self.util, self._util_binary = self._read_blob(cache_blob)
             self.source = "from_cache_blob"
         else:
-            self.util = build(context, device, source("util.cl"), "", "ocl engine")
+            self.util, self._util_binary = program.build(
+                device, context, program.source("util.cl"), "", COPY_WARM_UP, "ocl engine")
         self._copy = cl.Kernel(self.util, "copy_strided")
         if cache_blob is None:
             self._probe()
+        verbose.engine_info(self.info_line())
 
     # engine set-up and its cache blob --------------------------------------------------
 
@@ -126,12 +101,24 @@ class OclRuntime:
             raise error(status.runtime_error, f"ocl engine: device '{self.device.name}' "
                         "failed the copy probe")
 
+    def info_line(self) -> str:
+        """The verbose header's line: which device code this engine gets. On PoCL the
+        LLVM target closes the device version ("HSTR: pthread-x86_64-...-znver3")."""
+        d = self.device
+        target = d.version.rsplit("-", 1)[-1] if "HSTR:" in d.version else "n/a"
+        return (f"info,gpu,engine,backend:OpenCL,name:{d.name.strip()},"
+                f"driver_version:{d.driver_version.strip()},platform:{d.platform.name.strip()},"
+                f"llvm_target:{target},vector_width:{d.native_vector_width_float},"
+                "kernel_vectors:16 (built-ins 8-wide)")
+
     def blob_id(self) -> bytes:
         return blob.identity_digest(self.identity)
 
     def cache_blob(self) -> bytes:
         records = {name: value.encode() for name, value in self.identity.items()}
-        records["utility program"] = binary(self.util)
+        if self._util_binary is None:
+            self._util_binary = program.binary(self.util)
+        records["utility program"] = self._util_binary
         return blob.pack(blob.Kind.engine, self.blob_id(), records)
 
     def _read_blob(self, data):
@@ -140,8 +127,8 @@ class OclRuntime:
         blob.check_identity(records, self.identity, what)
         if digest != self.blob_id():
             raise invalid(f"{what}: made for another engine (id mismatch)")
-        return from_binary(self.context, self.device, blob.get(records, "utility program", what),
-                           "", what)
+        data = blob.get(records, "utility program", what)
+        return program.from_binary(self.context, self.device, data, "", what), data
 
     # what every runtime offers (see cpu/runtime.py) ----------------------------------
 

@@ -1,12 +1,10 @@
 /* Implicit GEMM for matmul and forward convolution, specialised per problem by -D
- * macros (dnnl_py/ocl/gemm.py writes them).
+ * macros (dnnl_py/ocl/gemm.py writes them; problem.cl says what they mean and comes first
+ * in the program, with post_ops.cl).
  *
  *   dst[row, col] = post_ops(sum_k src[row, k] * wei[k, col] + bias[row, col])
  *
- * Rows are output pixels (n, od, oh, ow); columns output channels; the reduction
- * runs over (kd, kh, kw, ic), reading the source through the convolution's window
- * (a matmul is a 1x1 convolution over "pixels" m). The third grid dimension walks
- * groups / matmul batch dims. All strides are in elements, any plain layout works.
+ * The reduction reads the source through the convolution's window; any plain layout works.
  *
  * pack_weights copies the weights into panels of NB = 16 * NV columns, K rows each,
  * zero-padded past OC: the GEMM then streams one contiguous panel per work-item
@@ -14,15 +12,7 @@
  * Each work-item of gemm computes RB rows x NB columns in registers. */
 
 #define NB (16 * NV)
-#define KTOT (KD * KH * KW * IC)
 #define NPANELS ((OC + NB - 1) / NB)
-#define ROWS (MB * OD * OH * OW)
-#define NBATCH (B0_DIM * B1_DIM * B2_DIM * B3_DIM)
-
-/* Offsets of batch index b (groups or matmul batch dims, up to 4) in each operand. */
-#define BATCH_OFF(b, op) ( \
-      ((b) / B0_DIV % B0_DIM) * B0_##op + ((b) / B1_DIV % B1_DIM) * B1_##op \
-    + ((b) / B2_DIV % B2_DIM) * B2_##op + ((b) / B3_DIV % B3_DIM) * B3_##op)
 
 __kernel void pack_weights(__global const float *restrict wei, __global float *restrict packed) {
     const long i = get_global_id(0);  /* over (batch, panel, k, col in panel) */
@@ -35,53 +25,34 @@ __kernel void pack_weights(__global const float *restrict wei, __global float *r
                               + kh * WEI_H + kw * WEI_W] : 0.0f;
 }
 
-#if PO_COUNT > 0
-#define ELTWISE(alg, x, alpha, beta) ( \
-      (alg) == ELT_RELU ? select((alpha) * (x), (x), (x) > 0.0f) \
-    : (alg) == ELT_GELU_TANH ? 0.5f * (x) * (1.0f + tanh(0.79788456f * ((x) + 0.044715f * (x) * (x) * (x)))) \
-    : (alg) == ELT_GELU_ERF ? 0.5f * (x) * (1.0f + erf((x) * 0.70710678f)) \
-    : (alg) == ELT_TANH ? tanh(x) \
-    : (alg) == ELT_LOGISTIC ? 1.0f / (1.0f + exp(-(x))) \
-    : (alg) == ELT_SWISH ? (x) / (1.0f + exp(-(alpha) * (x))) \
-    : (alg) == ELT_LINEAR ? (alpha) * (x) + (beta) \
-    : (alg) == ELT_CLIP ? fmin(fmax((x), (alpha)), (beta)) \
-    : (x))
-#define POST_OP(n, x, old) ((PO##n##_KIND) == PO_SUM ? (x) + (PO##n##_SCALE) * (old) \
-                            : ELTWISE(PO##n##_ALG, (x), (PO##n##_ALPHA), (PO##n##_BETA)))
-
-static float16 post_ops(float16 x, float16 old) {
-    x = POST_OP(0, x, old);
-#if PO_COUNT > 1
-    x = POST_OP(1, x, old);
-#endif
-#if PO_COUNT > 2
-    x = POST_OP(2, x, old);
-#endif
-#if PO_COUNT > 3
-    x = POST_OP(3, x, old);
-#endif
-    return x;
-}
-#endif
+/* 16 floats at p, which need not be 64-byte aligned, as two 8-wide loads/stores: no
+ * built-in may take or return a 16-wide vector (a PoCL whose LLVM targets znver3 while its
+ * built-in library is built for skylake-avx512, as on AMD Zen 4, aborts compiling one;
+ * tests/test_ocl_sources.py checks every .cl file for it). Macros, and store_row takes
+ * its float16 by pointer, for the same reason: no 16-wide value crosses a call. */
+#define LOAD16(p) ((float16)(vload8(0, (p)), vload8(1, (p))))
+#define STORE16(x, p) do { vstore8((x).lo, 0, (p)); vstore8((x).hi, 1, (p)); } while (0)
 
 /* acc + bias, post-ops, stored: a vector store when the columns are dense and all
  * inside OC, element by element otherwise. */
-static void store_row(float16 acc, __global float *restrict d, __global const float *restrict bia,
-                      int cols) {
+static void store_row(const float16 *sum, __global float *restrict d,
+                      __global const float *restrict bia, int cols) {
     const bool vec = DST_C == 1 && cols == 16;
+    float16 acc = *sum;
 #if WITH_BIAS
-    if (BIA_C == 1 && cols == 16) acc += vload16(0, bia);
+    if (BIA_C == 1 && cols == 16) acc += LOAD16(bia);
     else for (int c = 0; c < cols; ++c) acc[c] += bia[c * BIA_C];
 #endif
 #if PO_COUNT > 0
     float16 old = 0.0f;
 #if WITH_SUM
-    if (vec) old = vload16(0, d);
+    if (vec) old = LOAD16(d);
     else for (int c = 0; c < cols; ++c) old[c] = d[c * DST_C];
 #endif
-    acc = post_ops(acc, old);
+    acc.lo = post_ops_float8(acc.lo, old.lo);  /* 8-wide: see LOAD16 */
+    acc.hi = post_ops_float8(acc.hi, old.hi);
 #endif
-    if (vec) vstore16(acc, 0, d);
+    if (vec) STORE16(acc, d);
     else for (int c = 0; c < cols; ++c) d[c * DST_C] = acc[c];
 }
 
@@ -120,8 +91,8 @@ __kernel void gemm(__global const float *restrict src, __global const float *res
             a[r] = src + src_row[r] + (in ? id * (long)SRC_D + ih * (long)SRC_H + iw * (long)SRC_W : 0);
         }
         for (int ic = 0; ic < IC; ++ic) {
-            float16 w[NV];
-            for (int v = 0; v < NV; ++v) w[v] = vload16(v, p);
+            float16 w[NV];  /* panels are 64-byte aligned: a plain 16-wide load */
+            for (int v = 0; v < NV; ++v) w[v] = ((const __global float16 *)p)[v];
             p += NB;
             for (int r = 0; r < RB; ++r) {
 #if PADDED
@@ -144,7 +115,7 @@ __kernel void gemm(__global const float *restrict src, __global const float *res
         for (int v = 0; v < NV; ++v) {
             const int col = panel * NB + v * 16;
             if (col < OC)
-                store_row(acc[r][v], dst + dst_row[r] + col * (long)DST_C,
+                store_row(&acc[r][v], dst + dst_row[r] + col * (long)DST_C,
                           bia + bia_row + col * (long)BIA_C, min(16, OC - col));
         }
     }

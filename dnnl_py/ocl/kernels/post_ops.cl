@@ -1,0 +1,35 @@
+/* Post-ops fused into a kernel's store, specialised by -D macros (dnnl_py/ocl/gemm.py):
+ * PO_COUNT of them, slot n described by POn_KIND (PO_SUM or eltwise), POn_ALG (ELT_*),
+ * POn_ALPHA, POn_BETA, POn_SCALE. post_ops_T(x, old) applies them to a value x of type T
+ * whose destination held `old` (for sum); a kernel prepends this file to its own source. */
+
+#if PO_COUNT > 0
+#define ELTWISE(alg, x, alpha, beta) ( \
+      (alg) == ELT_RELU ? ((x) > 0.0f ? (x) : (alpha) * (x)) \
+    : (alg) == ELT_GELU_TANH ? 0.5f * (x) * (1.0f + tanh(0.79788456f * ((x) + 0.044715f * (x) * (x) * (x)))) \
+    : (alg) == ELT_GELU_ERF ? 0.5f * (x) * (1.0f + erf((x) * 0.70710678f)) \
+    : (alg) == ELT_TANH ? tanh(x) \
+    : (alg) == ELT_LOGISTIC ? 1.0f / (1.0f + exp(-(x))) \
+    : (alg) == ELT_SWISH ? (x) / (1.0f + exp(-(alpha) * (x))) \
+    : (alg) == ELT_LINEAR ? (alpha) * (x) + (beta) \
+    : (alg) == ELT_CLIP ? fmin(fmax((x), (alpha)), (beta)) \
+    : (x))
+#define POST_OP(n, x, old) ((PO##n##_KIND) == PO_SUM ? (x) + (PO##n##_SCALE) * (old) \
+                            : ELTWISE(PO##n##_ALG, (x), (PO##n##_ALPHA), (PO##n##_BETA)))
+
+/* Only scalar and 8-wide types: no built-in may take a 16-wide vector (see igemm.cl). */
+#if PO_COUNT == 1
+#define APPLY_POST_OPS(x, old) x = POST_OP(0, x, old);
+#elif PO_COUNT == 2
+#define APPLY_POST_OPS(x, old) x = POST_OP(0, x, old); x = POST_OP(1, x, old);
+#elif PO_COUNT == 3
+#define APPLY_POST_OPS(x, old) x = POST_OP(0, x, old); x = POST_OP(1, x, old); \
+                               x = POST_OP(2, x, old);
+#else
+#define APPLY_POST_OPS(x, old) x = POST_OP(0, x, old); x = POST_OP(1, x, old); \
+                               x = POST_OP(2, x, old); x = POST_OP(3, x, old);
+#endif
+#define DEFINE_POST_OPS(T) static T post_ops_##T(T x, T old) { APPLY_POST_OPS(x, old) return x; }
+DEFINE_POST_OPS(float)
+DEFINE_POST_OPS(float8)
+#endif
