@@ -97,6 +97,23 @@ def test_odd_shapes(engine_for, rng, impl, layout, shape):
     assert pd.impl_info_str() == impl.name
 
 
+
+@pytest.mark.parametrize("impl", [c for c in cpu_conv.IMPLS + OCL_IMPLS
+                                  if c is not cpu_conv.ConvDepthwise], ids=lambda c: c.name)
+def test_inf_stays_in_its_windows(engine_for, rng, impl):
+    """An inf (or NaN) in the source reaches only the outputs whose window covers it: the
+    padding adds nothing, never 0 * the value at some other position."""
+    eng, strm = engine_for(cpu_conv, impl)
+    src = rng.standard_normal((1, 4, 6, 6)).astype(np.float32)
+    src[0, :, 0, 0], src[0, :, 5, 5] = np.inf, np.nan
+    wei = np.abs(rng.standard_normal((16, 4, 3, 3))).astype(np.float32) + 0.1  # inf stays inf
+    out, pd = run_conv(eng, strm, src, wei, None, (1, 1), (0, 0), (1, 1), (1, 1))
+    with np.errstate(invalid="ignore"):
+        ref = conv_fwd(src, wei[None], None, (1, 1), (0, 0), (1, 1), (1, 1), 1)
+    assert pd.impl_info_str() == impl.name
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(ref))
+    np.testing.assert_array_equal(np.isinf(out), np.isinf(ref))
+
 ALL_OPS = [
     [("eltwise", "eltwise_relu", 0.0, 0.0)],
     [("eltwise", "eltwise_relu", 0.1, 0.0)],

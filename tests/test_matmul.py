@@ -142,13 +142,13 @@ SPECIAL_OPS = [("eltwise_relu", 0.0, 0.0), ("eltwise_relu", 0.1, 0.0),
                ("eltwise_linear", 2.0, 1.0), ("eltwise_clip", -1.0, 2.0)]
 
 
-@pytest.mark.parametrize("impl", cpu_matmul.IMPLS, ids=lambda c: c.name)
+@pytest.mark.parametrize("impl", IMPLS, ids=lambda c: c.name)
 @pytest.mark.parametrize("op", SPECIAL_OPS, ids=lambda op: f"{op[0][8:]}:{op[1]:g}")
-def test_eltwise_nan_and_inf(eng, strm, only_impl, impl, op):
+def test_eltwise_nan_and_inf(engine_for, impl, op):
     """NaN propagates through every eltwise post-op and +-inf gives what oneDNN's formulas
     give (swish(-inf) = -inf * logistic(-inf) = -inf * 0 = NaN), against float64 numpy.
     dst = 1 x values: 64 columns, so that the vectorised epilogue runs too."""
-    only_impl(cpu_matmul, impl)
+    eng, strm = engine_for(cpu_matmul, impl)
     values = np.tile(SPECIAL, 4)[None, :]
     ops = [("eltwise", *op)]
     out, _ = run(eng, strm, np.ones((1, 1), np.float32), values, ops=ops)

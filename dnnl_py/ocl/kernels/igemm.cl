@@ -83,11 +83,11 @@ __kernel void gemm(__global const float *restrict src, __global const float *res
     for (int kh = 0; kh < KH; ++kh)
     for (int kw = 0; kw < KW; ++kw) {
         const __global float *a[RB];
-        float mask[RB];  /* 0 for a window position in the padding (if PADDED) */
+        bool inside[RB];  /* false for a window position in the padding (if PADDED) */
         for (int r = 0; r < RB; ++r) {
             const int id = id0[r] + kd * DD, ih = ih0[r] + kh * DH, iw = iw0[r] + kw * DW;
             const bool in = id >= 0 && id < ID && ih >= 0 && ih < IH && iw >= 0 && iw < IW;
-            mask[r] = in ? 1.0f : 0.0f;
+            inside[r] = in;
             a[r] = src + src_row[r] + (in ? id * (long)SRC_D + ih * (long)SRC_H + iw * (long)SRC_W : 0);
         }
         for (int ic = 0; ic < IC; ++ic) {
@@ -95,8 +95,8 @@ __kernel void gemm(__global const float *restrict src, __global const float *res
             for (int v = 0; v < NV; ++v) w[v] = ((const __global float16 *)p)[v];
             p += NB;
             for (int r = 0; r < RB; ++r) {
-#if PADDED
-                const float x = a[r][ic * SRC_C] * mask[r];
+#if PADDED  /* a select, not a multiply by 0: the value read may be inf or NaN */
+                const float x = inside[r] ? a[r][ic * SRC_C] : 0.0f;
 #else
                 const float x = a[r][ic * SRC_C];
 #endif

@@ -1,18 +1,21 @@
 /* Post-ops fused into a kernel's store, specialised by -D macros (dnnl_py/ocl/gemm.py):
  * PO_COUNT of them, slot n described by POn_KIND (PO_SUM or eltwise), POn_ALG (ELT_*),
  * POn_ALPHA, POn_BETA, POn_SCALE. post_ops_T(x, old) applies them to a value x of type T
- * whose destination held `old` (for sum); a kernel prepends this file to its own source. */
+ * whose destination held `old` (for sum); a kernel prepends this file to its own source.
+ * NaN goes through every algorithm, as in oneDNN: clip compares (fmin/fmax drop NaN).
+ * gelu_tanh as x * logistic(2u), the same function as 0.5x(1 + tanh(u)): no 1 + tanh(u)
+ * cancelling for negative x, and gelu(-inf) = -inf * 0 = NaN as oneDNN's formula gives. */
 
 #if PO_COUNT > 0
 #define ELTWISE(alg, x, alpha, beta) ( \
       (alg) == ELT_RELU ? ((x) > 0.0f ? (x) : (alpha) * (x)) \
-    : (alg) == ELT_GELU_TANH ? 0.5f * (x) * (1.0f + tanh(0.79788456f * ((x) + 0.044715f * (x) * (x) * (x)))) \
+    : (alg) == ELT_GELU_TANH ? (x) / (1.0f + exp(-1.5957691216f * ((x) + 0.044715f * (x) * (x) * (x)))) \
     : (alg) == ELT_GELU_ERF ? 0.5f * (x) * (1.0f + erf((x) * 0.70710678f)) \
     : (alg) == ELT_TANH ? tanh(x) \
     : (alg) == ELT_LOGISTIC ? 1.0f / (1.0f + exp(-(x))) \
     : (alg) == ELT_SWISH ? (x) / (1.0f + exp(-(alpha) * (x))) \
     : (alg) == ELT_LINEAR ? (alpha) * (x) + (beta) \
-    : (alg) == ELT_CLIP ? fmin(fmax((x), (alpha)), (beta)) \
+    : (alg) == ELT_CLIP ? ((x) < (alpha) ? (alpha) : (x) > (beta) ? (beta) : (x)) \
     : (x))
 #define POST_OP(n, x, old) ((PO##n##_KIND) == PO_SUM ? (x) + (PO##n##_SCALE) * (old) \
                             : ELTWISE(PO##n##_ALG, (x), (PO##n##_ALPHA), (PO##n##_BETA)))
