@@ -2,7 +2,11 @@
 cache and pyopencl's program cache off (so that a miss costs what it costs): the engine
 from scratch vs from its blob; conv res4a_branch2b (mb1) and matmul 1024^3 creation plus
 first execution from scratch vs from a blob vs a primitive-cache hit, and the start-up
-cost: creation plus the first execution's excess over a later one. Medians of 3.
+cost: creation plus the first execution's excess over a later one. From scratch twice,
+processes alternating: programs built in the build worker (the default) and in this
+process (DNNL_PY_OCL_BUILD_ISOLATION=0), each with the time get_cache_blob() then takes
+(the worker hands the binary over; in-process, PoCL compiles every kernel again to read
+it). Medians of 3.
 
     PYTHONPATH=. .venv/bin/python benchmarks/ocl_creation_times.py
 """
@@ -36,7 +40,8 @@ def timed(name, fn):
 blob_of = lambda name: (where / name).read_bytes() if use_blobs else None
 eng = timed("engine", lambda: dnnl.ocl_interop.make_engine(device, ctx, blob_of("engine")))
 if not use_blobs:
-    (where / "engine").write_bytes(dnnl.ocl_interop.get_engine_cache_blob(eng))
+    (where / "engine").write_bytes(timed("engine_blob",
+                                         lambda: dnnl.ocl_interop.get_engine_cache_blob(eng)))
 strm = dnnl.stream(eng)
 for kind, make_pd, cls in (("conv", conv_pd, dnnl.convolution_forward),
                            ("matmul", matmul_pd, dnnl.matmul)):
@@ -47,7 +52,7 @@ for kind, make_pd, cls in (("conv", conv_pd, dnnl.convolution_forward),
     for run in ("first", "second"):  # the first pays PoCL's lazy work, if any is left
         timed(f"{kind}_{run}", lambda: (prim.execute(strm, args), strm.wait()))
     if not use_blobs:
-        (where / kind).write_bytes(prim.get_cache_blob())
+        (where / kind).write_bytes(timed(kind + "_blob", prim.get_cache_blob))
     again = make_pd(eng)
     timed(kind + "_hit", lambda: cls(again))
 print(json.dumps(out))
@@ -55,33 +60,39 @@ print(json.dumps(out))
 
 
 def child(where, mode):
-    env = {**os.environ, "PYTHONPATH": ROOT, "POCL_KERNEL_CACHE": "0", "PYOPENCL_NO_CACHE": "1"}
-    out = subprocess.run([sys.executable, "-c", CHILD, where, mode,
+    env = {**os.environ, "PYTHONPATH": ROOT, "POCL_KERNEL_CACHE": "0", "PYOPENCL_NO_CACHE": "1",
+           "DNNL_PY_OCL_BUILD_ISOLATION": "0" if mode == "in-process" else "1"}
+    out = subprocess.run([sys.executable, "-c", CHILD, where, "blob" if mode == "blob" else "",
                           os.path.join(ROOT, "benchmarks")],
                          capture_output=True, text=True, env=env, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main():
+    runs = {"isolated": [], "in-process": [], "blob": []}
     with tempfile.TemporaryDirectory() as where:
-        scratch = [child(where, "scratch") for _ in range(RUNS)]
-        blobs = [child(where, "blob") for _ in range(RUNS)]
-    med = {mode: {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-           for mode, runs in (("scratch", scratch), ("blob", blobs))}
-    s, b = med["scratch"], med["blob"]
-    print(f"engine   from scratch {s['engine'] * 1e3:8.1f} ms   from blob "
-          f"{b['engine'] * 1e3:7.2f} ms ({s['engine'] / b['engine']:5.0f}x)")
+        for _ in range(RUNS):
+            for mode in ("isolated", "in-process"):
+                runs[mode].append(child(where, mode))
+        runs["blob"] = [child(where, "blob") for _ in range(RUNS)]
+    med = {mode: {k: statistics.median(r[k] for r in rs) for k in rs[0]}
+           for mode, rs in runs.items()}
+    iso, inp, b = med["isolated"], med["in-process"], med["blob"]
+    print("creation from scratch, ms: in-process | + its cache blob | isolated (blob included) "
+          "| isolated / in-process, / in-process with blob | from blob")
+    for what in ("engine", "conv", "matmul"):
+        with_blob = inp[what] + inp[what + "_blob"]
+        print(f"{what:7s} {inp[what] * 1e3:7.1f} | {with_blob * 1e3:7.1f} | "
+              f"{(iso[what] + iso[what + '_blob']) * 1e3:7.1f} | {iso[what] / inp[what]:4.2f}x, "
+              f"{(iso[what] + iso[what + '_blob']) / with_blob:4.2f}x | {b[what] * 1e3:6.2f}")
     for kind in ("conv", "matmul"):
         # start-up cost: creation plus what the first execution takes beyond a later one
         start = {m: r[kind] + r[kind + "_first"] - r[kind + "_second"] for m, r in med.items()}
-        print(f"{kind:7s} creation: from scratch {s[kind] * 1e3:7.1f} ms, from blob "
-              f"{b[kind] * 1e3:6.2f} ms, primitive-cache hit {b[kind + '_hit'] * 1e6:5.1f} us; "
-              f"first execution {s[kind + '_first'] * 1e3:6.1f} / {b[kind + '_first'] * 1e3:6.1f}"
-              f" ms, later {b[kind + '_second'] * 1e3:6.1f} ms")
-        print(f"{'':7s} creation + first execution {s[kind] * 1e3 + s[kind + '_first'] * 1e3:7.1f}"
-              f" ms vs {b[kind] * 1e3 + b[kind + '_first'] * 1e3:6.1f} ms; start-up beyond a "
-              f"later execution {start['scratch'] * 1e3:7.1f} ms vs {start['blob'] * 1e3:5.2f} ms"
-              f" ({start['scratch'] / start['blob']:4.0f}x)")
+        ms = {m: f"{v * 1e3:.1f} ms" for m, v in start.items()}
+        print(f"{kind:7s} start-up beyond a later execution: isolated {ms['isolated']}, "
+              f"in-process {ms['in-process']}, from blob {ms['blob']}; primitive-cache hit "
+              f"{b[kind + '_hit'] * 1e6:.1f} us; a later execution "
+              f"{b[kind + '_second'] * 1e3:.1f} ms")
 
 if __name__ == "__main__":
     main()

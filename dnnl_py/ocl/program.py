@@ -13,6 +13,7 @@ crash then takes the process with it).
 """
 from __future__ import annotations
 
+import atexit
 import functools
 import hashlib
 import os
@@ -212,4 +213,19 @@ class _Worker:
         raise error(status.runtime_error, f"{what}: {why}; the compiler's last lines:\n{tail}")
 
 
+    def close(self) -> None:
+        """At exit: the worker ends when its input closes (its own, not a forked parent's)."""
+        if self._proc is not None and self._pid == os.getpid():
+            self._proc.stdin.close()
+            try:
+                self._proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            self._proc.stdout.close()
+            self._log.close()
+            self._proc = None
+
+
 _WORKER = _Worker()
+atexit.register(_WORKER.close)
