@@ -223,6 +223,9 @@ def _check_fields(what: str, dims, dt, kind, strides, blocks) -> None:
         if dims or dt != data_type.undef or strides or blocks:
             raise invalid(f"{what}: format kind undef with dims, data type or strides")
         return
+    if not dims:  # the constructor makes the zero descriptor of no dims, as oneDNN
+        raise invalid(f"{what}: format kind {kind.value} without dims (no dims is the zero "
+                      "descriptor, format kind undef)")
     if dt == data_type.undef:
         raise invalid(f"{what}: data type undef")
     if kind == format_kind.any and (strides or blocks):
@@ -280,8 +283,8 @@ class desc:
         if not isinstance(dt, data_type):
             raise invalid(f"data_type: expected memory.data_type, got {dt!r}")
         strides, blocks = (), []
-        if not dims and tag_or_strides is None:
-            kind = format_kind.undef
+        if not dims:  # oneDNN: zero dims make the zero descriptor, whatever else is given
+            kind, dt = format_kind.undef, data_type.undef
         elif tag_or_strides is None:
             raise invalid("desc: a format tag or strides are needed")
         elif dt == data_type.undef:

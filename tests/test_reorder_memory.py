@@ -135,12 +135,28 @@ def forged_md_blob(**fields) -> bytes:
     (dict(dims=blob.ints([2**62, 17, 5, 5])), "more than int64"),
     (dict(format_kind=b"any"), "strides or blocks on a descriptor of format any"),
     (dict(format_kind=b"undef"), "format kind undef with dims"),
+    # found by tests/test_fuzz_blobs.py: a blocked f32 descriptor of no dims was accepted,
+    # is_zero() yet unequal to desc()
+    (dict(dims=blob.ints([]), strides=blob.ints([]), inner_blks=blob.ints([]),
+          inner_idxs=blob.ints([])), "blocked without dims"),
+    (dict(dims=blob.ints([]), strides=blob.ints([]), inner_blks=blob.ints([]),
+          inner_idxs=blob.ints([]), format_kind=b"any"), "any without dims"),
 ], ids=["dt undef", "blocks overflow", "block 0", "block of dim 4", "size overflow",
-        "any with strides", "undef with dims"])
+        "any with strides", "undef with dims", "blocked no dims", "any no dims"])
 def test_md_blob_never_gives_what_the_constructor_refuses(fields, message):
     with pytest.raises(dnnl.error, match=message) as e:
         dnnl.memory.desc(forged_md_blob(**fields))
     assert e.value.status == dnnl.status.invalid_arguments
+
+
+@pytest.mark.parametrize("tag_or_strides", [[], tag.any, None], ids=["strides", "any", "none"])
+def test_no_dims_is_the_zero_descriptor(tag_or_strides):
+    """As oneDNN's memory_desc_init_by_strides/by_tag: ndims 0 gives the zero md, so there
+    is one descriptor that is_zero(), and its blob round-trips."""
+    m = dnnl.memory.desc([], dt.f32, tag_or_strides)
+    assert m.is_zero() and m == dnnl.memory.desc()
+    assert m.get_data_type() == dt.undef and m.get_size() == 0
+    assert dnnl.memory.desc(m.get_blob()) == m
 
 
 def test_md_blob_id_digest_is_checked():
