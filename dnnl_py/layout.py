@@ -42,7 +42,7 @@ def _strides_over(factors: list, sizes: list) -> list:
     return strides[::-1]
 
 
-def _simplify(dims, ss, ds):
+def simplify_plan(dims, ss, ds):
     """Drop unit dims, order by destination stride, merge dims contiguous on both sides."""
     axes = sorted((i for i, n in enumerate(dims) if n != 1), key=lambda i: (-ds[i], -ss[i]))
     out = []
@@ -75,7 +75,7 @@ def copy_plan(box, src_md, dst_md):
         dims += sizes
         ss += _strides_over(sf, sizes)
         ds += _strides_over(df, sizes)
-    return _simplify(dims, ss, ds)
+    return simplify_plan(dims, ss, ds)
 
 
 def reorder_steps(src_md, dst_md):

@@ -19,12 +19,12 @@ from .._errors import error
 from ..attr import _KERNEL_SUM, ELTWISE_KERNEL_ID
 from ..cpu.convolution import _act_order, _act_strides, _oc_inner_order, _wei_strides
 from ..kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS
+from ..layout import simplify_plan
 from ..primitive import Decline, Impl, plain_or_decline
 from . import program as ocl_program
 
 MAX_POST_OPS = 4
 MAX_BATCH_DIMS = 4
-PACK_LOCAL = 64
 REF_LOCAL = 16  # output channels per work-group of the reference kernel
 ELTWISE_NAMES = {i: alg.name.upper().replace("ELTWISE_", "ELT_")
                  for alg, i in ELTWISE_KERNEL_ID.items()}
@@ -40,8 +40,9 @@ def _float(value: float) -> str:
 
 
 class GemmKernel:
-    """The igemm program's launches: kernel(queue, src, weights, bias, dst) enqueues the
-    weight packing and the GEMM."""
+    """The igemm program's launch, after the weights are packed: kernel(queue, src,
+    weights, bias, dst) enqueues the packing (the engine's strided copy: one program
+    kernel fewer to compile per primitive) and the GEMM."""
     sources = ("problem.cl", "post_ops.cl", "igemm.cl")
 
     def __init__(self, runtime, macros: dict, params: tuple):
@@ -51,40 +52,71 @@ class GemmKernel:
         panels = -(-macros["OC"] // nb)
         batch = math.prod(macros[f"B{i}_DIM"] for i in range(MAX_BATCH_DIMS))
         self.grid = (panels, -(-_rows(macros) // rb), batch)
-        self.pack_total = batch * panels * macros["KD"] * macros["KH"] * macros["KW"] * \
-            macros["IC"] * nb
-        self.pack_grid = (-(-self.pack_total // PACK_LOCAL) * PACK_LOCAL,)
+        self.packed_size = batch * panels * _ktot(macros) * nb
+        self.packing = _packing_plans(macros, nb)
 
     def launches(self, sizes: list) -> list:
         """What a build runs once, on scratch buffers of the real sizes (src, weights,
-        bias, dst) with the real launch shapes: PoCL compiles a kernel's work-group
+        bias, dst) with the real launch shape: PoCL compiles a kernel's work-group
         function at its first launch, specialised to the launch shape (a one-work-group
         launch was measured to leave 60 ms to the user's first execution)."""
         if 0 in self.grid:
             return []
-        src, wei, bia, dst = (["null"] if n is None else ["buffer", n] for n in sizes)
-        packed = ["buffer", 4 * self.pack_total]
-        return [["pack_weights", self.pack_grid, [PACK_LOCAL], [wei, packed]],
-                ["gemm", self.grid, [1, 1, 1], [src, packed, bia, dst]]]
+        src, _, bia, dst = (["null"] if n is None else ["buffer", n] for n in sizes)
+        return [["gemm", self.grid, [1, 1, 1],
+                 [src, ["buffer", 4 * self.packed_size], bia, dst]]]
 
     def bind(self, program, binary) -> "GemmKernel":
         """Takes the built program (and its binary, when the build had it)."""
         self.program, self._binary = program, binary
-        self.pack, self.gemm = cl.Kernel(program, "pack_weights"), cl.Kernel(program, "gemm")
-        self.packed = cl.Buffer(self.runtime.context, cl.mem_flags.READ_WRITE,
-                                max(4 * self.pack_total, 4))
+        self.gemm = cl.Kernel(program, "gemm")
+        # the padding columns of the last panel are zeroed once and never written
+        self.packed = self.runtime.zeros(4 * self.packed_size)
+        self.pack = [(self.runtime.copier(plan), src_off, dst_off)
+                     for plan, src_off, dst_off in self.packing]
         return self
 
     def __call__(self, queue, src, wei, bias, dst):
         if 0 in self.grid:
             return
-        self.pack(queue, self.pack_grid, (PACK_LOCAL,), wei, self.packed)
+        for copy, src_off, dst_off in self.pack:
+            copy(queue, wei, self.packed, src_offset=src_off, dst_offset=dst_off)
         self.gemm(queue, self.grid, (1, 1, 1), src, self.packed, bias, dst)
 
     def binary(self) -> bytes:
         if self._binary is None:  # costly on PoCL (~100 ms a kernel): only when asked
             self._binary = ocl_program.binary(self.program)
         return self._binary
+
+
+def _ktot(macros: dict) -> int:
+    return macros["KD"] * macros["KH"] * macros["KW"] * macros["IC"]
+
+
+def _packing_plans(m: dict, nb: int) -> list:
+    """(copy plan, src offset, dst offset) that pack the weights into panels:
+    packed[b, panel, kd, kh, kw, ic, c] = wei[b, oc = panel * nb + c, ic, kd, kh, kw] (the
+    reduction order of igemm.cl), one copy for the full panels and one for the last,
+    partial one."""
+    ktot, full = _ktot(m), m["OC"] // nb
+    panels = -(-m["OC"] // nb)
+    batch = [(m[f"B{i}_DIM"], m[f"B{i}_WEI"]) for i in range(MAX_BATCH_DIMS)]
+    per_b = panels * ktot * nb
+    dst_batch, acc = [], per_b
+    for dim, _ in reversed(batch):
+        dst_batch.insert(0, acc)
+        acc *= dim
+    k = [(m["KD"], m["WEI_D"], m["KH"] * m["KW"] * m["IC"] * nb),
+         (m["KH"], m["WEI_H"], m["KW"] * m["IC"] * nb), (m["KW"], m["WEI_W"], m["IC"] * nb),
+         (m["IC"], m["WEI_I"], nb)]
+    out = []
+    for count, cols, first in ((full, nb, 0), (int(panels > full), m["OC"] - full * nb, full)):
+        axes = [(dim, ss, ds) for (dim, ss), ds in zip(batch, dst_batch)]
+        axes += [(count, nb * m["WEI_O"], ktot * nb), *k, (cols, m["WEI_O"], 1)]
+        if count and cols and all(a[0] for a in axes):
+            out.append((simplify_plan(*([a[i] for a in axes] for i in range(3))),
+                        first * nb * m["WEI_O"], first * ktot * nb))
+    return out
 
 
 class RefKernel(GemmKernel):

@@ -25,6 +25,7 @@ from . import program
 
 COPY_LOCAL = 64     # work-items per work-group of the copy kernel
 COPY_MAX_DIMS = 12  # dims of a copy plan the kernel takes (util.cl)
+COPY_RUN = 16       # elements of the innermost dim a work-item copies (RUN in util.cl)
 # PoCL compiles a work-group function per launch shape, and a grid of 64K work-items or
 # more is another shape than a smaller one (measured): the build runs both once.
 COPY_WARM_UP = [["copy_strided", [size], [COPY_LOCAL],
@@ -162,7 +163,11 @@ class OclRuntime:
         return queue
 
     def alloc(self, md):
-        buf = cl.Buffer(self.context, cl.mem_flags.READ_WRITE, max(md.get_size(), 4))
+        return self.zeros(md.get_size())
+
+    def zeros(self, nbytes: int):
+        """A zero-filled buffer of at least nbytes (and 4)."""
+        buf = cl.Buffer(self.context, cl.mem_flags.READ_WRITE, max(nbytes, 4))
         cl.enqueue_fill_buffer(self.queue, buf, np.float32(0), 0, buf.size).wait()
         return buf
 
@@ -211,9 +216,10 @@ class OclRuntime:
     def copier(self, plan):
         """A callable (queue, src, dst) that enqueues dst[...] = src[...] over a copy plan
         (dims, src strides, dst strides; outermost first, as layout.copy_plan gives them;
-        a negative stride needs src_offset). The plan goes to the device once, here."""
-        dims, ss, ds = (list(reversed(x)) for x in plan)
-        total = int(np.prod(dims, dtype=np.int64))
+        a negative stride needs src_offset; offsets in elements). The plan goes to the
+        device once, here."""
+        dims, ss, ds = (list(reversed(x)) or [v] for x, v in zip(plan, (1, 0, 0)))
+        total = int(np.prod(dims[1:], dtype=np.int64)) * -(-dims[0] // COPY_RUN)
         table = np.zeros(3 * COPY_MAX_DIMS, np.int64)
         table[:len(dims)] = dims
         table[COPY_MAX_DIMS:COPY_MAX_DIMS + len(ss)] = ss
@@ -222,9 +228,9 @@ class OclRuntime:
         plan_buf = cl.Buffer(self.context, mf.READ_ONLY | mf.COPY_HOST_PTR, hostbuf=table)
         size = -(-total // COPY_LOCAL) * COPY_LOCAL
 
-        def copy(queue, src, dst, src_offset: int = 0):
+        def copy(queue, src, dst, src_offset: int = 0, dst_offset: int = 0):
             if total:
                 self._copy(queue, (size,), (COPY_LOCAL,), src, dst, plan_buf,
                            np.int32(len(dims)), np.int64(total), np.int64(src_offset),
-                           np.int64(0))
+                           np.int64(dst_offset))
         return copy

@@ -6,24 +6,14 @@
  *
  * The reduction reads the source through the convolution's window; any plain layout works.
  *
- * pack_weights copies the weights into panels of NB = 16 * NV columns, K rows each,
- * zero-padded past OC: the GEMM then streams one contiguous panel per work-item
- * (measured on PoCL: 2x over reading strided weight rows, which thrash the TLB).
+ * The weights come packed into panels of NB = 16 * NV columns, KTOT rows each, zero-padded
+ * past OC (by the engine's strided copy, see GemmKernel in gemm.py): the GEMM then streams
+ * one contiguous panel per work-item (measured on PoCL: 2x over reading strided weight
+ * rows, which thrash the TLB).
  * Each work-item of gemm computes RB rows x NB columns in registers. */
 
 #define NB (16 * NV)
 #define NPANELS ((OC + NB - 1) / NB)
-
-__kernel void pack_weights(__global const float *restrict wei, __global float *restrict packed) {
-    const long i = get_global_id(0);  /* over (batch, panel, k, col in panel) */
-    if (i >= (long)NBATCH * NPANELS * KTOT * NB) return;
-    const int c = i % NB, k = i / NB % KTOT;
-    const long panel = i / NB / KTOT % NPANELS, b = i / NB / KTOT / NPANELS;
-    const int oc = panel * NB + c;
-    const int ic = k % IC, kw = k / IC % KW, kh = k / IC / KW % KH, kd = k / IC / KW / KH;
-    packed[i] = oc < OC ? wei[BATCH_OFF(b, WEI) + oc * WEI_O + ic * WEI_I + kd * WEI_D
-                              + kh * WEI_H + kw * WEI_W] : 0.0f;
-}
 
 /* 16 floats at p, which need not be 64-byte aligned, as two 8-wide loads/stores: no
  * built-in may take or return a 16-wide vector (a PoCL whose LLVM targets znver3 while its
