@@ -13,6 +13,7 @@ test: build
 	$(PY) -m pytest -q tests
 
 bench: build
+	$(PY) benchmarks/cold_start.py --importtime
 	PYTHONPATH=. $(PY) -m pytest benchmarks/bench_*.py -p no:cacheprovider --benchmark-only --benchmark-columns=min,median,ops -q
 
 lint: $(DEPS)

@@ -4,6 +4,7 @@ import subprocess
 from pathlib import Path
 
 import numpy
+import scipy_openblas32
 from Cython.Build import cythonize
 from setuptools import Extension, find_packages, setup
 
@@ -23,10 +24,19 @@ def git_hash() -> str:
 Path("dnnl_py/_build_info.py").write_text(
     f'"""Written by setup.py at build time."""\nVERSION = "{VERSION}"\nGIT_HASH = "{git_hash()}"\n')
 
+# SGEMM comes from OpenBLAS linked here, from the scipy-openblas32 wheel (numpy's and
+# SciPy's own build, symbols prefixed scipy_), not from scipy.linalg.cython_blas, whose
+# package import cost ~200 ms of each process's first engine. The run-time search path
+# finds the library beside an installed dnnl_py (site-packages/scipy_openblas32/lib) or,
+# for an in-place build, where the wheel is installed now.
+BLAS_LIB_DIR = scipy_openblas32.get_lib_dir()
 kernels = Extension(
     "dnnl_py.cpu._kernels",
     sources=["dnnl_py/cpu/_kernels.pyx", *sorted(glob.glob("csrc/*.c"))],
-    include_dirs=["csrc", numpy.get_include()],
+    include_dirs=["csrc", numpy.get_include(), scipy_openblas32.get_include_dir()],
+    library_dirs=[BLAS_LIB_DIR],
+    libraries=[scipy_openblas32.get_library()],
+    runtime_library_dirs=["$ORIGIN/../../scipy_openblas32/lib", BLAS_LIB_DIR],
     # No -march=native: csrc/isa.h picks AVX-512/AVX2 clones at run time. gnu11, not
     # c11: strict ISO mode turns off FMA contraction (-ffp-contract=off).
     extra_compile_args=["-O3", "-fopenmp", "-std=gnu11", "-Wall", "-Wno-unused-function"],
@@ -39,7 +49,7 @@ setup(
     version=VERSION,
     packages=find_packages(include=["dnnl_py", "dnnl_py.*"]),
     ext_modules=cythonize([kernels], language_level=3),
-    install_requires=["numpy>=1.24", "scipy>=1.10"],
+    install_requires=["numpy>=1.24", "scipy>=1.10", "scipy-openblas32>=0.3.27"],
     # the OpenCL engine; PoCL gives a CPU OpenCL device where there is no GPU
     extras_require={"opencl": ["pyopencl>=2024.1"], "pocl": ["pocl-binary-distribution>=3.0"],
                     "report": ["matplotlib>=3.7"]},

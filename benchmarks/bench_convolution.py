@@ -6,17 +6,16 @@ resolve, timed in a process of its own by the benchdnn report's torch reference)
     make bench  # or: .venv/bin/python -m pytest benchmarks/bench_convolution.py --benchmark-only
 """
 import importlib.util
-import pathlib
 
 import numpy as np
 import pytest
 
 import dnnl_py as dnnl
+from dnnl_py.benchdnn.cli import INPUTS
 from dnnl_py.benchdnn.problems import parse_conv, read_batch
 from dnnl_py.benchdnn.reference import conv_im2col
 
-SHARED = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "benchdnn"
-RESNET = list(read_batch(SHARED / "shapes_resnet_50", parse_conv))
+RESNET = list(read_batch(INPUTS / "shapes_resnet_50", parse_conv))
 dt, tag = dnnl.memory.data_type, dnnl.memory.format_tag
 IMPLS = ["dnnl", "numpy_im2col"]
 HAVE_TORCH = importlib.util.find_spec("torch") is not None  # a reference only, never a dependency

@@ -6,16 +6,16 @@ benchmarks/creation_times.py measures the same in fresh processes.
     PYTHONPATH=. .venv/bin/python -m pytest benchmarks/bench_creation.py \
         -p no:cacheprovider --benchmark-only -q
 """
-import pathlib
 
 import pytest
 
 import dnnl_py as dnnl
+from dnnl_py.benchdnn.cli import INPUTS
 from dnnl_py.benchdnn.problems import parse_conv, read_batch
 
 dt, tag = dnnl.memory.data_type, dnnl.memory.format_tag
 md = dnnl.memory.desc
-SHAPES = pathlib.Path(__file__).resolve().parents[2] / "shared" / "benchdnn" / "shapes_resnet_50"
+SHAPES = INPUTS / "shapes_resnet_50"
 
 
 def conv_pd(eng):

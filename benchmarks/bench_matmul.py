@@ -2,21 +2,20 @@
 
     make bench  # or: .venv/bin/python -m pytest benchmarks/bench_matmul.py --benchmark-only
 """
-import pathlib
 
 import numpy as np
 import pytest
 
 import dnnl_py as dnnl
+from dnnl_py.benchdnn.cli import INPUTS
 from dnnl_py.benchdnn.problems import parse_matmul, read_batch
 
-SHARED = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "benchdnn"
 dt, tag = dnnl.memory.data_type, dnnl.memory.format_tag
 PLAIN = {2: tag.ab, 3: tag.abc, 4: tag.abcd}
 
 SHAPES = [((n, n), (n, n)) for n in (64, 128, 256, 512, 1024, 2048)]
 SHAPES += [(p.src, p.weights) for f in ("shapes_bert", "shapes_transformer")
-           for p in read_batch(SHARED / f, parse_matmul)]
+           for p in read_batch(INPUTS / f, parse_matmul)]
 
 
 def _id(shape):

@@ -6,18 +6,17 @@ CPU engine. Issue 5's target: matmul 1024^3 at least 0.25x numpy. The summary's
     PYTHONPATH=. .venv/bin/python -m pytest benchmarks/bench_ocl.py -p no:cacheprovider \
         --benchmark-only -q
 """
-import pathlib
 
 import numpy as np
 import pytest
 
 import dnnl_py as dnnl
+from dnnl_py.benchdnn.cli import INPUTS
 from dnnl_py.benchdnn.problems import parse_conv, read_batch
 
 cl = pytest.importorskip("pyopencl")
-SHARED = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "benchdnn"
 dt, tag = dnnl.memory.data_type, dnnl.memory.format_tag
-CONVS = [p for p in read_batch(SHARED / "shapes_resnet_50", parse_conv)
+CONVS = [p for p in read_batch(INPUTS / "shapes_resnet_50", parse_conv)
          if p.name.split(":")[-1].rstrip("*0123456789") in
          ("res2a_branch2b", "res3a_branch2b", "res4a_branch2b", "res4a_branch2a", "res5a_branch2b")]
 

@@ -1,17 +1,15 @@
 """Prints, after the benchmarks, each group's throughput ratio of dnnl_py against the
 references measured in the same run (minimum times), and geometric means per family."""
 import math
-import pathlib
 from collections import defaultdict
 
 import pytest
 
+from dnnl_py.benchdnn.cli import INPUTS
 from dnnl_py.benchdnn.drivers import DRIVERS
 from dnnl_py.benchdnn.problems import parse_conv, read_batch
 from dnnl_py.benchdnn.report import torch_times
 from dnnl_py.benchdnn.run import Case
-
-_HERE = pathlib.Path(__file__).resolve().parent
 
 
 @pytest.fixture(scope="session")
@@ -19,8 +17,7 @@ def torch_conv_times():
     """{"<mb>:<layer>": seconds}: torch's conv2d on ResNet-50's shapes at minibatch 1 (best
     of 10) and 32 (best of 3), timed in a process of its own by the benchdnn report's
     torch reference."""
-    shapes = list(read_batch(_HERE.parents[1] / "shared" / "benchdnn" / "shapes_resnet_50",
-                             parse_conv))
+    shapes = list(read_batch(INPUTS / "shapes_resnet_50", parse_conv))
     times = {}
     for mb, runs in ((1, 10), (32, 3)):
         cases = [Case(DRIVERS["conv"], p.with_mb(mb)) for p in shapes]

@@ -68,7 +68,7 @@ def child(args, **env):
 
 
 def main():
-    shapes = os.path.join(os.path.dirname(ROOT), "shared", "benchdnn", "shapes_resnet_50")
+    shapes = os.path.join(ROOT, "dnnl_py", "benchdnn", "inputs", "shapes_resnet_50")
     with tempfile.TemporaryDirectory() as tmp:
         blob_file = os.path.join(tmp, "blob-")
         miss = child(["miss", blob_file, shapes], DNNL_PY_CPU_TUNING="1")

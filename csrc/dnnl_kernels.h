@@ -16,11 +16,10 @@ enum {
 typedef struct { int kind, alg; float alpha, beta, scale; } dnnl_post_op_t;
 typedef struct { int len; dnnl_post_op_t ops[DNNL_MAX_POST_OPS]; } dnnl_post_ops_t;
 
-/* Fortran BLAS sgemm, as scipy.linalg.cython_blas exports it. */
-typedef void (*dnnl_sgemm_fn)(char *ta, char *tb, int *m, int *n, int *k, float *alpha,
-                              float *a, int *lda, float *b, int *ldb, float *beta,
-                              float *c, int *ldc);
-void dnnl_set_sgemm(dnnl_sgemm_fn fn);
+/* The BLAS linked in (OpenBLAS's configuration string: version, core, threading) and
+ * the threads it runs a GEMM with. */
+const char *dnnl_blas_config(void);
+int dnnl_blas_threads(void);
 
 /* ISA the multi-versioned kernels run with: 3 avx512, 2 avx2, 0 baseline. */
 int dnnl_cpu_isa(void);

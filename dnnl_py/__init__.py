@@ -7,7 +7,6 @@ from collections import namedtuple
 from ._build_info import GIT_HASH, VERSION
 from ._errors import error, status
 from .attr import post_ops, primitive_attr
-from .cache import blob_store, get_cache_dir, set_cache_dir
 from .convolution import convolution_forward
 from .engine import engine, stream
 from .kinds import (
@@ -44,20 +43,31 @@ from .verbose import get_verbose, set_verbose, set_verbose_timestamp
 __version__ = VERSION
 
 
-def __getattr__(name):
-    """ocl_interop needs pyopencl: imported on first use, so the CPU engine runs without."""
-    if name == "ocl_interop":
-        import importlib
-        return importlib.import_module(".ocl_interop", __name__)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# Imported on first use, so that `import dnnl_py` loads only what a CPU primitive needs:
+# ocl_interop needs pyopencl; the cache directory's code waits until a directory is set.
+_LAZY = {"ocl_interop": ("ocl_interop", None), "cache": ("cache", None),
+         "blob_store": ("cache", "blob_store"), "get_cache_dir": ("cache", "get_cache_dir"),
+         "set_cache_dir": ("cache", "set_cache_dir")}
 
-version_t = namedtuple("version_t", "major minor patch hash cpu_runtime gpu_runtime")
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+    module_name, attr = _LAZY[name]
+    module = importlib.import_module(f".{module_name}", __name__)
+    return module if attr is None else getattr(module, attr)
+
+# oneDNN's dnnl_version_t, and the BLAS the CPU engine's GEMMs run on
+version_t = namedtuple("version_t", "major minor patch hash cpu_runtime gpu_runtime blas")
 
 
 def version() -> version_t:
-    """dnnl_version(): this build's version and git hash."""
+    """dnnl_version(): this build's version and git hash; `blas` is the linked BLAS's
+    own description ('OpenBLAS 0.3.x DYNAMIC_ARCH ... <core> MAX_THREADS=n')."""
+    from .cpu import _kernels
     major, minor, patch = (int(x) for x in VERSION.split("."))
-    return version_t(major, minor, patch, GIT_HASH, "OMP", "OCL")
+    return version_t(major, minor, patch, GIT_HASH, "OMP", "OCL", _kernels.blas_config())
 
 
 __all__ = [

@@ -7,10 +7,12 @@ import copy
 import dataclasses
 import enum
 import hashlib
+import os
+import sys
 import time
 from typing import Mapping, Optional
 
-from . import blob, cache, tuning, verbose
+from . import blob, tuning, verbose
 from ._build_info import GIT_HASH, VERSION
 from ._errors import error, invalid, status, unimplemented
 from .attr import primitive_attr, resolve
@@ -330,11 +332,25 @@ def _read_blob(pd: primitive_desc, identity: dict, data) -> tuple:
     return impl, params, records
 
 
+def _cache_dir_store():
+    """The cache directory's blob store, or None. The cache directory's code (dnnl_py.cache,
+    with its logging, tempfile and hmac: ~10 ms of `import dnnl_py`) is imported only once
+    a directory is asked for: by set_cache_dir() or another use of dnnl_py.cache, or by
+    DNNL_PY_CACHE_DIR, looked at by each creation until then (dnnl_py.cache.active_store
+    then reads it once)."""
+    cache = sys.modules.get(__package__ + ".cache")
+    if cache is None:
+        if not os.environ.get("DNNL_PY_CACHE_DIR"):  # dnnl_py.cache.ENV_VAR
+            return None
+        from . import cache
+    return cache.active_store()
+
+
 def _build(pd: primitive_desc, identity: dict, choice: Optional[tuple]) -> _Built:
     """Builds pd's kernel: from a blob's choice when given; otherwise from the cache
     directory's blob when it has a valid one; otherwise measured (tuning) or the
     heuristic's, the resulting blob then stored in the cache directory."""
-    store = cache.active_store() if pd._persistent else None
+    store = _cache_dir_store() if pd._persistent else None
     what = f"{pd.kind.name} cache blob"
     if choice is not None:
         impl, params, records = choice

@@ -94,7 +94,9 @@ def _emit(fields: list) -> None:
             from .cpu import _kernels
             for info in (f"info,dnnl_py v{VERSION} (commit {GIT_HASH})",
                          f"info,cpu,runtime:OpenMP,nthr:{_kernels.max_threads()}",
-                         f"info,cpu,isa:{_kernels.cpu_isa()}", *_State.engines,
+                         f"info,cpu,isa:{_kernels.cpu_isa()}",
+                         f"info,cpu,blas:{_kernels.blas_config().replace(',', ' ')},"
+                         f"nthr:{_kernels.blas_threads()}", *_State.engines,
                          "primitive,info,template:operation,engine,primitive,implementation,"
                          "prop_kind,memory_descriptors,attributes,auxiliary,problem_desc,"
                          "exec_time"):

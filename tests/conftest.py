@@ -15,7 +15,9 @@ import dnnl_py as dnnl  # noqa: E402
 # set it to 0 with the tolerant_cache fixture).
 os.environ.setdefault("DNNL_PY_CACHE_FAILURE_FATAL", "1")
 
-SHARED = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "benchdnn"
+# The benchdnn driver's shape files (ResNet-50, BERT, transformer), shipped in the package:
+# the tests read them from there, not from outside the repository.
+INPUTS = pathlib.Path(dnnl.__file__).resolve().parent / "benchdnn" / "inputs"
 
 
 @pytest.fixture(scope="session")

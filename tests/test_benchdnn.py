@@ -1,4 +1,4 @@
-"""The benchdnn driver: problem syntax over every shared shape file and malformed strings,
+"""The benchdnn driver: problem syntax over every shipped shape file and malformed strings,
 the im2col reference against the per-tap one, --mode=C/P/CP output on reduced batches
 (CPU and OpenCL engines), CSV, usage errors, the progress bar, and the report."""
 import csv
@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 import pytest
-from conftest import SHARED
+from conftest import INPUTS
 from reference import conv_fwd
 
 from dnnl_py.benchdnn import cli, drivers, run
@@ -23,7 +23,6 @@ from dnnl_py.benchdnn.problems import (
 
 SHAPE_FILES = {"shapes_resnet_50": parse_conv, "shapes_bert": parse_matmul,
                "shapes_transformer": parse_matmul}
-needs_shared = pytest.mark.skipif(not SHARED.exists(), reason=f"{SHARED} not found")
 
 
 @pytest.fixture(autouse=True)
@@ -51,18 +50,17 @@ def problem_lines(path):
             yield lineno, words[0]
 
 
-@needs_shared
 @pytest.mark.parametrize("name", sorted(SHAPE_FILES))
 def test_every_shape_line_parses_and_round_trips(name):
     """Every problem of the file parses; its canonical form reads back the same."""
     parse = SHAPE_FILES[name]
-    found = list(problem_lines(SHARED / name))
+    found = list(problem_lines(INPUTS / name))
     assert len(found) >= (40 if parse is parse_conv else 4)
     for lineno, text in found:
         p = parse(text)
         assert parse(str(p)) == p, f"{name}:{lineno}"
         assert p.flops > 0
-    assert 0 < len(list(read_batch(SHARED / name, parse))) < len(found) + 1
+    assert 0 < len(list(read_batch(INPUTS / name, parse))) < len(found) + 1
 
 
 @pytest.mark.parametrize("text,fields", [
@@ -177,12 +175,11 @@ def test_im2col_reference_chunks_the_batch(monkeypatch, rng):
 
 # ---- the command line --------------------------------------------------------------
 
-@needs_shared
 def test_mode_c_on_resnet_50_at_mb1(capsys):
     status, out, _ = run_cli(capsys, "--conv", "--mb=1",
-                             f"--batch={SHARED / 'shapes_resnet_50'}")
+                             "--batch=shapes_resnet_50")  # found in inputs/
     lines = out.splitlines()
-    n = len(list(read_batch(SHARED / "shapes_resnet_50", parse_conv)))
+    n = len(list(read_batch(INPUTS / "shapes_resnet_50", parse_conv)))
     assert status == 0
     assert [line.split(" __REPRO: --conv --engine=cpu ")[0] for line in lines[:n]] == \
         [f"{i}:PASSED" for i in range(n)]
@@ -191,7 +188,6 @@ def test_mode_c_on_resnet_50_at_mb1(capsys):
     assert lines[-1].startswith("total: ")
 
 
-@needs_shared
 def test_mode_c_matmul_batches_with_post_ops(capsys):
     status, out, _ = run_cli(capsys, "--matmul", "--attr-post-ops=relu+sum:0.5",
                              "12x128x64:12x64x128", "1x40x64:16x64x40", "3x5:5x7")

@@ -3,7 +3,7 @@ odd shapes, every post-op, every implementation (CPU, and OpenCL when a device i
 there), several layouts."""
 import numpy as np
 import pytest
-from conftest import SHARED
+from conftest import INPUTS
 from helpers import CHANNELS_LAST, PLAIN, ocl_impls, run_conv, tag
 from reference import assert_close, conv_fwd, post_ops
 
@@ -11,7 +11,7 @@ import dnnl_py as dnnl
 from dnnl_py.benchdnn.problems import parse_conv, read_batch
 from dnnl_py.cpu import convolution as cpu_conv
 
-RESNET = list(read_batch(SHARED / "shapes_resnet_50", parse_conv))
+RESNET = list(read_batch(INPUTS / "shapes_resnet_50", parse_conv))
 OCL_IMPLS = ocl_impls("gemm", "ConvIgemm", "ConvRef")
 
 

@@ -3,7 +3,7 @@ transposes through strides, a column-major dst, every post-op, every implementat
 and OpenCL when a device is there)."""
 import numpy as np
 import pytest
-from conftest import SHARED
+from conftest import INPUTS
 from helpers import PLAIN, dt, make_attr, ocl_impls, tag
 from reference import assert_close, post_ops
 from test_convolution import ALL_OPS, ops_id
@@ -13,7 +13,7 @@ from dnnl_py.benchdnn.problems import parse_matmul, read_batch
 from dnnl_py.cpu import matmul as cpu_matmul
 
 SHAPES = [p for f in ("shapes_bert", "shapes_transformer")
-          for p in read_batch(SHARED / f, parse_matmul)]
+          for p in read_batch(INPUTS / f, parse_matmul)]
 IMPLS = cpu_matmul.IMPLS + ocl_impls("gemm", "MatmulTiled", "MatmulRef")
 
 

@@ -10,10 +10,8 @@ cdef extern from "dnnl_kernels.h" nogil:
     ctypedef struct dnnl_post_ops_t:
         int len
         dnnl_post_op_t ops[DNNL_MAX_POST_OPS]
-    ctypedef void (*dnnl_sgemm_fn)(char *ta, char *tb, int *m, int *n, int *k, float *alpha,
-                                   float *a, int *lda, float *b, int *ldb, float *beta,
-                                   float *c, int *ldc)
-    void dnnl_set_sgemm(dnnl_sgemm_fn fn)
+    const char *dnnl_blas_config()
+    int dnnl_blas_threads()
     int dnnl_cpu_isa()
     int dnnl_max_threads()
     int dnnl_post_ops_have_sum(const dnnl_post_ops_t *po)

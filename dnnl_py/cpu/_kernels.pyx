@@ -6,11 +6,8 @@ filled here) and called per execution on flat float32 buffers. Every call checks
 each buffer covers the farthest element the kernel will touch, then releases the GIL.
 """
 from libc.stdint cimport int64_t
-from scipy.linalg.cython_blas cimport sgemm
 
 import numpy as np
-
-dnnl_set_sgemm(<dnnl_sgemm_fn>sgemm)
 
 cpdef enum:
     CONV_GEMM = 0
@@ -31,6 +28,15 @@ def cpu_isa():
 
 def max_threads():
     return dnnl_max_threads()
+
+
+def blas_config():
+    """The linked BLAS's own description: 'OpenBLAS <version> <build options> <core>'."""
+    return dnnl_blas_config().decode("ascii", "replace").strip()
+
+
+def blas_threads():
+    return dnnl_blas_threads()
 
 
 cdef int64_t extent(dims, strides) except -1:
@@ -75,7 +81,11 @@ cdef class _ScratchPool:
     cdef list free
 
     def __init__(self, int64_t size):
-        self.size, self.free = size, []
+        # one buffer made and touched now, with the primitive (as oneDNN makes its
+        # scratchpad), so that the first execution does not take its page faults
+        first = np.empty(max(size, 1), np.float32)
+        first.fill(0)
+        self.size, self.free = size, [first]
 
     cdef take(self):
         try:
