@@ -230,6 +230,10 @@ def _check_fields(what: str, dims, dt, kind, strides, blocks) -> None:
         raise invalid(f"{what}: data type undef")
     if kind == format_kind.any and (strides or blocks):
         raise invalid(f"{what}: strides or blocks on a descriptor of format any")
+    if kind == format_kind.any and math.prod(dims) * _itemsize(dt) > INT64_MAX:
+        # a primitive resolves `any` to a dense layout of these dims: it must fit as well
+        raise invalid(f"{what}: dims {list(dims)} need {math.prod(dims) * _itemsize(dt)} "
+                      "bytes, more than int64 holds")
     if kind == format_kind.blocked and len(strides) != len(dims):
         raise invalid(f"{what}: {len(strides)} strides for {len(dims)} dims")
     if any(d >= len(dims) or b < 1 for d, b in blocks):

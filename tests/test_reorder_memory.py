@@ -159,6 +159,20 @@ def test_no_dims_is_the_zero_descriptor(tag_or_strides):
     assert dnnl.memory.desc(m.get_blob()) == m
 
 
+def test_format_any_must_fit_int64_once_dense():
+    """Found by tests/test_fuzz_api.py: matmul src [2, 0], weights [0, 2^63-1], dst any
+    passed (an `any` descriptor has no size), then creation resolved dst to a dense layout
+    of more than int64 bytes and failed with OverflowError in the kernel."""
+    with pytest.raises(dnnl.error, match="more than int64") as e:
+        dnnl.memory.desc([2, 2**63 - 1], dt.f32, tag.any)
+    assert e.value.status == dnnl.status.invalid_arguments
+    assert dnnl.memory.desc([0, 2**63 - 1], dt.f32, tag.any).get_size() == 0  # no elements
+    with pytest.raises(dnnl.error, match="more than int64"):
+        dnnl.memory.desc(forged_md_blob(format_kind=b"any", strides=blob.ints([]),
+                                        inner_blks=blob.ints([]), inner_idxs=blob.ints([]),
+                                        dims=blob.ints([2**62, 3, 5, 5])))
+
+
 def test_md_blob_id_digest_is_checked():
     good = dnnl.memory.desc([2, 3], dt.f32, tag.ab).get_blob()
     _, records = blob.unpack(good, blob.Kind.memory_desc, "x")

@@ -70,10 +70,14 @@ class _ConvImpl(Impl):
 
     @classmethod
     def _resolve(cls, p, src_order: str, wei_order: str, dst_order: str) -> dict:
+        bias = plain_or_decline(p.bias, "a")
+        if bias is not None and bias.dims[0] > 1 and bias.strides[0] != 1:
+            # the kernels read bias[g * oc + c]: a padded or broadcast (stride 0) bias
+            # would be read at the wrong elements or past its buffer
+            raise Decline(f"bias stride {bias.strides[0]} (the kernels take a dense bias)")
         return {ARG_SRC: plain_or_decline(p.src, src_order),
                 ARG_WEIGHTS: plain_or_decline(p.weights, wei_order),
-                ARG_BIAS: plain_or_decline(p.bias, "a"),
-                ARG_DST: plain_or_decline(p.dst, dst_order)}
+                ARG_BIAS: bias, ARG_DST: plain_or_decline(p.dst, dst_order)}
 
     def kernel_problem(self) -> dict:
         p, sp = self.problem, self.problem.ndims_spatial
