@@ -2,7 +2,8 @@
 convolution result (64->96 channels, 3x3, 28x28, minibatch 1), against a process that only
 imports numpy. Processes alternate (numpy, dnnl_py, numpy, ...) so that both meet the same
 machine load; the figures are medians. Each dnnl_py process also times its own steps:
-import, engine, primitive descriptor, primitive, first and second execute.
+import, engine, primitive descriptor, primitive, first execute; a third process per round
+executes twice, for what the first execution costs beyond a later one.
 
     PYTHONPATH=. .venv/bin/python benchmarks/cold_start.py [--runs=N] [--importtime]
         [--before=DIR]
@@ -30,7 +31,7 @@ BASELINE = "import numpy"
 # the step called `name`. The input data is made outside the steps, without
 # numpy.random (whose import, ~10 ms, is not the library's cost).
 CHILD = r"""
-import time
+import sys, time
 marks = [("start", time.perf_counter())]
 step = lambda name: marks.append((name, time.perf_counter()))
 import numpy as np
@@ -59,26 +60,27 @@ step("memories")
 conv.execute(strm, args)
 strm.wait()
 step("first execute")
-conv.execute(strm, args)
-strm.wait()
-step("second execute")
+if "again" in sys.argv:  # not in the process whose wall time is the result
+    conv.execute(strm, args)
+    strm.wait()
+    step("second execute")
 assert np.isfinite(y).all() and y.any()
-import sys
 steps = {name: t - marks[i][1] for i, (name, t) in enumerate(marks[1:])}
 # repr, not json: json's import is not the library's cost
 print(repr({**steps, "modules": sorted(m for m in sys.modules if not m.startswith("_"))}))
 """
 
 STEPS = ["import numpy", "import dnnl_py", "engine + stream", "primitive_desc", "primitive",
-         "(input data)", "memories", "first execute", "second execute"]
+         "(input data)", "memories", "first execute"]
 
 
-def wall(code: str, *flags: str, root: str = ROOT) -> tuple[float, subprocess.CompletedProcess]:
+def wall(code: str, *flags: str, root: str = ROOT,
+         args: tuple = ()) -> tuple[float, subprocess.CompletedProcess]:
     """Seconds a fresh `python -c code` takes, start to exit, with dnnl_py from `root`."""
     env = {**os.environ, "PYTHONPATH": root}
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, *flags, "-c", code], capture_output=True, text=True,
-                         env=env, cwd=root)
+    out = subprocess.run([sys.executable, *flags, "-c", code, *args], capture_output=True,
+                         text=True, env=env, cwd=root)
     seconds = time.perf_counter() - t0
     if out.returncode:
         sys.exit(f"cold_start: child failed ({out.returncode}):\n{out.stderr}")
@@ -124,7 +126,8 @@ def main(argv: list[str]) -> int:
         wall(CHILD, root=root)
     baseline: list[float] = []
     whole: dict[str, list[float]] = {name: [] for name in roots}
-    steps: dict[str, dict[str, list[float]]] = {name: {s: [] for s in STEPS} for name in roots}
+    steps: dict[str, dict[str, list[float]]] = {
+        name: {s: [] for s in [*STEPS, "second execute", "first's extra"]} for name in roots}
     modules: list[str] = []
     for _ in range(runs):
         baseline.append(wall(BASELINE)[0])
@@ -135,6 +138,11 @@ def main(argv: list[str]) -> int:
             modules = record.pop("modules")
             for s in STEPS:
                 steps[name][s].append(record[s])
+            _, out = wall(CHILD, root=root, args=("again",))
+            record = ast.literal_eval(out.stdout.strip().splitlines()[-1])
+            steps[name]["second execute"].append(record["second execute"])
+            steps[name]["first's extra"].append(record["first execute"]
+                                                - record["second execute"])
     base_ms = statistics.median(baseline) * 1e3
     print(f"cold start, {runs} alternated fresh processes each, medians ({sys.executable}):")
     print(f"  python -c '{BASELINE}'{'':27s}{base_ms:8.1f} ms")
@@ -145,6 +153,10 @@ def main(argv: list[str]) -> int:
     print("  steps inside the dnnl_py process (median ms):")
     print(f"    {'':18s}" + "".join(f"{name:>11s}" for name in roots))
     for s in STEPS:
+        print(f"    {s:18s}" + "".join(f"{statistics.median(steps[name][s]) * 1e3:11.2f}"
+                                      for name in roots))
+    print("  a process that executes twice (median ms; 'first's extra' is first - second):")
+    for s in ("second execute", "first's extra"):
         print(f"    {s:18s}" + "".join(f"{statistics.median(steps[name][s]) * 1e3:11.2f}"
                                       for name in roots))
     if "--importtime" in argv:

@@ -167,7 +167,7 @@ def machine() -> list:
     v = dnnl.version()
     lines = [f"CPU: {cpu}, {cores} cores available to the process",
              f"OS: {platform.platform()}; Python {platform.python_version()}",
-             f"dnnl_py {v.major}.{v.minor}.{v.patch} (git {v.hash[:12]}); numpy "
+             f"dnnl_py {v.major}.{v.minor}.{v.patch} (git {v.hash[:12]}; {v.blas}); numpy "
              f"{np.__version__} ({_blas_name()}); CPU tuning "
              f"{'on' if dnnl.get_cpu_tuning() else 'off'}"]
     try:
