@@ -9,7 +9,7 @@ from .attr import primitive_attr
 from .engine import engine
 from .kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS, algorithm, primitive_kind, prop_kind
 from .layout import check_dst
-from .memory import data_type, desc
+from .memory import data_type, desc, plain_order
 from .primitive import primitive, primitive_desc
 
 
@@ -42,6 +42,34 @@ class ConvProblem:
     @property
     def with_groups(self) -> bool:
         return self.weights.get_ndims() == self.src.get_ndims() + 1
+
+    # layouts: facts about this problem every engine's implementations use
+
+    def act_order(self, channels_last: bool) -> str:
+        """The ncdhw / ndhwc order of src and dst, as format tag letters."""
+        spatial = plain_order(self.ndims_spatial + 2)[2:]
+        return "a" + spatial + "b" if channels_last else "ab" + spatial
+
+    def oc_inner_order(self) -> str:
+        """The weights' order with the output channel innermost: (g,) k..., ic, oc."""
+        sp = self.ndims_spatial
+        if self.with_groups:
+            return "a" + plain_order(sp + 3)[3:] + "cb"
+        return plain_order(sp + 2)[2:] + "ba"
+
+    @property
+    def pixels(self) -> int:
+        """Output pixels per image."""
+        return self.o[0] * self.o[1] * self.o[2]
+
+    def act_strides(self, md: desc) -> tuple:
+        """(n, c, d, h, w) strides of an activation; absent spatial dims get stride 0."""
+        return (md.strides[0], md.strides[1]) + (0,) * (3 - self.ndims_spatial) + md.strides[2:]
+
+    def wei_strides(self, md: desc) -> tuple:
+        """(g, o, i, d, h, w) strides of the weights; g's is 0 without groups."""
+        s = md.strides if self.with_groups else (0,) + md.strides
+        return s[:3] + (0,) * (3 - self.ndims_spatial) + s[3:]
 
     def __str__(self) -> str:
         """benchdnn's problem syntax as oneDNN's verbose prints it:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._errors import invalid
-from .memory import format_kind, plain_desc
-from .primitive import Decline
+from .impl import Decline
+from .memory import format_kind, plain_desc, plain_order
 
 
 def _common_split(a: list, b: list):
@@ -87,7 +87,7 @@ def reorder_steps(src_md, dst_md):
         steps = [(src_md.padded_dims, src_md, dst_md)]
     else:
         tmp = plain_desc([max(a, b) for a, b in zip(src_md.padded_dims, dst_md.padded_dims)],
-                         src_md.data_type, "abcdefghijkl"[:src_md.get_ndims()])
+                         src_md.data_type, plain_order(src_md.get_ndims()))
         steps = [(src_md.padded_dims, src_md, tmp), (dst_md.padded_dims, tmp, dst_md)]
     plans = [copy_plan(box, a, b) for box, a, b in steps]
     if None in plans:

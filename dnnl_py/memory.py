@@ -480,6 +480,11 @@ class memory:
         return self._engine._runtime.read(self._md, self._buf)
 
 
+def plain_order(ndims: int) -> str:
+    """The dense row-major order of `ndims` dims, as format tag letters: "abcd" for 4."""
+    return _LETTERS[:ndims]
+
+
 def plain_desc(dims: Sequence[int], dt: data_type, order: str) -> desc:
     """A dense plain descriptor whose dims lie in memory in `order` (letters, outermost
     first): plain_desc(dims, f32, 'acdb') is nhwc. Covers orders format_tag lacks."""

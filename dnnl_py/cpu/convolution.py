@@ -1,47 +1,14 @@
 """CPU forward convolution implementations, fastest first."""
 from __future__ import annotations
 
+from ..impl import Decline, Impl, plain_or_decline
 from ..kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS
 from ..layout import overlaps
-from ..primitive import Decline, Impl, plain_or_decline
+from ..memory import plain_order
 from ..tuning import row_chunk_candidates
 from . import _kernels
 
 _INT_MAX = 2**31 - 1  # BLAS takes 32-bit sizes
-
-
-def _letters(n: int) -> str:
-    return "abcdefghijkl"[:n]
-
-
-def _act_order(sp: int, channels_last: bool) -> str:
-    """ncdhw / ndhwc orders for `sp` spatial dims."""
-    spatial = _letters(sp + 2)[2:]
-    return "a" + spatial + "b" if channels_last else "ab" + spatial
-
-
-def _oc_inner_order(p) -> str:
-    """Weights order with the output channel innermost: (g,) k..., ic, oc."""
-    sp = p.ndims_spatial
-    if p.with_groups:
-        return "a" + _letters(sp + 3)[3:] + "cb"
-    return _letters(sp + 2)[2:] + "ba"
-
-
-def _pixels(p) -> int:
-    """Output pixels per image."""
-    return p.o[0] * p.o[1] * p.o[2]
-
-
-def _act_strides(md, sp: int) -> tuple:
-    """(n, c, d, h, w) strides of an activation; absent spatial dims get stride 0."""
-    return (md.strides[0], md.strides[1]) + (0,) * (3 - sp) + md.strides[2:]
-
-
-def _wei_strides(md, with_groups: bool, sp: int) -> tuple:
-    """(g, o, i, d, h, w) strides of the weights."""
-    s = md.strides if with_groups else (0,) + md.strides
-    return s[:3] + (0,) * (3 - sp) + s[3:]
 
 
 def _dense_index(pairs):
@@ -80,14 +47,14 @@ class _ConvImpl(Impl):
                 ARG_BIAS: bias, ARG_DST: plain_or_decline(p.dst, dst_order)}
 
     def kernel_problem(self) -> dict:
-        p, sp = self.problem, self.problem.ndims_spatial
+        p = self.problem
         return dict(mb=p.mb, g=p.g, ic=p.ic, oc=p.oc,
                     id=p.i[0], ih=p.i[1], iw=p.i[2], od=p.o[0], oh=p.o[1], ow=p.o[2],
                     kd=p.k[0], kh=p.k[1], kw=p.k[2], sd=p.s[0], sh=p.s[1], sw=p.s[2],
                     dd=p.dil[0], dh=p.dil[1], dw=p.dil[2], pd=p.pl[0], ph=p.pl[1], pw=p.pl[2],
-                    src_s=_act_strides(self.descs[ARG_SRC], sp),
-                    dst_s=_act_strides(self.descs[ARG_DST], sp),
-                    wei_s=_wei_strides(self.descs[ARG_WEIGHTS], p.with_groups, sp))
+                    src_s=p.act_strides(self.descs[ARG_SRC]),
+                    dst_s=p.act_strides(self.descs[ARG_DST]),
+                    wei_s=p.wei_strides(self.descs[ARG_WEIGHTS]))
 
 
 class ConvDepthwise(_ConvImpl):
@@ -100,10 +67,10 @@ class ConvDepthwise(_ConvImpl):
             raise Decline("not depthwise")
         sp = p.ndims_spatial
         # weights (g, 1, 1, k...) with g innermost
-        wei_order = _letters(sp + 3)[3:] + "bca" if p.with_groups else None
+        wei_order = plain_order(sp + 3)[3:] + "bca" if p.with_groups else None
         if wei_order is None:
             raise Decline("depthwise weights need a groups dim")
-        descs = cls._resolve(p, _act_order(sp, True), wei_order, _act_order(sp, True))
+        descs = cls._resolve(p, p.act_order(True), wei_order, p.act_order(True))
         impl = cls(p, descs, post_ops)
         k = impl.kernel_problem()
         if k["src_s"][1] != 1 or k["dst_s"][1] != 1 or k["wei_s"][0] != 1:
@@ -125,8 +92,8 @@ class ConvDirect(_ConvImpl):
             raise Decline("oc per group is not a multiple of 16")
         if p.ic == 0:
             raise Decline("no input channels (its reduction steps over them)")
-        act = _act_order(p.ndims_spatial, True)
-        impl = cls(p, cls._resolve(p, act, _oc_inner_order(p), act), post_ops)
+        act = p.act_order(True)
+        impl = cls(p, cls._resolve(p, act, p.oc_inner_order(), act), post_ops)
         k = impl.kernel_problem()
         if not (k["src_s"][1] == 1 and k["dst_s"][1] == 1 and k["wei_s"][1] == 1):
             raise Decline("channels are not innermost in src, dst and weights")
@@ -167,13 +134,12 @@ class ConvGemm(_ConvImpl):
 
     @classmethod
     def create(cls, p, post_ops):
-        sp = p.ndims_spatial
         channels_last = cls._channels_last(p)
         if channels_last:  # weights [K, oc] per group, K ordered (k..., ic)
-            wei_order = _oc_inner_order(p)
+            wei_order = p.oc_inner_order()
         else:  # weights [oc, K] per group, K ordered (ic, k...)
-            wei_order = _letters(sp + 3) if p.with_groups else _letters(sp + 2)
-        act = _act_order(sp, channels_last)
+            wei_order = plain_order(p.weights.get_ndims())
+        act = p.act_order(channels_last)
         impl = cls(p, cls._resolve(p, act, wei_order, act), post_ops)
         impl.channels_last = channels_last
         impl.strides = impl._gemm_strides()
@@ -213,7 +179,7 @@ class ConvGemm(_ConvImpl):
                           "or channels-first with oihw weights)")
         ds[4] = pix
         kdim = p.ic * p.k[0] * p.k[1] * p.k[2]
-        if max(p.mb * _pixels(p), p.oc, kdim, ss[1], ss[4], *ws[1:3], ds[1], ds[4]) > _INT_MAX:
+        if max(p.mb * p.pixels, p.oc, kdim, ss[1], ss[4], *ws[1:3], ds[1], ds[4]) > _INT_MAX:
             raise Decline("sizes or strides beyond BLAS's 32-bit integers")
         return dict(dst_s=tuple(ds), wei_s=tuple(ws))
 
@@ -226,11 +192,11 @@ class ConvGemm(_ConvImpl):
 
     def candidates(self) -> list:
         return row_chunk_candidates(self._rows_per_chunk(),
-                                    self.problem.mb * _pixels(self.problem))
+                                    self.problem.mb * self.problem.pixels)
 
     def _rows_per_chunk(self) -> int:
         p = self.problem
-        rows = _pixels(p)
+        rows = p.pixels
         kdim = p.ic * p.k[0] * p.k[1] * p.k[2]
         chunk = p.mb * rows
         if self.post_ops or p.bias is not None:
@@ -252,9 +218,8 @@ class ConvRef(_ConvImpl):
 
     @classmethod
     def create(cls, p, post_ops):
-        sp = p.ndims_spatial
-        wei = _letters(sp + 3 if p.with_groups else sp + 2)
-        return cls(p, cls._resolve(p, _act_order(sp, False), wei, _act_order(sp, False)),
+        wei = plain_order(p.weights.get_ndims())
+        return cls(p, cls._resolve(p, p.act_order(False), wei, p.act_order(False)),
                    post_ops)
 
     def make_kernel(self, params: tuple):

@@ -1,8 +1,9 @@
 """CPU matmul implementations, fastest first."""
 from __future__ import annotations
 
+from ..impl import Decline, Impl, plain_or_decline
 from ..kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS
-from ..primitive import Decline, Impl, plain_or_decline
+from ..memory import plain_order
 from ..tuning import row_chunk_candidates
 from . import _kernels
 
@@ -42,7 +43,7 @@ class _MatmulImpl(Impl):
 
     @classmethod
     def _resolve(cls, p) -> dict:
-        order = "abcdefghijkl"[:p.dst.get_ndims()]
+        order = plain_order(p.dst.get_ndims())
         return {arg: plain_or_decline(md, order) for arg, md in
                 ((ARG_SRC, p.src), (ARG_WEIGHTS, p.weights), (ARG_BIAS, p.bias), (ARG_DST, p.dst))}
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..impl import Impl
 from ..kinds import ARG_DST, ARG_SRC
 from ..layout import reorder_steps
-from ..primitive import Impl
 from . import _kernels
 
 

@@ -17,10 +17,10 @@ import pyopencl as cl
 
 from .._errors import error
 from ..attr import _KERNEL_SUM, ELTWISE_KERNEL_ID
-from ..cpu.convolution import _act_order, _act_strides, _oc_inner_order, _wei_strides
+from ..impl import Decline, Impl, plain_or_decline
 from ..kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS
 from ..layout import simplify_plan
-from ..primitive import Decline, Impl, plain_or_decline
+from ..memory import plain_order
 from . import program as ocl_program
 
 MAX_POST_OPS = 4
@@ -242,19 +242,18 @@ class ConvIgemm(_OclGemm):
 
     @classmethod
     def create(cls, p, post_ops):
-        sp = p.ndims_spatial
-        act = _act_order(sp, True)
+        act = p.act_order(True)
         descs = {ARG_SRC: plain_or_decline(p.src, act),
-                 ARG_WEIGHTS: plain_or_decline(p.weights, _oc_inner_order(p)),
+                 ARG_WEIGHTS: plain_or_decline(p.weights, p.oc_inner_order()),
                  ARG_BIAS: plain_or_decline(p.bias, "a"), ARG_DST: plain_or_decline(p.dst, act)}
         return cls(p, descs, post_ops)
 
     @functools.cached_property
     def macros(self) -> dict:
-        p, sp, d = self.problem, self.problem.ndims_spatial, self.descs
-        sn, sc, sd, sh, sw = _act_strides(d[ARG_SRC], sp)
-        dn, dc, dd, dh, dw = _act_strides(d[ARG_DST], sp)
-        wg, wo, wi, wd, wh, ww = _wei_strides(d[ARG_WEIGHTS], p.with_groups, sp)
+        p, d = self.problem, self.descs
+        sn, sc, sd, sh, sw = p.act_strides(d[ARG_SRC])
+        dn, dc, dd, dh, dw = p.act_strides(d[ARG_DST])
+        wg, wo, wi, wd, wh, ww = p.wei_strides(d[ARG_WEIGHTS])
         bc = d[ARG_BIAS].strides[0] if d[ARG_BIAS] is not None else 0
         m = {"MB": p.mb, "IC": p.ic, "OC": p.oc,
              "SRC_N": sn, "SRC_C": sc, "SRC_D": sd, "SRC_H": sh, "SRC_W": sw,
@@ -277,7 +276,7 @@ class MatmulTiled(_OclGemm):
 
     @classmethod
     def create(cls, p, post_ops):
-        order = "abcdefghijkl"[:p.dst.get_ndims()]
+        order = plain_order(p.dst.get_ndims())
         descs = {arg: plain_or_decline(md, order) for arg, md in
                  ((ARG_SRC, p.src), (ARG_WEIGHTS, p.weights), (ARG_BIAS, p.bias), (ARG_DST, p.dst))}
         if len(p.batch) > MAX_BATCH_DIMS:

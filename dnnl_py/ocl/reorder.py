@@ -2,9 +2,9 @@
 copy, or two through a zero-padded plain buffer when the layouts' padding differs)."""
 from __future__ import annotations
 
+from ..impl import Decline, Impl
 from ..kinds import ARG_DST, ARG_SRC
 from ..layout import reorder_steps
-from ..primitive import Decline, Impl
 from .runtime import COPY_MAX_DIMS
 
 
