@@ -6,7 +6,7 @@ from typing import Optional
 
 from ._errors import invalid, unimplemented
 from .kinds import algorithm, primitive_kind
-from .memory import data_type
+from .memory_desc import data_type
 
 # algorithm -> the C kernels' eltwise id (csrc/dnnl_kernels.h)
 ELTWISE_KERNEL_ID = {

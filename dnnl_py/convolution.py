@@ -9,7 +9,7 @@ from .attr import primitive_attr
 from .engine import engine
 from .kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS, algorithm, primitive_kind, prop_kind
 from .layout import check_dst
-from .memory import data_type, desc, plain_order
+from .memory_desc import data_type, desc, plain_order
 from .primitive import primitive, primitive_desc
 
 

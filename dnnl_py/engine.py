@@ -6,7 +6,32 @@ from __future__ import annotations
 
 import enum
 
+from . import verbose
 from ._errors import invalid
+
+
+def _cpu_runtime(index: int):
+    if index != 0:
+        raise invalid(f"engine: cpu index {index} out of range [0, 1)")
+    from .cpu.runtime import CPU_RUNTIME
+    return CPU_RUNTIME
+
+
+def _gpu_runtime(index: int):
+    devices = _gpu_devices()
+    if not 0 <= index < len(devices):
+        raise invalid(f"engine: gpu index {index} out of range [0, {len(devices)}): no such "
+                      "OpenCL GPU device (dnnl.ocl_interop.make_engine takes any OpenCL device)")
+    from .ocl.runtime import OclRuntime, cl
+    return OclRuntime(devices[index], cl.Context([devices[index]]))
+
+
+def _gpu_devices() -> list:
+    try:
+        from .ocl.runtime import gpu_devices
+    except ImportError:  # no pyopencl: no GPU engines
+        return []
+    return gpu_devices()
 
 
 class engine:
@@ -17,37 +42,34 @@ class engine:
         cpu = 1
         gpu = 2
 
+    # each kind's runtime factory (index -> Runtime) and device count; a runtime module
+    # is imported on first use, so a CPU-only user never imports pyopencl
+    _RUNTIMES = {kind.cpu: (_cpu_runtime, lambda: 1),
+                 kind.gpu: (_gpu_runtime, lambda: len(_gpu_devices()))}
+
     def __init__(self, akind: "engine.kind", index: int = 0):
-        if akind == engine.kind.cpu:
-            if index != 0:
-                raise invalid(f"engine: cpu index {index} out of range [0, 1)")
-            from .cpu.runtime import CPU_RUNTIME
-            self._kind, self._index, self._runtime = akind, 0, CPU_RUNTIME
-        elif akind == engine.kind.gpu:
-            devices = _gpu_devices()
-            if not 0 <= index < len(devices):
-                raise invalid(f"engine: gpu index {index} out of range [0, {len(devices)}): "
-                              "no such OpenCL GPU device (dnnl.ocl_interop.make_engine takes "
-                              "any OpenCL device)")
-            from .ocl.runtime import OclRuntime, cl
-            device = devices[index]
-            self._kind, self._index = akind, index
-            self._runtime = OclRuntime(device, cl.Context([device]))
-        else:
+        if akind not in engine._RUNTIMES:
             raise invalid(f"engine: kind {akind!r} is not cpu or gpu")
+        factory, _ = engine._RUNTIMES[akind]
+        self._init(akind, index, factory(index))
+
+    def _init(self, akind: "engine.kind", index: int, runtime) -> None:
+        self._kind, self._index, self._runtime = akind, index, runtime
+        if id(runtime) not in _ANNOUNCED:  # the verbose header lists the engines in use
+            _ANNOUNCED.add(id(runtime))
+            for line in runtime.info_lines():
+                verbose.engine_info(line)
 
     @classmethod
     def _of_runtime(cls, runtime, index: int) -> "engine":
         """A gpu engine over an existing OpenCL runtime (ocl_interop.make_engine)."""
         self = cls.__new__(cls)
-        self._kind, self._index, self._runtime = engine.kind.gpu, index, runtime
+        self._init(engine.kind.gpu, index, runtime)
         return self
 
     @staticmethod
     def get_count(akind: "engine.kind") -> int:
-        if akind == engine.kind.cpu:
-            return 1
-        return len(_gpu_devices()) if akind == engine.kind.gpu else 0
+        return engine._RUNTIMES[akind][1]() if akind in engine._RUNTIMES else 0
 
     def get_kind(self) -> "engine.kind":
         return self._kind
@@ -60,12 +82,7 @@ class engine:
         return f"engine({self._kind.name}, {self._index})"
 
 
-def _gpu_devices() -> list:
-    try:
-        from .ocl.runtime import gpu_devices
-    except ImportError:  # no pyopencl: no GPU engines
-        return []
-    return gpu_devices()
+_ANNOUNCED: set = set()  # ids of the runtimes whose info lines verbose has
 
 
 class stream:

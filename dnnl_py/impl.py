@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from .memory import desc, plain_desc
+from .memory_desc import desc, plain_desc
 
 
 class Decline(Exception):
@@ -33,11 +33,12 @@ class Impl:
     name = "?"
     reference = False  # plain loops, for correctness: never worth timing against the rest
 
-    def __init__(self, problem, descs: dict, post_ops: list):
-        self.problem, self.descs, self.post_ops = problem, descs, post_ops
+    def __init__(self, runtime, problem, descs: dict, post_ops: list):
+        self.runtime, self.problem, self.descs, self.post_ops = runtime, problem, descs, post_ops
 
     @classmethod
-    def create(cls, problem, post_ops: list) -> "Impl":
+    def create(cls, runtime, problem, post_ops: list) -> "Impl":
+        """An instance for `problem` on `runtime` (the engine's), or raises Decline."""
         raise NotImplementedError
 
     def params(self) -> tuple:

@@ -7,7 +7,7 @@ import numpy as np
 
 from ._errors import invalid
 from .impl import Decline
-from .memory import format_kind, plain_desc, plain_order
+from .memory_desc import _NUMPY_DTYPE, format_kind, plain_desc, plain_order
 
 
 def _common_split(a: list, b: list):
@@ -133,3 +133,38 @@ def to_numpy(md, buf: np.ndarray) -> np.ndarray:
     """Logical dims, C-contiguous copy."""
     padded = logical_view(md, buf).reshape(md.padded_dims)
     return np.ascontiguousarray(padded[tuple(slice(0, n) for n in md.dims)])
+
+
+def host_view(md, handle) -> np.ndarray:
+    """A flat view of the user's numpy array `handle` for md's layout (no copy): an array
+    with the descriptor's dims and strides, or a 1-D contiguous buffer covering the whole
+    layout. The CPU engine computes on it; other engines copy it to their memory."""
+    if not isinstance(handle, np.ndarray):
+        raise invalid(f"memory: handle must be a numpy array, got {type(handle).__name__}")
+    dtype = np.dtype(_NUMPY_DTYPE[md.data_type])
+    if handle.dtype != dtype:
+        raise invalid(f"memory: array dtype {handle.dtype} does not match the "
+                      f"descriptor's {md.data_type.name}")
+    need = md.nelems_spanned()
+    if handle.ndim == 1 and handle.flags.c_contiguous and handle.shape != md.dims:
+        if handle.size < need:
+            raise invalid(f"memory: buffer of {handle.size} elements is smaller than the "
+                          f"descriptor's {need}")
+        return handle
+    if handle.ndim == 1 and handle.shape != md.dims:
+        raise invalid(f"memory: a 1-D buffer must be contiguous, got a view with a stride "
+                      f"of {handle.strides[0] // dtype.itemsize} elements (the memory "
+                      "wraps the array without copying it)")
+    if handle.shape != md.dims:
+        raise invalid(f"memory: array shape {list(handle.shape)} does not match the "
+                      f"descriptor's dims {list(md.dims)}")
+    if not md.is_plain():
+        raise invalid(f"memory: a {md.tag_str()} layout takes a 1-D buffer, not an array "
+                      "of logical shape")
+    expected = tuple(s * dtype.itemsize for s in md.strides)
+    if any(n > 1 and a != e for n, a, e in zip(md.dims, handle.strides, expected)):
+        raise invalid(f"memory: array strides {[s // dtype.itemsize for s in handle.strides]}"
+                      f" do not match the descriptor's {list(md.strides)} (in elements)")
+    if need == 0:
+        return np.zeros(1, dtype)
+    return np.lib.stride_tricks.as_strided(handle, (need,), (dtype.itemsize,))

@@ -10,7 +10,7 @@ from .attr import primitive_attr
 from .engine import engine
 from .kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS, primitive_kind
 from .layout import check_dst
-from .memory import data_type, desc
+from .memory_desc import data_type, desc
 from .primitive import primitive, primitive_desc
 
 

@@ -20,7 +20,8 @@ from typing import Optional
 from . import blob, cache
 from ._errors import error, invalid
 from .engine import engine, stream
-from .memory import desc, memory
+from .memory import memory
+from .memory_desc import desc
 from .ocl.program import get_build_isolation, set_build_isolation  # noqa: F401
 from .ocl.runtime import OclRuntime, cl, device_identity
 

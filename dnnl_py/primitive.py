@@ -19,7 +19,8 @@ from .attr import primitive_attr, resolve
 from .engine import engine, stream
 from .impl import Decline, Impl
 from .kinds import ARG_BIAS, ARG_DST, ARG_NAMES, ARG_SRC, ARG_WEIGHTS, primitive_kind
-from .memory import desc, memory
+from .memory import memory
+from .memory_desc import desc
 from .primitive_cache import CACHE, Key
 
 
@@ -55,7 +56,7 @@ class primitive_desc:
         declined, deferred = [], None
         for impl_cls in aengine._runtime.impls(self.kind):
             try:
-                impl = impl_cls.create(problem, post_ops)
+                impl = impl_cls.create(aengine._runtime, problem, post_ops)
             except Decline as why:
                 declined.append(f"{impl_cls.name}: {why}")
                 continue
@@ -88,7 +89,7 @@ class primitive_desc:
         found = []
         for impl_cls in self._engine._runtime.impls(self.kind):
             try:
-                impl = impl_cls.create(self._problem, post_ops)
+                impl = impl_cls.create(self._engine._runtime, self._problem, post_ops)
             except Decline:
                 continue
             if impl.descs == self._impl.descs:
@@ -242,10 +243,7 @@ class primitive:
                           + ", ".join(_arg_name(a) for a in extra))
         start = time.perf_counter() if verbose.executing() else 0.0
         try:
-            if astream._queue is None:
-                self._kernel(*buffers)  # releases the GIL while it computes
-            else:
-                self._kernel(astream._queue, *buffers)  # enqueues
+            eng._runtime.launch(self._kernel, astream._queue, buffers)
         except ValueError as e:  # a size check in the compiled core
             raise error(status.invalid_arguments, f"{self._pd.kind.name}: {e}") from None
         if start:

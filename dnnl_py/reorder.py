@@ -8,7 +8,8 @@ from ._errors import invalid, unimplemented
 from .attr import primitive_attr
 from .kinds import ARG_DST, ARG_SRC, primitive_kind
 from .layout import check_dst
-from .memory import data_type, desc, memory
+from .memory import memory
+from .memory_desc import data_type, desc
 from .primitive import primitive, primitive_desc
 
 

@@ -49,7 +49,7 @@ class _State:
     level = _from_env(ENV_VARS, (0, 1, 2), NAMED_LEVELS)
     timestamp = bool(_from_env(TIMESTAMP_ENV_VARS, (0, 1)))
     header_printed = False
-    engines: list = []  # info lines of the engines made so far, for the header
+    engines: list = []  # info lines of the engines' runtimes made so far (Runtime.info_lines)
 
 
 def engine_info(line: str) -> None:
@@ -91,12 +91,7 @@ def _emit(fields: list) -> None:
     with _lock:
         if not _State.header_printed:
             _State.header_printed = True
-            from .cpu import _kernels
-            for info in (f"info,dnnl_py v{VERSION} (commit {GIT_HASH})",
-                         f"info,cpu,runtime:OpenMP,nthr:{_kernels.max_threads()}",
-                         f"info,cpu,isa:{_kernels.cpu_isa()}",
-                         f"info,cpu,blas:{_kernels.blas_config().replace(',', ' ')},"
-                         f"nthr:{_kernels.blas_threads()}", *_State.engines,
+            for info in (f"info,dnnl_py v{VERSION} (commit {GIT_HASH})", *_State.engines,
                          "primitive,info,template:operation,engine,primitive,implementation,"
                          "prop_kind,memory_descriptors,attributes,auxiliary,problem_desc,"
                          "exec_time"):

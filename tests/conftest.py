@@ -49,11 +49,25 @@ def clean_caches():
     _reset_caches()
 
 
+def impl_lists() -> list:
+    """The engines' implementation lists ({kind: classes}): the CPU's, and the OpenCL
+    engine's where pyopencl is installed."""
+    from dnnl_py.cpu.impl_list import IMPLS as cpu
+    try:
+        from dnnl_py.ocl.impl_list import IMPLS as ocl
+    except ImportError:
+        return [cpu]
+    return [cpu, ocl]
+
+
 @pytest.fixture
 def only_impl(monkeypatch):
-    """only_impl(module, cls): restrict the CPU implementation list of a kind to one."""
-    def restrict(module, cls):
-        monkeypatch.setattr(module, "IMPLS", [cls])
+    """only_impl(cls): restrict the implementation list that holds cls to cls alone."""
+    def restrict(cls):
+        for lists in impl_lists():
+            for kind, classes in lists.items():
+                if cls in classes:
+                    monkeypatch.setitem(lists, kind, [cls])
     return restrict
 
 
@@ -84,18 +98,10 @@ def engines(request, eng, strm):
 
 
 @pytest.fixture
-def engine_for(request, eng, strm, only_impl, monkeypatch):
-    """engine_for(module, impl) -> (engine, stream) that runs `impl`: the OpenCL engine,
-    or the CPU engine, with the kind's implementation list restricted to `impl`."""
-    def pick(module, impl):
-        if not impl.name.startswith("ocl:"):
-            only_impl(module, impl)
-            return eng, strm
-        ocl_eng, ocl_strm = request.getfixturevalue("ocl")
-        lists = ocl_eng._runtime._impls  # classes bound to the runtime subclass `impl`
-        for kind, classes in lists.items():
-            bound = [c for c in classes if c.__mro__[1] is impl]
-            if bound:
-                monkeypatch.setitem(lists, kind, bound)
-        return ocl_eng, ocl_strm
+def engine_for(request, eng, strm, only_impl):
+    """engine_for(impl) -> (engine, stream) that runs `impl`: the OpenCL engine or the CPU
+    engine, with the kind's implementation list restricted to `impl`."""
+    def pick(impl):
+        only_impl(impl)
+        return request.getfixturevalue("ocl") if impl.name.startswith("ocl:") else (eng, strm)
     return pick

@@ -143,5 +143,5 @@ class Guarded:
 
 
 def _numpy_dtype(md) -> np.dtype:
-    from dnnl_py.memory import _NUMPY_DTYPE
+    from dnnl_py.memory_desc import _NUMPY_DTYPE
     return np.dtype(_NUMPY_DTYPE[md.data_type])

@@ -10,8 +10,11 @@ from reference import assert_close, conv_fwd, post_ops
 import dnnl_py as dnnl
 from dnnl_py.benchdnn.problems import parse_conv, read_batch
 from dnnl_py.cpu import convolution as cpu_conv
+from dnnl_py.cpu.impl_list import IMPLS as CPU_LISTS
+from dnnl_py.kinds import primitive_kind
 
 RESNET = list(read_batch(INPUTS / "shapes_resnet_50", parse_conv))
+CPU_IMPLS = CPU_LISTS[primitive_kind.convolution]
 OCL_IMPLS = ocl_impls("gemm", "ConvIgemm", "ConvRef")
 
 
@@ -35,7 +38,7 @@ def check(eng, strm, rng, n, g, ic, oc, i, k, s, d, pl, pr, bias=True, ops=(), *
                          ids=lambda c: c.name)
 @pytest.mark.parametrize("p", RESNET, ids=lambda p: p.name)
 def test_resnet50_shapes(engine_for, rng, impl, p):
-    eng, strm = engine_for(cpu_conv, impl)
+    eng, strm = engine_for(impl)
     pd = check(eng, strm, rng, 1, p.g, p.ic, p.oc, p.i[1:], p.k[1:], p.s[1:], p.d[1:],
                p.p[1:], p.pr[1:], ops=[("eltwise", "eltwise_relu", 0.0, 0.0)])
     assert pd.impl_info_str() == impl.name
@@ -76,12 +79,12 @@ def _layouts(nd):
             "any": {}}
 
 
-@pytest.mark.parametrize("impl", cpu_conv.IMPLS + OCL_IMPLS, ids=lambda c: c.name)
+@pytest.mark.parametrize("impl", CPU_IMPLS + OCL_IMPLS, ids=lambda c: c.name)
 @pytest.mark.parametrize("layout", ["any", "plain", "channels_last"])
 @pytest.mark.parametrize("shape", ODD, ids=lambda s: "x".join(map(str, s[4])) + f"g{s[1]}")
 def test_odd_shapes(engine_for, rng, impl, layout, shape):
     n, g, ic, oc, i, k, s, d, pl, pr = shape
-    eng, strm = engine_for(cpu_conv, impl)
+    eng, strm = engine_for(impl)
     try:
         pd = check(eng, strm, rng, n, g, ic, oc, i, k, s, d, pl, pr, bias=rng.random() < 0.7,
                    **_layouts(len(i) + 2)[layout])
@@ -98,12 +101,12 @@ def test_odd_shapes(engine_for, rng, impl, layout, shape):
 
 
 
-@pytest.mark.parametrize("impl", [c for c in cpu_conv.IMPLS + OCL_IMPLS
+@pytest.mark.parametrize("impl", [c for c in CPU_IMPLS + OCL_IMPLS
                                   if c is not cpu_conv.ConvDepthwise], ids=lambda c: c.name)
 def test_inf_stays_in_its_windows(engine_for, rng, impl):
     """An inf (or NaN) in the source reaches only the outputs whose window covers it: the
     padding adds nothing, never 0 * the value at some other position."""
-    eng, strm = engine_for(cpu_conv, impl)
+    eng, strm = engine_for(impl)
     src = rng.standard_normal((1, 4, 6, 6)).astype(np.float32)
     src[0, :, 0, 0], src[0, :, 5, 5] = np.inf, np.nan
     wei = np.abs(rng.standard_normal((16, 4, 3, 3))).astype(np.float32) + 0.1  # inf stays inf
@@ -134,10 +137,10 @@ def ops_id(ops) -> str:
     return "+".join(op[1] if op[0] != "sum" else "sum" for op in ops)
 
 
-@pytest.mark.parametrize("impl", cpu_conv.IMPLS + OCL_IMPLS, ids=lambda c: c.name)
+@pytest.mark.parametrize("impl", CPU_IMPLS + OCL_IMPLS, ids=lambda c: c.name)
 @pytest.mark.parametrize("ops", ALL_OPS, ids=ops_id)
 def test_post_ops(engine_for, rng, impl, ops):
-    eng, strm = engine_for(cpu_conv, impl)
+    eng, strm = engine_for(impl)
     g = 6 if impl is cpu_conv.ConvDepthwise else 1
     oc = 80 if impl is cpu_conv.ConvDirect or impl in OCL_IMPLS else 6  # full + partial blocks
     pd = check(eng, strm, rng, 2, g, 6, oc, (9, 10), (3, 3), (1, 1), (0, 0), (1, 1), (1, 1),

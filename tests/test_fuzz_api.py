@@ -24,6 +24,8 @@ from reference import conv_fwd, post_ops, relative_error, tolerance
 import dnnl_py as dnnl
 from dnnl_py.benchdnn.reference import ELTWISE
 from dnnl_py.cpu import convolution as cpu_conv
+from dnnl_py.cpu.impl_list import IMPLS as CPU_LISTS
+from dnnl_py.kinds import primitive_kind
 
 MAX_RUN_BYTES = 1 << 20  # a created primitive whose memories are larger is not executed
 DTYPES = [dt.f32] * 60 + [d for d in dnnl.memory.data_type if d != dt.f32]
@@ -273,13 +275,13 @@ def test_reorder_bad_inputs(data, eng, strm):
 
 # what this fuzz found ---------------------------------------------------------------
 
-@pytest.mark.parametrize("impl", cpu_conv.IMPLS, ids=lambda c: c.name)
+@pytest.mark.parametrize("impl", CPU_LISTS[primitive_kind.convolution], ids=lambda c: c.name)
 @pytest.mark.parametrize("stride", [0, 2], ids=["broadcast", "padded"])
 def test_conv_strided_bias_declined(only_impl, eng, impl, stride):
     """Found by tests/test_fuzz_api.py: the kernels read bias[g * oc + c] whatever its
     stride, so a bias with stride 2 gave values of its padding (NaN in the guard zones)
     and one with stride 0 was refused at execute. Each implementation now declines it."""
-    only_impl(cpu_conv, impl)
+    only_impl(impl)
     groups = impl is cpu_conv.ConvDepthwise
     md = dnnl.memory.desc
     src = md([1, 16, 5, 5], dt.f32, tag.any)

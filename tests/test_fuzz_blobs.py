@@ -32,7 +32,7 @@ import dnnl_py as dnnl
 from dnnl_py import blob
 from dnnl_py.kinds import ARG_NAMES
 from dnnl_py.layout import overlaps
-from dnnl_py.memory import _blob_digest
+from dnnl_py.memory_desc import _blob_digest
 
 primitive = importlib.import_module("dnnl_py.primitive")  # the module; dnnl.primitive: the class
 

@@ -11,10 +11,12 @@ from test_convolution import ALL_OPS, ops_id
 import dnnl_py as dnnl
 from dnnl_py.benchdnn.problems import parse_matmul, read_batch
 from dnnl_py.cpu import matmul as cpu_matmul
+from dnnl_py.cpu.impl_list import IMPLS as CPU_LISTS
+from dnnl_py.kinds import primitive_kind
 
 SHAPES = [p for f in ("shapes_bert", "shapes_transformer")
           for p in read_batch(INPUTS / f, parse_matmul)]
-IMPLS = cpu_matmul.IMPLS + ocl_impls("gemm", "MatmulTiled", "MatmulRef")
+IMPLS = CPU_LISTS[primitive_kind.matmul] + ocl_impls("gemm", "MatmulTiled", "MatmulRef")
 
 
 def strided_md(shape, transposed):
@@ -63,7 +65,7 @@ def reduce_batch(p):
 @pytest.mark.parametrize("impl", [cpu_matmul.MatmulGemm, *IMPLS[2:]], ids=lambda c: c.name)
 @pytest.mark.parametrize("p", SHAPES, ids=str)
 def test_benchdnn_shapes(engine_for, rng, impl, p):
-    eng, strm = engine_for(cpu_matmul, impl)
+    eng, strm = engine_for(impl)
     src, wei = reduce_batch(p)
     a = rng.standard_normal(src).astype(np.float32)
     b = rng.standard_normal(wei).astype(np.float32)
@@ -89,7 +91,7 @@ CASES = [  # (a shape, b shape, bias shape or None)
 @pytest.mark.parametrize("case", CASES,
                          ids=lambda c: "x".join(map(str, c[0])) + ":" + "x".join(map(str, c[1])))
 def test_broadcast_bias_transposes(engine_for, rng, impl, trans, case):
-    eng, strm = engine_for(cpu_matmul, impl)
+    eng, strm = engine_for(impl)
     a_shape, b_shape, bias_shape = case
     a = rng.standard_normal(a_shape).astype(np.float32)
     b = rng.standard_normal(b_shape).astype(np.float32)
@@ -104,7 +106,7 @@ def test_broadcast_bias_transposes(engine_for, rng, impl, trans, case):
 @pytest.mark.parametrize("impl", IMPLS, ids=lambda c: c.name)
 @pytest.mark.parametrize("ops", ALL_OPS, ids=ops_id)
 def test_post_ops(engine_for, rng, impl, ops):
-    eng, strm = engine_for(cpu_matmul, impl)
+    eng, strm = engine_for(impl)
     a = rng.standard_normal((2, 70, 33)).astype(np.float32)
     b = rng.standard_normal((2, 33, 300)).astype(np.float32)
     bias = rng.standard_normal((1, 1, 300)).astype(np.float32)
@@ -148,7 +150,7 @@ def test_eltwise_nan_and_inf(engine_for, impl, op):
     """NaN propagates through every eltwise post-op and +-inf gives what oneDNN's formulas
     give (swish(-inf) = -inf * logistic(-inf) = -inf * 0 = NaN), against float64 numpy.
     dst = 1 x values: 64 columns, so that the vectorised epilogue runs too."""
-    eng, strm = engine_for(cpu_matmul, impl)
+    eng, strm = engine_for(impl)
     values = np.tile(SPECIAL, 4)[None, :]
     ops = [("eltwise", *op)]
     out, _ = run(eng, strm, np.ones((1, 1), np.float32), values, ops=ops)

@@ -12,7 +12,9 @@ from reference import assert_close, conv_fwd
 
 import dnnl_py as dnnl
 from dnnl_py.cpu import convolution as cpu_conv
+from dnnl_py.cpu.impl_list import IMPLS as CPU_LISTS
 from dnnl_py.cpu.runtime import CPU_RUNTIME
+from dnnl_py.kinds import primitive_kind
 
 md, dt, tag = dnnl.memory.desc, dnnl.memory.data_type, dnnl.memory.format_tag
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -79,7 +81,7 @@ def test_each_problem_field_makes_its_own_entry(eng, field):
 def test_implementation_engine_threads_and_kind_are_in_the_key(eng, only_impl, monkeypatch):
     kernels = {dnnl.convolution_forward(conv_pd(eng))._kernel}
     with monkeypatch.context() as m:  # the same problem, another implementation
-        m.setattr(cpu_conv, "IMPLS", [cpu_conv.ConvRef])
+        m.setitem(CPU_LISTS, primitive_kind.convolution, [cpu_conv.ConvRef])
         kernels.add(dnnl.convolution_forward(conv_pd(eng))._kernel)
     with monkeypatch.context() as m:  # created for another thread count
         m.setattr(CPU_RUNTIME, "threads", lambda: 1)

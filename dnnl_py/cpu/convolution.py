@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..impl import Decline, Impl, plain_or_decline
 from ..kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS
 from ..layout import overlaps
-from ..memory import plain_order
+from ..memory_desc import plain_order
 from ..tuning import row_chunk_candidates
 from . import _kernels
 
@@ -28,11 +28,11 @@ def _dense_index(pairs):
 
 class _ConvImpl(Impl):
     """Shared by the implementations: layout resolution and the kernel's problem."""
-    def __init__(self, problem, descs: dict, post_ops: list):
+    def __init__(self, runtime, problem, descs: dict, post_ops: list):
         if len(post_ops) > _kernels.MAX_POST_OPS:
             raise Decline(f"{len(post_ops)} post-ops (the kernels take at most "
                           f"{_kernels.MAX_POST_OPS})")
-        super().__init__(problem, descs, post_ops)
+        super().__init__(runtime, problem, descs, post_ops)
 
 
     @classmethod
@@ -62,7 +62,7 @@ class ConvDepthwise(_ConvImpl):
     name = f"cpu:direct_dw:{_kernels.cpu_isa()}"
 
     @classmethod
-    def create(cls, p, post_ops):
+    def create(cls, rt, p, post_ops):
         if not (p.g > 1 and p.ic == 1 and p.oc == 1):
             raise Decline("not depthwise")
         sp = p.ndims_spatial
@@ -71,7 +71,7 @@ class ConvDepthwise(_ConvImpl):
         if wei_order is None:
             raise Decline("depthwise weights need a groups dim")
         descs = cls._resolve(p, p.act_order(True), wei_order, p.act_order(True))
-        impl = cls(p, descs, post_ops)
+        impl = cls(rt, p, descs, post_ops)
         k = impl.kernel_problem()
         if k["src_s"][1] != 1 or k["dst_s"][1] != 1 or k["wei_s"][0] != 1:
             raise Decline("channels are not innermost in src, dst and weights")
@@ -87,13 +87,13 @@ class ConvDirect(_ConvImpl):
     name = f"cpu:direct:{_kernels.cpu_isa()}"
 
     @classmethod
-    def create(cls, p, post_ops):
+    def create(cls, rt, p, post_ops):
         if p.oc % 16:
             raise Decline("oc per group is not a multiple of 16")
         if p.ic == 0:
             raise Decline("no input channels (its reduction steps over them)")
         act = p.act_order(True)
-        impl = cls(p, cls._resolve(p, act, p.oc_inner_order(), act), post_ops)
+        impl = cls(rt, p, cls._resolve(p, act, p.oc_inner_order(), act), post_ops)
         k = impl.kernel_problem()
         if not (k["src_s"][1] == 1 and k["dst_s"][1] == 1 and k["wei_s"][1] == 1):
             raise Decline("channels are not innermost in src, dst and weights")
@@ -133,14 +133,14 @@ class ConvGemm(_ConvImpl):
     OUT_TILE, COL_TILE = 1 << 18, 1 << 21
 
     @classmethod
-    def create(cls, p, post_ops):
+    def create(cls, rt, p, post_ops):
         channels_last = cls._channels_last(p)
         if channels_last:  # weights [K, oc] per group, K ordered (k..., ic)
             wei_order = p.oc_inner_order()
         else:  # weights [oc, K] per group, K ordered (ic, k...)
             wei_order = plain_order(p.weights.get_ndims())
         act = p.act_order(channels_last)
-        impl = cls(p, cls._resolve(p, act, wei_order, act), post_ops)
+        impl = cls(rt, p, cls._resolve(p, act, wei_order, act), post_ops)
         impl.channels_last = channels_last
         impl.strides = impl._gemm_strides()
         return impl
@@ -217,13 +217,10 @@ class ConvRef(_ConvImpl):
     reference = True
 
     @classmethod
-    def create(cls, p, post_ops):
+    def create(cls, rt, p, post_ops):
         wei = plain_order(p.weights.get_ndims())
-        return cls(p, cls._resolve(p, p.act_order(False), wei, p.act_order(False)),
+        return cls(rt, p, cls._resolve(p, p.act_order(False), wei, p.act_order(False)),
                    post_ops)
 
     def make_kernel(self, params: tuple):
         return _kernels.ConvKernel(_kernels.CONV_REF, self.kernel_problem(), self.post_ops)
-
-
-IMPLS = [ConvDepthwise, ConvDirect, ConvGemm, ConvRef]

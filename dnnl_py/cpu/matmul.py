@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..impl import Decline, Impl, plain_or_decline
 from ..kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS
-from ..memory import plain_order
+from ..memory_desc import plain_order
 from ..tuning import row_chunk_candidates
 from . import _kernels
 
@@ -35,11 +35,11 @@ def _blas_strides(rows: int, cols: int, rs: int, cs: int):
 
 
 class _MatmulImpl(Impl):
-    def __init__(self, problem, descs: dict, post_ops: list):
+    def __init__(self, runtime, problem, descs: dict, post_ops: list):
         if len(post_ops) > _kernels.MAX_POST_OPS:
             raise Decline(f"{len(post_ops)} post-ops (the kernels take at most "
                           f"{_kernels.MAX_POST_OPS})")
-        super().__init__(problem, descs, post_ops)
+        super().__init__(runtime, problem, descs, post_ops)
 
     @classmethod
     def _resolve(cls, p) -> dict:
@@ -59,8 +59,8 @@ class MatmulGemm(_MatmulImpl):
     OUT_TILE = 1 << 18
 
     @classmethod
-    def create(cls, p, post_ops):
-        impl = cls(p, cls._resolve(p), post_ops)
+    def create(cls, rt, p, post_ops):
+        impl = cls(rt, p, cls._resolve(p), post_ops)
         impl.args = impl._blas_args()
         return impl
 
@@ -118,14 +118,11 @@ class MatmulRef(_MatmulImpl):
     reference = True
 
     @classmethod
-    def create(cls, p, post_ops):
-        return cls(p, cls._resolve(p), post_ops)
+    def create(cls, rt, p, post_ops):
+        return cls(rt, p, cls._resolve(p), post_ops)
 
     def make_kernel(self, params: tuple):
         src, wei, dst, bia = self.operands()
         p = self.problem
         return _kernels.MatmulKernel(_kernels.MATMUL_REF, p.batch, p.m, p.n, p.k, src, wei,
                                      dst, bia, self.post_ops)
-
-
-IMPLS = [MatmulGemm, MatmulRef]

@@ -14,8 +14,8 @@ class ReorderStrided(Impl):
     name = "cpu:reorder:strided"
 
     @classmethod
-    def create(cls, p, post_ops):
-        impl = cls(p, {ARG_SRC: p.src, ARG_DST: p.dst}, post_ops)
+    def create(cls, rt, p, post_ops):
+        impl = cls(rt, p, {ARG_SRC: p.src, ARG_DST: p.dst}, post_ops)
         impl.tmp, impl.plans = reorder_steps(p.src, p.dst)
         return impl
 
@@ -29,6 +29,3 @@ class ReorderStrided(Impl):
                 if 0 not in dims:
                     _kernels.copy_strided(dims, a, 0, src_s, b, 0, dst_s)
         return run
-
-
-IMPLS = [ReorderStrided]

@@ -7,15 +7,16 @@ import platform
 import numpy as np
 
 from .. import layout
-from .._errors import invalid
-from ..kinds import primitive_kind
-from ..memory import _NUMPY_DTYPE
+from ..memory_desc import _NUMPY_DTYPE
+from ..runtime import Runtime
 from . import _kernels
+from .impl_list import IMPLS
 
 
-class CpuRuntime:
+class CpuRuntime(Runtime):
     name = "cpu"
     tunable = True
+    impl_lists = IMPLS
     # threads a kernel created now would use (part of the primitive cache key)
     threads = staticmethod(_kernels.max_threads)
 
@@ -48,48 +49,23 @@ class CpuRuntime:
 
     @staticmethod
     def wrap(md, handle) -> np.ndarray:
-        """A flat view of `handle` (no copy): a numpy array with the descriptor's dims and
-        strides, or a 1-D contiguous buffer covering the whole layout."""
-        if not isinstance(handle, np.ndarray):
-            raise invalid(f"memory: handle must be a numpy array, got {type(handle).__name__}")
-        dtype = np.dtype(_NUMPY_DTYPE[md.data_type])
-        if handle.dtype != dtype:
-            raise invalid(f"memory: array dtype {handle.dtype} does not match the "
-                          f"descriptor's {md.data_type.name}")
-        need = md.nelems_spanned()
-        if handle.ndim == 1 and handle.flags.c_contiguous and handle.shape != md.dims:
-            if handle.size < need:
-                raise invalid(f"memory: buffer of {handle.size} elements is smaller than the "
-                              f"descriptor's {need}")
-            return handle
-        if handle.ndim == 1 and handle.shape != md.dims:
-            raise invalid(f"memory: a 1-D buffer must be contiguous, got a view with a stride "
-                          f"of {handle.strides[0] // dtype.itemsize} elements (the memory "
-                          "wraps the array without copying it)")
-        if handle.shape != md.dims:
-            raise invalid(f"memory: array shape {list(handle.shape)} does not match the "
-                          f"descriptor's dims {list(md.dims)}")
-        if not md.is_plain():
-            raise invalid(f"memory: a {md.tag_str()} layout takes a 1-D buffer, not an array "
-                          "of logical shape")
-        expected = tuple(s * dtype.itemsize for s in md.strides)
-        if any(n > 1 and a != e for n, a, e in zip(md.dims, handle.strides, expected)):
-            raise invalid(f"memory: array strides {[s // dtype.itemsize for s in handle.strides]}"
-                          f" do not match the descriptor's {list(md.strides)} (in elements)")
-        if need == 0:
-            return np.zeros(1, dtype)
-        return np.lib.stride_tricks.as_strided(handle, (need,), (dtype.itemsize,))
+        """A flat view of the user's numpy array (no copy): see layout.host_view."""
+        return layout.host_view(md, handle)
 
     @staticmethod
     def read(md, buf) -> np.ndarray:
         return layout.to_numpy(md, buf)
 
     @staticmethod
-    def impls(kind: primitive_kind) -> list:
-        from . import convolution, matmul, reorder
-        return {primitive_kind.convolution: convolution.IMPLS,
-                primitive_kind.matmul: matmul.IMPLS,
-                primitive_kind.reorder: reorder.IMPLS}[kind]
+    def launch(kernel, queue, buffers: list) -> None:
+        kernel(*buffers)  # runs to completion; the kernel releases the GIL while it computes
+
+    @staticmethod
+    def info_lines() -> list:
+        return [f"info,cpu,runtime:OpenMP,nthr:{_kernels.max_threads()}",
+                f"info,cpu,isa:{_kernels.cpu_isa()}",
+                f"info,cpu,blas:{_kernels.blas_config().replace(',', ' ')},"
+                f"nthr:{_kernels.blas_threads()}"]
 
 
 CPU_RUNTIME = CpuRuntime()

@@ -20,7 +20,7 @@ from ..attr import _KERNEL_SUM, ELTWISE_KERNEL_ID
 from ..impl import Decline, Impl, plain_or_decline
 from ..kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS
 from ..layout import simplify_plan
-from ..memory import plain_order
+from ..memory_desc import plain_order
 from . import program as ocl_program
 
 MAX_POST_OPS = 4
@@ -151,11 +151,10 @@ def _rows(macros: dict) -> int:
 class _OclGemm(Impl):
     """What the convolution and matmul implementations share: params, program build,
     blob records. Subclasses fill macros() from their problem."""
-    runtime = None  # set on the runtime's bound subclasses (OclRuntime.impls)
     kernel_class = GemmKernel
 
-    def __init__(self, problem, descs: dict, post_ops: list):
-        super().__init__(problem, descs, post_ops)
+    def __init__(self, runtime, problem, descs: dict, post_ops: list):
+        super().__init__(runtime, problem, descs, post_ops)
         self._post_op_macros()  # declines what the kernel cannot fuse
 
     @functools.cached_property
@@ -241,12 +240,12 @@ class ConvIgemm(_OclGemm):
     name = "ocl:conv:igemm"
 
     @classmethod
-    def create(cls, p, post_ops):
+    def create(cls, rt, p, post_ops):
         act = p.act_order(True)
         descs = {ARG_SRC: plain_or_decline(p.src, act),
                  ARG_WEIGHTS: plain_or_decline(p.weights, p.oc_inner_order()),
                  ARG_BIAS: plain_or_decline(p.bias, "a"), ARG_DST: plain_or_decline(p.dst, act)}
-        return cls(p, descs, post_ops)
+        return cls(rt, p, descs, post_ops)
 
     @functools.cached_property
     def macros(self) -> dict:
@@ -275,13 +274,13 @@ class MatmulTiled(_OclGemm):
     name = "ocl:gemm:tiled"
 
     @classmethod
-    def create(cls, p, post_ops):
+    def create(cls, rt, p, post_ops):
         order = plain_order(p.dst.get_ndims())
         descs = {arg: plain_or_decline(md, order) for arg, md in
                  ((ARG_SRC, p.src), (ARG_WEIGHTS, p.weights), (ARG_BIAS, p.bias), (ARG_DST, p.dst))}
         if len(p.batch) > MAX_BATCH_DIMS:
             raise Decline(f"{len(p.batch)} batch dims (at most {MAX_BATCH_DIMS})")
-        return cls(p, descs, post_ops)
+        return cls(rt, p, descs, post_ops)
 
     @functools.cached_property
     def macros(self) -> dict:
@@ -330,5 +329,4 @@ class MatmulRef(MatmulTiled):
     params, candidates = ConvRef.params, ConvRef.candidates
 
 
-CONV_IMPLS = [ConvIgemm, ConvRef]
 MATMUL_IMPLS = [MatmulTiled, MatmulRef]

@@ -5,19 +5,18 @@ from __future__ import annotations
 from ..impl import Decline, Impl
 from ..kinds import ARG_DST, ARG_SRC
 from ..layout import reorder_steps
-from .runtime import COPY_MAX_DIMS
+from .copy import MAX_DIMS
 
 
 class ReorderStrided(Impl):
     name = "ocl:reorder:strided"
-    runtime = None  # set on the runtime's bound subclasses (OclRuntime.impls)
 
     @classmethod
-    def create(cls, p, post_ops):
-        impl = cls(p, {ARG_SRC: p.src, ARG_DST: p.dst}, post_ops)
+    def create(cls, rt, p, post_ops):
+        impl = cls(rt, p, {ARG_SRC: p.src, ARG_DST: p.dst}, post_ops)
         impl.tmp, impl.plans = reorder_steps(p.src, p.dst)
-        if any(len(dims) > COPY_MAX_DIMS for dims, _, _ in impl.plans):
-            raise Decline(f"more than {COPY_MAX_DIMS} dims to copy")
+        if any(len(dims) > MAX_DIMS for dims, _, _ in impl.plans):
+            raise Decline(f"more than {MAX_DIMS} dims to copy")
         return impl
 
     def make_kernel(self, params: tuple):
@@ -30,6 +29,3 @@ class ReorderStrided(Impl):
             for copy, a, b in zip(copies, bufs, bufs[1:]):
                 copy(queue, a, b)
         return run
-
-
-IMPLS = [ReorderStrided]

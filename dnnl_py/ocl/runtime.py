@@ -10,28 +10,18 @@ cache in play, so a cache miss costs what it really costs.
 """
 from __future__ import annotations
 
-import functools
 import weakref
 
 import numpy as np
 import pyopencl as cl
 
-from .. import blob, layout, verbose
+from .. import blob, layout
 from .._build_info import GIT_HASH, VERSION
 from .._errors import error, invalid, status
-from ..kinds import primitive_kind
-from ..memory import _NUMPY_DTYPE
-from . import program
-
-COPY_LOCAL = 64     # work-items per work-group of the copy kernel
-COPY_MAX_DIMS = 12  # dims of a copy plan the kernel takes (util.cl)
-COPY_RUN = 16       # elements of the innermost dim a work-item copies (RUN in util.cl)
-# PoCL compiles a work-group function per launch shape, and a grid of 64K work-items or
-# more is another shape than a smaller one (measured): the build runs both once.
-COPY_WARM_UP = [["copy_strided", [size], [COPY_LOCAL],
-                 [["buffer", 4], ["buffer", 4], ["buffer", 24 * COPY_MAX_DIMS], ["int32", 0],
-                  ["int64", 0], ["int64", 0], ["int64", 0]]]
-                for size in (COPY_LOCAL, COPY_LOCAL << 11)]
+from ..memory_desc import _NUMPY_DTYPE
+from ..runtime import Runtime
+from . import copy, program
+from .impl_list import IMPLS
 
 
 def device_identity(device) -> dict:
@@ -56,11 +46,11 @@ def gpu_devices() -> list:
     return found
 
 
-class OclRuntime:
+class OclRuntime(Runtime):
     """One engine's OpenCL state: device, context, a queue for transfers and the
     utility program."""
     name = "ocl"
-    tunable = False  # set_cpu_tuning is about the CPU engine
+    impl_lists = IMPLS
 
     def __init__(self, device, context, cache_blob=None):
         if not isinstance(device, cl.Device):
@@ -80,11 +70,10 @@ class OclRuntime:
             self.source = "from_cache_blob"
         else:
             self.util, self._util_binary = program.build(
-                device, context, program.source("util.cl"), "", COPY_WARM_UP, "ocl engine")
+                device, context, program.source("util.cl"), "", copy.WARM_UP, "ocl engine")
         self._copy = cl.Kernel(self.util, "copy_strided")
         if cache_blob is None:
             self._probe()
-        verbose.engine_info(self.info_line())
 
     # engine set-up and its cache blob --------------------------------------------------
 
@@ -102,15 +91,15 @@ class OclRuntime:
             raise error(status.runtime_error, f"ocl engine: device '{self.device.name}' "
                         "failed the copy probe")
 
-    def info_line(self) -> str:
+    def info_lines(self) -> list:
         """The verbose header's line: which device code this engine gets. On PoCL the
         LLVM target closes the device version ("HSTR: pthread-x86_64-...-znver3")."""
         d = self.device
         target = d.version.rsplit("-", 1)[-1] if "HSTR:" in d.version else "n/a"
-        return (f"info,gpu,engine,backend:OpenCL,name:{d.name.strip()},"
+        return [f"info,gpu,engine,backend:OpenCL,name:{d.name.strip()},"
                 f"driver_version:{d.driver_version.strip()},platform:{d.platform.name.strip()},"
                 f"llvm_target:{target},vector_width:{d.native_vector_width_float},"
-                "kernel_vectors:16 (built-ins 8-wide)")
+                "kernel_vectors:16 (built-ins 8-wide)"]
 
     def blob_id(self) -> bytes:
         return blob.identity_digest(self.identity)
@@ -184,8 +173,7 @@ class OclRuntime:
         if not isinstance(handle, np.ndarray):
             raise invalid(f"memory: handle must be a pyopencl.Buffer or a numpy array, got "
                           f"{type(handle).__name__}")
-        from ..cpu.runtime import CPU_RUNTIME
-        flat = np.ascontiguousarray(CPU_RUNTIME.wrap(md, handle)[:max(md.nelems_spanned(), 1)])
+        flat = np.ascontiguousarray(layout.host_view(md, handle)[:max(md.nelems_spanned(), 1)])
         return cl.Buffer(self.context, cl.mem_flags.READ_WRITE | cl.mem_flags.COPY_HOST_PTR,
                          hostbuf=flat)
 
@@ -197,19 +185,9 @@ class OclRuntime:
         cl.enqueue_copy(self.queue, host, buf, is_blocking=True)
         return layout.to_numpy(md, host)
 
-    def impls(self, kind: primitive_kind) -> list:
-        return self._impls[kind]
-
-    @functools.cached_property
-    def _impls(self) -> dict:
-        """The implementation classes, subclassed to know this runtime: their kernels
-        are built for its context and device."""
-        from . import gemm, reorder
-        lists = {primitive_kind.convolution: gemm.CONV_IMPLS,
-                 primitive_kind.matmul: gemm.MATMUL_IMPLS,
-                 primitive_kind.reorder: reorder.IMPLS}
-        return {kind: [type(c.__name__, (c,), {"runtime": self}) for c in classes]
-                for kind, classes in lists.items()}
+    @staticmethod
+    def launch(kernel, queue, buffers: list) -> None:
+        kernel(queue, *buffers)  # enqueues; stream.wait() waits
 
     # the utility kernels -----------------------------------------------------------
 
@@ -218,19 +196,13 @@ class OclRuntime:
         (dims, src strides, dst strides; outermost first, as layout.copy_plan gives them;
         a negative stride needs src_offset; offsets in elements). The plan goes to the
         device once, here."""
-        dims, ss, ds = (list(reversed(x)) or [v] for x, v in zip(plan, (1, 0, 0)))
-        total = int(np.prod(dims[1:], dtype=np.int64)) * -(-dims[0] // COPY_RUN)
-        table = np.zeros(3 * COPY_MAX_DIMS, np.int64)
-        table[:len(dims)] = dims
-        table[COPY_MAX_DIMS:COPY_MAX_DIMS + len(ss)] = ss
-        table[2 * COPY_MAX_DIMS:2 * COPY_MAX_DIMS + len(ds)] = ds
+        table, ndims, total = copy.plan_table(plan)
         mf = cl.mem_flags
         plan_buf = cl.Buffer(self.context, mf.READ_ONLY | mf.COPY_HOST_PTR, hostbuf=table)
-        size = -(-total // COPY_LOCAL) * COPY_LOCAL
+        size = -(-total // copy.LOCAL) * copy.LOCAL
 
-        def copy(queue, src, dst, src_offset: int = 0, dst_offset: int = 0):
+        def run(queue, src, dst, src_offset: int = 0, dst_offset: int = 0):
             if total:
-                self._copy(queue, (size,), (COPY_LOCAL,), src, dst, plan_buf,
-                           np.int32(len(dims)), np.int64(total), np.int64(src_offset),
-                           np.int64(dst_offset))
-        return copy
+                self._copy(queue, (size,), (copy.LOCAL,), src, dst, plan_buf, np.int32(ndims),
+                           np.int64(total), np.int64(src_offset), np.int64(dst_offset))
+        return run
