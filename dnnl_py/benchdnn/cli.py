@@ -263,8 +263,8 @@ def main(argv: Optional[list] = None) -> int:
         opts, cases = parse_args(argv)
         if opts.report:
             from .report import write_report
-            write_report(opts.report, [c for c, _ in cases] or None, opts.max_ms,
-                         opts.fix_times)
+            cases = cases or parse_args(["--batch=report_set"])[1]  # the report's default
+            write_report(opts.report, [c for c, _ in cases], opts.max_ms, opts.fix_times)
             return 0
         if not cases:
             raise UsageError("no problem given (a problem string or --batch=FILE)")

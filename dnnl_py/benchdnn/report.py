@@ -223,13 +223,9 @@ def markdown(results: dict, command: str, images: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_report(target: str, cases: Optional[list], max_ms: float, fix_times: int = 0,
+def write_report(target: str, cases: list, max_ms: float, fix_times: int = 0,
                  command: Optional[str] = None) -> Path:
-    """Measures `cases` (default: inputs/report_set) and writes the report; returns the
-    Markdown file's path."""
-    if not cases:
-        from .cli import parse_args
-        cases = [c for c, _ in parse_args(["--batch=report_set"])[1]]
+    """Measures `cases` and writes the report; returns the Markdown file's path."""
     md_path, images = _paths(target)
     images.mkdir(parents=True, exist_ok=True)
     results = measure(cases, max_ms, fix_times)
