@@ -4,40 +4,22 @@ implementation's kernel once and checks every execute() argument against it."""
 from __future__ import annotations
 
 import copy
-import dataclasses
-import enum
-import hashlib
 import os
 import sys
 import time
 from typing import Mapping, Optional
 
-from . import blob, tuning, verbose
-from ._build_info import GIT_HASH, VERSION
+from . import primitive_blob, tuning, verbose
 from ._errors import error, invalid, status, unimplemented
 from .attr import primitive_attr, resolve
+from .blob_id import blob_id, primitive_identity
+from .cache_key import primitive_key
 from .engine import engine, stream
 from .impl import Decline, Impl
 from .kinds import ARG_BIAS, ARG_DST, ARG_NAMES, ARG_SRC, ARG_WEIGHTS, primitive_kind
 from .memory import memory
 from .memory_desc import desc
-from .primitive_cache import CACHE, Key
-
-
-def _frozen(value):
-    """A problem's field as plain immutable data (the cache key owns it)."""
-    if isinstance(value, desc):
-        return value._key
-    if dataclasses.is_dataclass(value):
-        return tuple((f.name, _frozen(getattr(value, f.name)))
-                     for f in dataclasses.fields(value))
-    if isinstance(value, enum.Enum):
-        return value.name
-    if isinstance(value, (tuple, list)):
-        return tuple(_frozen(v) for v in value)
-    if value is None or isinstance(value, (int, float, str)):
-        return value
-    raise TypeError(f"cannot key a {type(value).__name__}")
+from .primitive_cache import CACHE
 
 
 class primitive_desc:
@@ -71,11 +53,9 @@ class primitive_desc:
                                     + "; ".join(declined))
             self._impl = deferred
         self._args = tuple((arg, self._impl.descs.get(arg)) for arg in self._arg_order)
-        self._cache_key = Key((
-            self.kind.name, _frozen(problem), self._attr._post_ops.key(), self._impl.name,
-            tuple((arg, md._key if md else None) for arg, md in self._args),
-            aengine._cache_key()))
-        self._verbose = self._identity_fields = None
+        self._cache_key = primitive_key(self.kind.name, problem, self._attr._post_ops.key(),
+                                        self._impl.name, self._args, aengine._cache_key())
+        self._verbose = None
 
     def _with_impl(self, impl: Impl) -> "primitive_desc":
         """A copy that names `impl` (one of _alternatives(): the same layouts)."""
@@ -97,27 +77,15 @@ class primitive_desc:
         return found
 
     def _identity(self, threads: int, tuned: bool) -> dict:
-        """What makes a cache blob valid for this descriptor, as named text fields."""
-        if self._identity_fields is None:
-            eng, info = self._engine, self._verbose_info()
-            self._identity_fields = {
-                "library": f"dnnl_py {VERSION}", "git hash": GIT_HASH,
-                "engine": f"{eng.get_kind().name}:{eng._index} ({eng._runtime.name})",
-                "device": eng._runtime.device_id(),
-                "problem": ",".join(info[1:2] + info[4:]),
-                # the cache key without its engine part, which holds this process's
-                # OpenCL handles: the fields above name the engine and device instead
-                "problem key": hashlib.sha256(
-                    repr(self._cache_key.parts[:-1]).encode()).hexdigest()}
-        return {**self._identity_fields, "tuning": "on" if tuned else "off",
-                "threads": str(threads)}
+        """What makes a cache blob valid for this descriptor (blob_id.py)."""
+        return primitive_identity(self._cache_key, self._engine, threads, tuned)
 
     def get_cache_blob_id(self) -> bytes:
         """The key under which a primitive made from this descriptor stores its cache
         blob: 32 bytes that change with the library build, engine, device, problem,
         attributes, tuning mode and thread count."""
         runtime = self._engine._runtime
-        return blob.identity_digest(self._identity(runtime.threads(), _tuned(runtime)))
+        return blob_id(self._identity(runtime.threads(), _tuned(runtime)))
 
     def _verbose_info(self) -> list:
         """engine, kind, impl, prop_kind, descriptors, attributes, aux, problem."""
@@ -187,11 +155,10 @@ class primitive:
         start = time.perf_counter()
         runtime = pd._engine._runtime
         threads, tuned = runtime.threads(), _tuned(runtime)
-        identity = None if cache_blob is None else pd._identity(threads, tuned)
-        choice = None if cache_blob is None else _read_blob(pd, identity, cache_blob)
+        # the blob is read only on a miss: a primitive cache hit wins, as in oneDNN
         built, hit = CACHE.get_or_create(
             (pd._cache_key, threads, tuned),
-            lambda: _build(pd, identity or pd._identity(threads, tuned), choice))
+            lambda: _build(pd, pd._identity(threads, tuned), cache_blob))
         self._kernel, self._built = built.kernel, built
         # a tuned or blob-chosen kernel may be another implementation than the heuristic's
         self._pd = pd if built.impl.name == pd._impl.name else pd._with_impl(built.impl)
@@ -254,26 +221,6 @@ def _tuned(runtime) -> bool:
     return runtime.tunable and tuning.get_cpu_tuning()
 
 
-def _read_blob(pd: primitive_desc, identity: dict, data) -> tuple:
-    """(impl, params, records) from a cache blob made for pd's identity, or dnnl.error."""
-    what = f"{pd.kind.name} cache blob"
-    digest, records = blob.unpack(data, blob.Kind.primitive, what)
-    blob.check_identity(records, identity, what)
-    if digest != blob.identity_digest(identity):
-        raise invalid(f"{what}: made for another primitive (id mismatch)")
-    name = blob.read_str(blob.get(records, "impl", what), what)
-    params = blob.read_ints(blob.get(records, "params", what), what)
-    if name == pd._impl.name:   # the heuristic's choice: no search among the others
-        impl = pd._impl
-    else:
-        impl = next((i for i in pd._alternatives() if i.name == name), None)
-        if impl is None:
-            raise invalid(f"{what}: implementation {name} does not take this problem")
-    if params not in impl.candidates():
-        raise invalid(f"{what}: {name} has no blocking {list(params)}")
-    return impl, params, records
-
-
 def _cache_dir_store():
     """The cache directory's blob store, or None. The cache directory's code (dnnl_py.cache,
     with its logging, tempfile and hmac: ~10 ms of `import dnnl_py`) is imported only once
@@ -288,33 +235,33 @@ def _cache_dir_store():
     return cache.active_store()
 
 
-def _build(pd: primitive_desc, identity: dict, choice: Optional[tuple]) -> _Built:
-    """Builds pd's kernel: from a blob's choice when given; otherwise from the cache
-    directory's blob when it has a valid one; otherwise measured (tuning) or the
-    heuristic's, the resulting blob then stored in the cache directory."""
-    store = _cache_dir_store() if pd._persistent else None
+def _build(pd: primitive_desc, identity: dict, cache_blob) -> _Built:
+    """Builds pd's kernel: from `cache_blob` when given (dnnl.error if it does not fit);
+    otherwise from the cache directory's blob when it has a valid one; otherwise measured
+    (tuning) or the heuristic's, the resulting blob then stored in the cache directory."""
     what = f"{pd.kind.name} cache blob"
-    if choice is not None:
-        impl, params, records = choice
+    if cache_blob is not None:
+        impl, params, records = primitive_blob.read(pd, identity, cache_blob)
         return _Built(impl.kernel_from_blob(params, records, what), impl, params,
                       "from_cache_blob", identity)
+    store = _cache_dir_store() if pd._persistent else None
     if store is not None:
-        blob_id = blob.identity_digest(identity)
-        data = store.get(blob_id)
+        key = blob_id(identity)
+        data = store.get(key)
         if data is not None:
             try:
-                impl, params, records = _read_blob(pd, identity, data)
+                impl, params, records = primitive_blob.read(pd, identity, data)
                 return _Built(impl.kernel_from_blob(params, records, what), impl, params,
                               "from_cache_blob", identity)
             except error as e:
-                store.discard(blob_id, str(e))
+                store.discard(key, str(e))
     if identity["tuning"] == "on":
         impl, params, kernel = tuning.tune(pd)
     else:
         impl, params, kernel = _first_buildable(pd)
     built = _Built(kernel, impl, params, "cache_miss", identity)
     if store is not None:
-        store.put(blob.identity_digest(identity), _blob(built))
+        store.put(blob_id(identity), _blob(built))
     return built
 
 
@@ -338,12 +285,7 @@ def _first_buildable(pd: primitive_desc) -> tuple:
 
 
 def _blob(built: _Built) -> bytes:
-    identity = built.identity
-    records = {name: value.encode() for name, value in identity.items()}
-    records["impl"] = built.impl.name.encode()
-    records["params"] = blob.ints(built.params)
-    records.update(built.impl.blob_records(built.kernel))
-    return blob.pack(blob.Kind.primitive, blob.identity_digest(identity), records)
+    return primitive_blob.pack(built.identity, built.impl, built.params, built.kernel)
 
 
 def _arg_name(arg: int) -> str:

@@ -14,25 +14,6 @@ DEFAULT_CAPACITY = 1024
 ENV_VARS = ("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "DNNL_PRIMITIVE_CACHE_CAPACITY")
 
 
-class Key:
-    """A cache key: an immutable tuple with its hash computed once, so that a hit costs
-    one hash of a small object however large the problem."""
-    __slots__ = ("parts", "_hash")
-
-    def __init__(self, parts: tuple):
-        self.parts, self._hash = parts, hash(parts)
-
-    def __hash__(self) -> int:
-        return self._hash
-
-    def __eq__(self, other) -> bool:
-        return self is other or (isinstance(other, Key) and self._hash == other._hash
-                                 and self.parts == other.parts)
-
-    def __repr__(self) -> str:
-        return f"Key{self.parts!r}"
-
-
 @dataclass(frozen=True)
 class cache_stats:
     """Counters since the process started or the last clear_primitive_cache()."""

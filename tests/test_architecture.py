@@ -12,11 +12,13 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "dnnl_py"
 # lower layers (checked below as "no edge upwards"). Engines are cpu.* and ocl.*.
 LAYERS = [
     ["_errors", "_build_info", "kinds"],
-    ["blob", "tuning", "primitive_cache", "verbose", "runtime", "cache"],
+    ["blob", "tuning", "verbose", "runtime", "cache"],
     ["memory_desc", "attr"],
+    ["cache_key", "blob_id", "primitive_cache"],
     ["layout", "impl"],
     ["cpu.*", "ocl.*"],
     ["engine", "memory"],
+    ["primitive_blob"],
     ["primitive"],
     ["convolution", "matmul", "reorder"],
     ["ocl_interop", "__init__", "benchdnn.*", "cache.__main__"],

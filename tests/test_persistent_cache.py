@@ -113,12 +113,23 @@ def test_bad_md_blob(name):
 
 def test_every_truncation_is_refused():
     good = conv_blob()
+    dnnl.clear_primitive_cache()  # a primitive cache hit wins over a blob: not read then
     for n in range(0, len(good), 7):
         with pytest.raises(dnnl.error):
             dnnl.convolution_forward(conv_pd(dnnl.engine(dnnl.engine.kind.cpu, 0)), good[:n])
 
 
 # primitive blobs ------------------------------------------------------------------
+
+def test_a_cache_hit_wins_over_a_blob(eng):
+    """As in oneDNN, the blob is read only on a primitive cache miss."""
+    prim = dnnl.convolution_forward(conv_pd(eng))
+    again = dnnl.convolution_forward(conv_pd(eng), b"not a blob at all")
+    assert again._kernel is prim._kernel
+    dnnl.clear_primitive_cache()
+    with pytest.raises(dnnl.error, match="blob"):
+        dnnl.convolution_forward(conv_pd(eng), b"not a blob at all")
+
 
 def test_blob_id_tells_problems_apart(eng):
     ids = {conv_pd(eng).get_cache_blob_id(), conv_pd(eng, ic=32).get_cache_blob_id(),
