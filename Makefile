@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEPS := $(VENV)/.deps-installed
 
-.PHONY: demo test bench lint build clean
+.PHONY: demo test bench lint build clean fuzz asan
 
 demo: build
 	PYTHONPATH=. $(PY) examples/demo.py
@@ -15,6 +15,24 @@ test: build
 bench: build
 	$(PY) benchmarks/cold_start.py --importtime
 	PYTHONPATH=. $(PY) -m pytest benchmarks/bench_*.py -p no:cacheprovider --benchmark-only --benchmark-columns=min,median,ops -q
+
+# The long fuzz runs (docs/hardening.md): that many cases per family, fresh seeds.
+FUZZ_EXAMPLES ?= 30000
+fuzz: build
+	DNNL_PY_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) DNNL_PY_FUZZ_REPORT=build/fuzz-report.json \
+		$(PY) -m pytest -q -s tests/test_fuzz_blobs.py tests/test_fuzz_api.py
+
+# The kernels built with AddressSanitizer in build/asan (the in-place build is left alone)
+# and the test suite run on them with libasan preloaded; pyopencl and matplotlib hidden
+# (docs/hardening.md).
+ASAN_LIB := build/asan/lib
+asan: $(DEPS)
+	DNNL_PY_SANITIZE=address $(PY) setup.py -q build_ext --build-lib $(ASAN_LIB) \
+		--build-temp build/asan/tmp
+	DNNL_PY_ASAN_KERNELS=$$(ls $(ASAN_LIB)/dnnl_py/cpu/_kernels*.so) PYTHONPATH=tests/asan \
+		LD_PRELOAD=$$(gcc -print-file-name=libasan.so) \
+		ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:abort_on_error=1 \
+		$(PY) -m pytest -q tests -p asan_check --ignore=tests/test_ocl.py
 
 lint: $(DEPS)
 	$(VENV)/bin/ruff check dnnl_py benchmarks tests examples

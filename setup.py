@@ -1,5 +1,6 @@
 """Build dnnl_py's compiled CPU core: the C kernels in csrc/ behind one Cython module."""
 import glob
+import os
 import subprocess
 from pathlib import Path
 
@@ -30,6 +31,11 @@ Path("dnnl_py/_build_info.py").write_text(
 # finds the library beside an installed dnnl_py (site-packages/scipy_openblas32/lib) or,
 # for an in-place build, where the wheel is installed now.
 BLAS_LIB_DIR = scipy_openblas32.get_lib_dir()
+# DNNL_PY_SANITIZE=address: the kernels built with AddressSanitizer, for `make asan` (its
+# own build directory, libasan preloaded; docs/hardening.md). Unset: the normal build.
+SANITIZE = os.environ.get("DNNL_PY_SANITIZE", "")
+SANITIZE_FLAGS = [f"-fsanitize={SANITIZE}", "-fno-omit-frame-pointer", "-g"] if SANITIZE else []
+
 kernels = Extension(
     "dnnl_py.cpu._kernels",
     sources=["dnnl_py/cpu/_kernels.pyx", *sorted(glob.glob("csrc/*.c"))],
@@ -39,8 +45,9 @@ kernels = Extension(
     runtime_library_dirs=["$ORIGIN/../../scipy_openblas32/lib", BLAS_LIB_DIR],
     # No -march=native: csrc/isa.h picks AVX-512/AVX2 clones at run time. gnu11, not
     # c11: strict ISO mode turns off FMA contraction (-ffp-contract=off).
-    extra_compile_args=["-O3", "-fopenmp", "-std=gnu11", "-Wall", "-Wno-unused-function"],
-    extra_link_args=["-fopenmp"],
+    extra_compile_args=["-O3", "-fopenmp", "-std=gnu11", "-Wall", "-Wno-unused-function",
+                        *SANITIZE_FLAGS],
+    extra_link_args=["-fopenmp", *SANITIZE_FLAGS],
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
 )
 
