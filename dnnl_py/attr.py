@@ -5,16 +5,9 @@ import numbers
 from typing import Optional
 
 from ._errors import invalid, unimplemented
+from .kernel_abi import ELTWISE_ID, POST_OP_ELTWISE, POST_OP_SUM
 from .kinds import algorithm, primitive_kind
 from .memory_desc import data_type
-
-# algorithm -> the C kernels' eltwise id (csrc/dnnl_kernels.h)
-ELTWISE_KERNEL_ID = {
-    algorithm.eltwise_relu: 0, algorithm.eltwise_gelu_tanh: 1, algorithm.eltwise_gelu_erf: 2,
-    algorithm.eltwise_tanh: 3, algorithm.eltwise_logistic: 4, algorithm.eltwise_swish: 5,
-    algorithm.eltwise_linear: 6, algorithm.eltwise_clip: 7,
-}
-_KERNEL_ELTWISE, _KERNEL_SUM = 0, 1
 
 
 def _number(what: str, value) -> float:
@@ -99,12 +92,12 @@ class post_ops:
                 scale, zero_point, dt = params
                 if zero_point != 0 or dt not in (data_type.undef, data_type.f32):
                     raise unimplemented("sum post-op: only f32 without a zero point")
-                out.append((_KERNEL_SUM, 0, 0.0, 0.0, scale))
+                out.append((POST_OP_SUM, 0, 0.0, 0.0, scale))
             else:
                 alg, alpha, beta = params
-                if alg not in ELTWISE_KERNEL_ID:
+                if alg not in ELTWISE_ID:
                     raise unimplemented(f"post-op {alg.name} is not implemented")
-                out.append((_KERNEL_ELTWISE, ELTWISE_KERNEL_ID[alg], alpha, beta, 0.0))
+                out.append((POST_OP_ELTWISE, ELTWISE_ID[alg], alpha, beta, 0.0))
         return out
 
 

@@ -12,7 +12,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "dnnl_py"
 # lower layers (checked below as "no edge upwards"). Engines are cpu.* and ocl.*.
 LAYERS = [
     ["_errors", "_build_info", "kinds"],
-    ["blob", "tuning", "verbose", "runtime", "cache"],
+    ["blob", "tuning", "verbose", "runtime", "cache", "kernel_abi"],
     ["memory_desc", "attr"],
     ["cache_key", "blob_id", "primitive_cache"],
     ["layout", "impl"],
@@ -119,3 +119,14 @@ def test_the_import_graph_has_no_circle():
 def test_the_check_resolves_imports(source, expected):
     node = ast.parse(source).body[0]
     assert set(resolve("cpu.convolution", False, node)) == expected
+
+
+def test_the_c_header_is_checked_against_kernel_abi(monkeypatch):
+    """csrc/dnnl_kernels.h's post-op numbers must match dnnl_py/kernel_abi.py, where they
+    are declared: the CPU extension checks at import (it imported, so they match now)."""
+    from dnnl_py import kernel_abi
+    from dnnl_py.cpu import _kernels
+    _kernels._check_abi()
+    monkeypatch.setitem(kernel_abi.ELTWISE_ID, next(iter(kernel_abi.ELTWISE_ID)), 99)
+    with pytest.raises(ImportError, match="DNNL_ELT_RELU 0 vs 99"):
+        _kernels._check_abi()

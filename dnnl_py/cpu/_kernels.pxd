@@ -4,6 +4,9 @@ from libc.stdint cimport int64_t
 cdef extern from "dnnl_kernels.h" nogil:
     enum: DNNL_MAX_POST_OPS
     enum: DNNL_MAX_DIMS
+    enum: DNNL_PO_ELTWISE, DNNL_PO_SUM
+    enum: DNNL_ELT_RELU, DNNL_ELT_GELU_TANH, DNNL_ELT_GELU_ERF, DNNL_ELT_TANH
+    enum: DNNL_ELT_LOGISTIC, DNNL_ELT_SWISH, DNNL_ELT_LINEAR, DNNL_ELT_CLIP
     ctypedef struct dnnl_post_op_t:
         int kind, alg
         float alpha, beta, scale

@@ -21,6 +21,28 @@ cpdef enum:
 MAX_POST_OPS = DNNL_MAX_POST_OPS  # the size of the kernels' post-op table
 
 
+def _check_abi():
+    """The header's numbers against dnnl_py/kernel_abi.py, where they are declared: a
+    mismatch would silently run the wrong post-op, so the import fails instead."""
+    from .. import kernel_abi as abi
+    c = {"DNNL_PO_ELTWISE": DNNL_PO_ELTWISE, "DNNL_PO_SUM": DNNL_PO_SUM,
+         "DNNL_MAX_POST_OPS": DNNL_MAX_POST_OPS,
+         "DNNL_ELT_RELU": DNNL_ELT_RELU, "DNNL_ELT_GELU_TANH": DNNL_ELT_GELU_TANH,
+         "DNNL_ELT_GELU_ERF": DNNL_ELT_GELU_ERF, "DNNL_ELT_TANH": DNNL_ELT_TANH,
+         "DNNL_ELT_LOGISTIC": DNNL_ELT_LOGISTIC, "DNNL_ELT_SWISH": DNNL_ELT_SWISH,
+         "DNNL_ELT_LINEAR": DNNL_ELT_LINEAR, "DNNL_ELT_CLIP": DNNL_ELT_CLIP}
+    py = {"DNNL_PO_ELTWISE": abi.POST_OP_ELTWISE, "DNNL_PO_SUM": abi.POST_OP_SUM,
+          "DNNL_MAX_POST_OPS": abi.MAX_POST_OPS,
+          **{"DNNL_" + abi.c_name(alg): i for alg, i in abi.ELTWISE_ID.items()}}
+    if c != py:
+        raise ImportError("csrc/dnnl_kernels.h disagrees with dnnl_py/kernel_abi.py: "
+                          + ", ".join(f"{k} {c.get(k)} vs {py.get(k)}"
+                                      for k in sorted(set(c) | set(py)) if c.get(k) != py.get(k)))
+
+
+_check_abi()
+
+
 def cpu_isa():
     """ISA the multi-versioned kernels run with: 'avx512', 'avx2' or 'sse2'."""
     return {3: "avx512", 2: "avx2"}.get(dnnl_cpu_isa(), "sse2")

@@ -16,8 +16,8 @@ import numpy as np
 import pyopencl as cl
 
 from .._errors import error
-from ..attr import _KERNEL_SUM, ELTWISE_KERNEL_ID
 from ..impl import Decline, Impl, plain_or_decline
+from ..kernel_abi import ELTWISE_ID, POST_OP_SUM, c_name
 from ..kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS
 from ..layout import simplify_plan
 from ..memory_desc import plain_order
@@ -26,8 +26,7 @@ from . import program as ocl_program
 MAX_POST_OPS = 4
 MAX_BATCH_DIMS = 4
 REF_LOCAL = 16  # output channels per work-group of the reference kernel
-ELTWISE_NAMES = {i: alg.name.upper().replace("ELTWISE_", "ELT_")
-                 for alg, i in ELTWISE_KERNEL_ID.items()}
+ELTWISE_NAMES = {i: c_name(alg) for alg, i in ELTWISE_ID.items()}
 
 
 def _float(value: float) -> str:
@@ -169,7 +168,7 @@ class _OclGemm(Impl):
         for n, (kind, alg, alpha, beta, scale) in enumerate(self.post_ops):
             out.update({f"PO{n}_KIND": kind, f"PO{n}_ALG": alg, f"PO{n}_ALPHA": _float(alpha),
                         f"PO{n}_BETA": _float(beta), f"PO{n}_SCALE": _float(scale)})
-            out["WITH_SUM"] |= int(kind == _KERNEL_SUM)
+            out["WITH_SUM"] |= int(kind == POST_OP_SUM)
         return out
 
     def params(self) -> tuple:
@@ -182,7 +181,7 @@ class _OclGemm(Impl):
         return found + [p for p in ((8, 2), (6, 2), (4, 2), (12, 1), (8, 1)) if p not in found]
 
     def _options(self, params: tuple) -> str:
-        macros = {**self.macros, **self._post_op_macros(), "PO_SUM": _KERNEL_SUM,
+        macros = {**self.macros, **self._post_op_macros(), "PO_SUM": POST_OP_SUM,
                   **dict(zip(("RB", "NV"), params))}
         macros.update({name: i for i, name in ELTWISE_NAMES.items()})
         macros["PADDED"] = int(_window_leaves_input(macros))
