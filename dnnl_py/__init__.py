@@ -37,6 +37,7 @@ from .primitive_cache import (
     set_primitive_cache_capacity,
 )
 from .reorder import reorder
+from .store import BlobStore, get_cache_dir, get_cache_store, set_cache_dir, set_cache_store
 from .tuning import get_cpu_tuning, set_cpu_tuning
 from .verbose import get_verbose, set_verbose, set_verbose_timestamp
 
@@ -46,8 +47,7 @@ __version__ = VERSION
 # Imported on first use, so that `import dnnl_py` loads only what a CPU primitive needs:
 # ocl_interop needs pyopencl; the cache directory's code waits until a directory is set.
 _LAZY = {"ocl_interop": ("ocl_interop", None), "cache": ("cache", None),
-         "blob_store": ("cache", "blob_store"), "get_cache_dir": ("cache", "get_cache_dir"),
-         "set_cache_dir": ("cache", "set_cache_dir")}
+         "blob_store": ("cache", "blob_store")}
 
 
 def __getattr__(name):
@@ -72,11 +72,13 @@ def version() -> version_t:
 
 __all__ = [
     "ARG_BIAS", "ARG_DST", "ARG_DST_0", "ARG_FROM", "ARG_SCRATCHPAD", "ARG_SRC", "ARG_SRC_0",
-    "ARG_SRC_1", "ARG_TO", "ARG_WEIGHTS", "ARG_WEIGHTS_0", "ARG_WEIGHTS_1", "algorithm",
-    "blob_store", "cache_stats", "clear_primitive_cache", "convolution_forward", "engine",
-    "error", "get_cache_dir", "get_cpu_tuning", "get_primitive_cache_capacity",
+    "ARG_SRC_1", "ARG_TO", "ARG_WEIGHTS", "ARG_WEIGHTS_0", "ARG_WEIGHTS_1", "BlobStore",
+    "algorithm", "blob_store", "cache_stats", "clear_primitive_cache", "convolution_forward",
+    "engine",
+    "error", "get_cache_dir", "get_cache_store", "get_cpu_tuning", "get_primitive_cache_capacity",
     "get_primitive_cache_size", "get_verbose", "matmul", "memory", "post_ops", "primitive",
     "primitive_attr", "primitive_cache_stats", "primitive_desc", "prop_kind", "reorder",
-    "set_cache_dir", "set_cpu_tuning", "set_primitive_cache_capacity", "set_verbose",
+    "set_cache_dir", "set_cache_store", "set_cpu_tuning", "set_primitive_cache_capacity",
+    "set_verbose",
     "set_verbose_timestamp", "status", "stream", "version",
 ]

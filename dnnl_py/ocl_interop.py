@@ -17,13 +17,14 @@ from __future__ import annotations
 
 from typing import Optional
 
-from . import blob, cache
+from . import blob
 from ._errors import error, invalid
 from .engine import engine, stream
 from .memory import memory
 from .memory_desc import desc
 from .ocl.program import get_build_isolation, set_build_isolation  # noqa: F401
 from .ocl.runtime import OclRuntime, cl, device_identity
+from .store import active_store
 
 
 def _ocl_engine(aengine, what: str) -> OclRuntime:
@@ -35,7 +36,7 @@ def _ocl_engine(aengine, what: str) -> OclRuntime:
 def make_engine(device, context, cache_blob: Optional[bytes] = None) -> engine:
     """A gpu-kind engine on `device` of `context`; from `cache_blob` (an earlier
     get_engine_cache_blob() of the same device, driver and build) it skips the set-up."""
-    store = cache.active_store() if cache_blob is None else None
+    store = active_store() if cache_blob is None else None
     if store is not None and isinstance(device, cl.Device):
         key = get_engine_cache_blob_id(device)
         data = store.get(key)

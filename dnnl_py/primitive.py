@@ -4,8 +4,6 @@ implementation's kernel once and checks every execute() argument against it."""
 from __future__ import annotations
 
 import copy
-import os
-import sys
 import time
 from typing import Mapping, Optional
 
@@ -20,6 +18,7 @@ from .kinds import ARG_BIAS, ARG_DST, ARG_NAMES, ARG_SRC, ARG_WEIGHTS, primitive
 from .memory import memory
 from .memory_desc import desc
 from .primitive_cache import CACHE
+from .store import active_store
 
 
 class primitive_desc:
@@ -221,20 +220,6 @@ def _tuned(runtime) -> bool:
     return runtime.tunable and tuning.get_cpu_tuning()
 
 
-def _cache_dir_store():
-    """The cache directory's blob store, or None. The cache directory's code (dnnl_py.cache,
-    with its logging, tempfile and hmac: ~10 ms of `import dnnl_py`) is imported only once
-    a directory is asked for: by set_cache_dir() or another use of dnnl_py.cache, or by
-    DNNL_PY_CACHE_DIR, looked at by each creation until then (dnnl_py.cache.active_store
-    then reads it once)."""
-    cache = sys.modules.get(__package__ + ".cache")
-    if cache is None:
-        if not os.environ.get("DNNL_PY_CACHE_DIR"):  # dnnl_py.cache.ENV_VAR
-            return None
-        from . import cache
-    return cache.active_store()
-
-
 def _build(pd: primitive_desc, identity: dict, cache_blob) -> _Built:
     """Builds pd's kernel: from `cache_blob` when given (dnnl.error if it does not fit);
     otherwise from the cache directory's blob when it has a valid one; otherwise measured
@@ -244,7 +229,7 @@ def _build(pd: primitive_desc, identity: dict, cache_blob) -> _Built:
         impl, params, records = primitive_blob.read(pd, identity, cache_blob)
         return _Built(impl.kernel_from_blob(params, records, what), impl, params,
                       "from_cache_blob", identity)
-    store = _cache_dir_store() if pd._persistent else None
+    store = active_store() if pd._persistent else None
     if store is not None:
         key = blob_id(identity)
         data = store.get(key)

@@ -12,7 +12,8 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "dnnl_py"
 # lower layers (checked below as "no edge upwards"). Engines are cpu.* and ocl.*.
 LAYERS = [
     ["_errors", "_build_info", "kinds"],
-    ["blob", "tuning", "verbose", "runtime", "cache", "kernel_abi"],
+    ["blob", "tuning", "verbose", "runtime", "kernel_abi", "cache"],
+    ["store"],
     ["memory_desc", "attr"],
     ["cache_key", "blob_id", "primitive_cache"],
     ["layout", "impl"],

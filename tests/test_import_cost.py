@@ -75,10 +75,8 @@ def test_cache_dir_from_the_environment_still_loads_the_cache(tmp_path):
 
 
 def test_lazy_public_names():
-    """set_cache_dir, get_cache_dir, blob_store and cache are dnnl_py's attributes, loaded
-    on first use; an unknown name is still an AttributeError."""
-    assert dnnl.set_cache_dir is dnnl.cache.set_cache_dir
-    assert dnnl.get_cache_dir is dnnl.cache.get_cache_dir
+    """blob_store and cache are dnnl_py's attributes, loaded on first use; an unknown name
+    is still an AttributeError."""
     assert dnnl.blob_store is dnnl.cache.blob_store
     with pytest.raises(AttributeError, match="no_such_name"):
         dnnl.no_such_name  # noqa: B018

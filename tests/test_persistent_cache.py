@@ -16,6 +16,7 @@ from reference import assert_close, conv_fwd
 import dnnl_py as dnnl
 from dnnl_py import blob, tuning
 from dnnl_py import cache as cache_mod
+from dnnl_py import store as store_mod
 from dnnl_py.cache import __main__ as cache_cli
 
 md, dt, tag = dnnl.memory.desc, dnnl.memory.data_type, dnnl.memory.format_tag
@@ -352,14 +353,14 @@ def test_max_bytes_evicts_least_recently_used(eng, tmp_path):
 
 def test_cache_dir_from_environment_with_bound(tmp_path, monkeypatch):
     monkeypatch.setenv("DNNL_PY_CACHE_DIR", str(tmp_path / "env"))
-    monkeypatch.setattr(cache_mod, "_from_env", True)
+    monkeypatch.setattr(store_mod._State, "from_env", True)
     monkeypatch.setenv("DNNL_PY_CACHE_DIR_MAX_BYTES", "4096")
-    store = cache_mod.active_store()
+    store = store_mod.active_store()
     assert store.path == str(tmp_path / "env") and store.max_bytes == 4096
-    monkeypatch.setattr(cache_mod, "_from_env", True)
+    monkeypatch.setattr(store_mod._State, "from_env", True)
     monkeypatch.setenv("DNNL_PY_CACHE_DIR_MAX_BYTES", "4 MB")
     with pytest.warns(RuntimeWarning, match="not a byte count"):
-        assert cache_mod.active_store().max_bytes is None
+        assert store_mod.active_store().max_bytes is None
 
 
 def test_cache_dir_expands_home(tmp_path, monkeypatch):
@@ -663,7 +664,7 @@ def test_secret_key_from_environment_and_verify(eng, tmp_path, monkeypatch, caps
                                                 tolerant_cache):
     monkeypatch.setenv("DNNL_PY_CACHE_DIR", str(tmp_path))
     monkeypatch.setenv("DNNL_PY_CACHE_KEY", "a passphrase, of any length " * 5)
-    monkeypatch.setattr(cache_mod, "_from_env", True)
+    monkeypatch.setattr(store_mod._State, "from_env", True)
     dnnl.convolution_forward(conv_pd(eng))
     assert cache_cli.main(["verify", str(tmp_path)]) == 0
     monkeypatch.setenv("DNNL_PY_CACHE_KEY", "another")
@@ -696,3 +697,58 @@ def test_entry_of_the_format_before_the_mac(tmp_path, tolerant_cache):
         f.write(old)
     store.put(b"k2", bytes(100))  # ours to evict
     assert not os.listdir(tmp_path)
+
+
+class DictStore:
+    """A store of the user's own (the BlobStore protocol: get, put, discard)."""
+    def __init__(self):
+        self.values, self.discarded = {}, []
+
+    def get(self, key):
+        return self.values.get(key)
+
+    def put(self, key, value):
+        self.values[key] = value
+
+    def discard(self, key, why):
+        self.discarded.append(why)
+        self.values.pop(key, None)
+
+
+def test_any_store_plugs_in(eng, rng, tolerant_cache):
+    store = DictStore()
+    dnnl.set_cache_store(store)
+    assert dnnl.get_cache_store() is store and dnnl.get_cache_dir() is None
+    assert isinstance(store, dnnl.BlobStore)
+    pd = conv_pd(eng)
+    dnnl.convolution_forward(pd)
+    assert list(store.values) == [pd.get_cache_blob_id()]
+    dnnl.clear_primitive_cache()
+    assert dnnl.convolution_forward(conv_pd(eng))._built.source == "from_cache_blob"
+    store.values[pd.get_cache_blob_id()] = b"damaged"
+    dnnl.clear_primitive_cache()
+    assert dnnl.convolution_forward(conv_pd(eng))._built.source == "cache_miss"
+    assert len(store.discarded) == 1 and pd.get_cache_blob_id() in store.values  # rewritten
+    with pytest.raises(dnnl.error, match="get, put and discard"):
+        dnnl.set_cache_store(object())
+    dnnl.set_cache_dir(None)
+    assert dnnl.get_cache_store() is None
+
+
+def test_a_sealed_store_frames_authenticates_and_encrypts(eng, tolerant_cache):
+    """The directory store's framing, MAC and encryption around any store's values."""
+    inner = DictStore()
+    flip = bytes.maketrans(bytes(range(256)), bytes(range(255, -1, -1)))
+    sealed = cache_mod.sealed_store(inner, key=b"secret", encrypt=lambda b: b.translate(flip),
+                                    decrypt=lambda b: b.translate(flip))
+    dnnl.set_cache_store(sealed)
+    pd = conv_pd(eng)
+    value = dnnl.convolution_forward(pd).get_cache_blob()
+    stored = inner.values[pd.get_cache_blob_id()]
+    assert stored != value and value not in stored  # framed and encrypted
+    dnnl.clear_primitive_cache()
+    assert dnnl.convolution_forward(conv_pd(eng))._built.source == "from_cache_blob"
+    other = cache_mod.sealed_store(inner, key=b"another", encrypt=lambda b: b.translate(flip),
+                                   decrypt=lambda b: b.translate(flip))
+    assert other.get(pd.get_cache_blob_id()) is None and len(inner.discarded) == 1
+

@@ -39,7 +39,6 @@ import re
 import stat
 import struct
 import tempfile
-import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -128,6 +127,65 @@ def _unframe(data: bytes, mac_key: Optional[bytes]) -> tuple[bytes, bytes]:
     return key, body[at:]
 
 
+class _Sealer:
+    """Framing, checksum, MAC and encryption of values: what the directory store does to
+    each entry, and any store can have through sealed_store()."""
+
+    def __init__(self, encrypt, decrypt, key):
+        if (encrypt is None) != (decrypt is None):
+            raise invalid("cache dir: encrypt and decrypt come together")
+        for name, f in (("encrypt", encrypt), ("decrypt", decrypt)):
+            if f is not None and not callable(f):
+                raise invalid(f"cache dir: {name} must be a callable (bytes -> bytes), "
+                              f"got {type(f).__name__}")
+        if key is None and os.environ.get(KEY_ENV_VAR):
+            key = os.fsencode(os.environ[KEY_ENV_VAR])
+        self.encrypt, self.decrypt, self.mac_key = encrypt, decrypt, _mac_key(key)
+
+    def seal(self, key: bytes, value: bytes) -> bytes:
+        """The framed (encrypted) value; the user's encrypt may raise anything."""
+        if self.encrypt is not None:
+            value = bytes(self.encrypt(value))
+        return _frame(bytes(key), bytes(value), self.mac_key)
+
+    def unseal(self, key: bytes, data: bytes) -> bytes:
+        """The value a frame holds for key; anything wrong raises (a miss)."""
+        stored_key, value = _unframe(data, self.mac_key)
+        if stored_key != key:
+            raise ValueError("the entry belongs to another key")
+        return bytes(self.decrypt(value)) if self.decrypt is not None else value
+
+
+class sealed_store:
+    """Any BlobStore (dnnl.set_cache_store) with the directory store's framing, checksum,
+    secret-key MAC and encryption around its values: a value that fails them is
+    discarded and a miss."""
+
+    def __init__(self, inner, *, encrypt: Optional[Callable[[bytes], bytes]] = None,
+                 decrypt: Optional[Callable[[bytes], bytes]] = None,
+                 key: Optional[bytes] = None):
+        self.inner, self._sealer = inner, _Sealer(encrypt, decrypt, key)
+
+    def get(self, key: bytes) -> Optional[bytes]:
+        data = self.inner.get(key)
+        if data is None:
+            return None
+        try:
+            return self._sealer.unseal(key, data)
+        except Exception as e:  # a user's decrypt may raise anything: a miss
+            self.discard(key, str(e))
+            return None
+
+    def put(self, key: bytes, value: bytes) -> None:
+        try:
+            self.inner.put(key, self._sealer.seal(key, value))
+        except Exception as e:  # the user's callback: never a failed creation
+            _failure(f"encrypt raised {type(e).__name__}: {e}; the entry is not written")
+
+    def discard(self, key: bytes, why: str) -> None:
+        self.inner.discard(key, why)
+
+
 class blob_store:
     """get(key) -> bytes | None and put(key, value) over a directory, for users who run
     their own flow (pd.get_cache_blob_id() -> key, prim.get_cache_blob() -> value).
@@ -140,20 +198,12 @@ class blob_store:
         if max_bytes is not None and (isinstance(max_bytes, bool)
                                       or not isinstance(max_bytes, int) or max_bytes < 0):
             raise invalid(f"cache dir: max_bytes must be a non-negative int, got {max_bytes!r}")
-        if (encrypt is None) != (decrypt is None):
-            raise invalid("cache dir: encrypt and decrypt come together")
-        for name, f in (("encrypt", encrypt), ("decrypt", decrypt)):
-            if f is not None and not callable(f):
-                raise invalid(f"cache dir: {name} must be a callable (bytes -> bytes), "
-                              f"got {type(f).__name__}")
+        self._sealer = _Sealer(encrypt, decrypt, key)
         path = os.fspath(path)
         if not path:  # "" would silently mean the current directory
             raise invalid("cache dir: the path is empty (None turns the cache off)")
         self.path = os.path.abspath(os.path.expanduser(path))
-        self.max_bytes, self.encrypt, self.decrypt = max_bytes, encrypt, decrypt
-        if key is None and os.environ.get(KEY_ENV_VAR):
-            key = os.fsencode(os.environ[KEY_ENV_VAR])
-        self._mac_key = _mac_key(key)
+        self.max_bytes = max_bytes
         self._warned = False
         self._swept = False  # stale temp files removed once per store when unbounded
         try:
@@ -205,29 +255,21 @@ class blob_store:
             log.warning("cannot read %s: %s", path, e)
             return None
         try:
-            stored_key, value = _unframe(data, self._mac_key)
-            if stored_key != key:
-                raise ValueError("the entry belongs to another key")
-            if self.decrypt is not None:
-                value = bytes(self.decrypt(value))
+            return self._sealer.unseal(key, data)
         except Exception as e:  # a user's decrypt may raise anything: a miss
             self.discard(key, str(e))
             return None
-        return value
 
     def put(self, key: bytes, value: bytes) -> None:
         """Stores value under key (atomically); a failure warns once, never raises."""
         path = self._file(key)
         if not self._usable():
             return
-        if self.encrypt is not None:
-            try:
-                value = bytes(self.encrypt(value))
-            except Exception as e:  # the user's callback: never a failed creation
-                self._warn(f"encrypt raised {type(e).__name__}: {e}; the entry is not "
-                           "written")
-                return
-        data = _frame(bytes(key), bytes(value), self._mac_key)
+        try:
+            data = self._sealer.seal(key, value)
+        except Exception as e:  # the user's callback: never a failed creation
+            self._warn(f"encrypt raised {type(e).__name__}: {e}; the entry is not written")
+            return
         try:
             fd, tmp = tempfile.mkstemp(dir=self.path, prefix=f".tmp-{os.getpid()}-",
                                        suffix=SUFFIX)
@@ -293,7 +335,7 @@ class blob_store:
         it is gone (evicted by another process since it was listed)."""
         try:
             with _open_entry(os.path.join(self.path, e.name)) as f:
-                key, _ = _unframe(f.read(), self._mac_key)
+                key, _ = _unframe(f.read(), self._sealer.mac_key)
             if hashlib.sha256(key).hexdigest() + SUFFIX != e.name:
                 raise ValueError("file name does not match its key")
             return entry(e.name, key, e.size, e.mtime)
@@ -400,31 +442,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-_lock = threading.Lock()
-_active: Optional[blob_store] = None
-_from_env = True  # until set_cache_dir() is called, DNNL_PY_CACHE_DIR decides
-
-
-def set_cache_dir(path, *, max_bytes: Optional[int] = None,
-                  encrypt: Optional[Callable[[bytes], bytes]] = None,
-                  decrypt: Optional[Callable[[bytes], bytes]] = None,
-                  key: Optional[bytes] = None) -> None:
-    """Every primitive created from now on is looked up in and stored to `path` (a
-    directory, created 0700); None turns the cache directory off. With a secret `key`
-    (or DNNL_PY_CACHE_KEY) only entries written with the same key are loaded."""
-    global _active, _from_env
-    store = None if path is None else blob_store(path, max_bytes=max_bytes, encrypt=encrypt,
-                                                 decrypt=decrypt, key=key)
-    with _lock:
-        _active, _from_env = store, False
-
-
-def get_cache_dir() -> Optional[str]:
-    store = active_store()
-    return store.path if store else None
-
-
-def _env_max_bytes() -> Optional[int]:
+def env_max_bytes() -> Optional[int]:
     """DNNL_PY_CACHE_DIR_MAX_BYTES as an int; a bad value warns and leaves no bound, as
     oneDNN ignores a malformed environment variable."""
     text = os.environ.get(MAX_BYTES_ENV_VAR, "").strip()
@@ -435,14 +453,3 @@ def _env_max_bytes() -> Optional[int]:
     warnings.warn(f"{MAX_BYTES_ENV_VAR}={text!r} is not a byte count; ignored",
                   RuntimeWarning, stacklevel=4)
     return None
-
-
-def active_store() -> Optional[blob_store]:
-    global _active, _from_env
-    if _from_env:
-        with _lock:
-            if _from_env:
-                path = os.environ.get(ENV_VAR)
-                _active = blob_store(path, max_bytes=_env_max_bytes()) if path else None
-                _from_env = False
-    return _active
