@@ -17,7 +17,6 @@ implementation or blocking than the one it was built for, is not loaded (counted
 from __future__ import annotations
 
 import functools
-import importlib
 import struct
 
 import numpy as np
@@ -29,12 +28,10 @@ from hypothesis import strategies as st
 from reference import relative_error, tolerance
 
 import dnnl_py as dnnl
-from dnnl_py import blob
+from dnnl_py import blob, primitive_blob
 from dnnl_py.kinds import ARG_NAMES
 from dnnl_py.layout import overlaps
 from dnnl_py.memory_desc import _blob_digest
-
-primitive = importlib.import_module("dnnl_py.primitive")  # the module; dnnl.primitive: the class
 
 HEAD = blob._HEAD
 CHECKSUM = blob._CHECKSUM_BYTES
@@ -296,8 +293,7 @@ class Case:
 
     def blob(self, impl, params) -> bytes:
         """The blob the library makes when creation picks `impl` with `params`."""
-        kernel = impl.make_kernel(params)
-        return primitive._blob(primitive._Built(kernel, impl, params, "test", self.identity))
+        return primitive_blob.pack(self.identity, impl, params, impl.make_kernel(params))
 
     def bases(self, per_impl: int) -> list:
         return [self.blob(impl, params) for impl in self.alternatives.values()
