@@ -155,9 +155,13 @@ class primitive:
         runtime = pd._engine._runtime
         threads, tuned = runtime.threads(), _tuned(runtime)
         # the blob is read only on a miss: a primitive cache hit wins, as in oneDNN
-        built, hit = CACHE.get_or_create(
-            (pd._cache_key, threads, tuned),
-            lambda: _build(pd, pd._identity(threads, tuned), cache_blob))
+        try:
+            built, hit = CACHE.get_or_create(
+                (pd._cache_key, threads, tuned),
+                lambda: _build(pd, pd._identity(threads, tuned), cache_blob))
+        except MemoryError:  # a kernel's scratch is made with it, as oneDNN's scratchpad
+            raise error(status.out_of_memory, f"{pd.kind.name}: cannot allocate the "
+                        f"scratch memory of {pd._impl.name} for {pd._problem}") from None
         self._kernel, self._built = built.kernel, built
         # a tuned or blob-chosen kernel may be another implementation than the heuristic's
         self._pd = pd if built.impl.name == pd._impl.name else pd._with_impl(built.impl)

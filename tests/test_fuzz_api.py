@@ -298,6 +298,22 @@ def test_conv_strided_bias_declined(only_impl, eng, impl, stride):
         src, wei, md([16], dt.f32, [1]), dst, [1, 1], [0, 0], [0, 0])
 
 
+def test_scratch_too_large_is_out_of_memory(eng):
+    """Found by make fuzz: a kernel's scratch is allocated with the primitive; one that
+    cannot be (im2col rows of 2^44 input channels, padded: 512 TiB) escaped creation as
+    numpy's MemoryError."""
+    md, icg = dnnl.memory.desc, 2**44
+    pd = dnnl.convolution_forward.primitive_desc(
+        eng, dnnl.prop_kind.forward_inference, dnnl.algorithm.convolution_direct,
+        md([1, 2 * icg, 3], dt.f32, tag.any), md([2, 0, icg, 1], dt.f32, tag.any), None,
+        md([1, 0, 4], dt.f32, tag.any), [1], [1], [0])
+    try:
+        dnnl.convolution_forward(pd)  # an implementation that needs no such scratch
+    except dnnl.error as e:
+        assert e.status == dnnl.status.out_of_memory, e
+        assert "cannot allocate the scratch memory" in str(e)
+
+
 def test_api_fuzz_report():
     for family in ("api matmul", "api convolution", "api reorder"):
         report(family)
