@@ -10,19 +10,30 @@ from .attr import post_ops, primitive_attr
 from .convolution import convolution_forward
 from .engine import engine, stream
 from .kinds import (
+    ARG_ATTR_MULTIPLE_POST_OP,
     ARG_BIAS,
     ARG_DST,
     ARG_DST_0,
+    ARG_DST_1,
     ARG_FROM,
+    ARG_MEAN,
+    ARG_MULTIPLE_DST,
+    ARG_MULTIPLE_SRC,
+    ARG_SCALE,
     ARG_SCRATCHPAD,
+    ARG_SHIFT,
     ARG_SRC,
     ARG_SRC_0,
     ARG_SRC_1,
+    ARG_SRC_2,
     ARG_TO,
+    ARG_VARIANCE,
     ARG_WEIGHTS,
     ARG_WEIGHTS_0,
     ARG_WEIGHTS_1,
+    ARG_WORKSPACE,
     algorithm,
+    normalization_flags,
     prop_kind,
 )
 from .matmul import matmul
@@ -71,14 +82,15 @@ def version() -> version_t:
 
 
 __all__ = [
-    "ARG_BIAS", "ARG_DST", "ARG_DST_0", "ARG_FROM", "ARG_SCRATCHPAD", "ARG_SRC", "ARG_SRC_0",
-    "ARG_SRC_1", "ARG_TO", "ARG_WEIGHTS", "ARG_WEIGHTS_0", "ARG_WEIGHTS_1", "BlobStore",
-    "algorithm", "blob_store", "cache_stats", "clear_primitive_cache", "convolution_forward",
-    "engine",
-    "error", "get_cache_dir", "get_cache_store", "get_cpu_tuning", "get_primitive_cache_capacity",
-    "get_primitive_cache_size", "get_verbose", "matmul", "memory", "post_ops", "primitive",
-    "primitive_attr", "primitive_cache_stats", "primitive_desc", "prop_kind", "reorder",
-    "set_cache_dir", "set_cache_store", "set_cpu_tuning", "set_primitive_cache_capacity",
-    "set_verbose",
-    "set_verbose_timestamp", "status", "stream", "version",
+    "ARG_ATTR_MULTIPLE_POST_OP", "ARG_BIAS", "ARG_DST", "ARG_DST_0", "ARG_DST_1", "ARG_FROM",
+    "ARG_MEAN", "ARG_MULTIPLE_DST", "ARG_MULTIPLE_SRC", "ARG_SCALE", "ARG_SCRATCHPAD", "ARG_SHIFT",
+    "ARG_SRC", "ARG_SRC_0", "ARG_SRC_1", "ARG_SRC_2", "ARG_TO", "ARG_VARIANCE", "ARG_WEIGHTS",
+    "ARG_WEIGHTS_0", "ARG_WEIGHTS_1", "ARG_WORKSPACE", "BlobStore", "algorithm", "blob_store",
+    "cache_stats", "clear_primitive_cache", "convolution_forward", "engine", "error",
+    "get_cache_dir", "get_cache_store", "get_cpu_tuning", "get_primitive_cache_capacity",
+    "get_primitive_cache_size", "get_verbose", "matmul", "memory", "normalization_flags",
+    "post_ops", "primitive", "primitive_attr", "primitive_cache_stats", "primitive_desc",
+    "prop_kind", "reorder", "set_cache_dir", "set_cache_store", "set_cpu_tuning",
+    "set_primitive_cache_capacity", "set_verbose", "set_verbose_timestamp", "status", "stream",
+    "version",
 ]
