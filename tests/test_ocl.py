@@ -185,7 +185,12 @@ def test_bad_primitive_blobs(ocl, eng):
              (retyped(value, blob.Kind.primitive, program=b"\x7fELF" + bytes(500)),
               "rejected the program binary"),
              (dnnl.convolution_forward(conv_pd(ocl_eng, relu=False)).get_cache_blob(),
-              "problem")]
+              "problem"),
+             # a valid binary of another blocking, or the reference named over the GEMM's
+             (retyped(value, blob.Kind.primitive, params=blob.ints((12, 1))),
+              "built from another source or options"),
+             (retyped(value, blob.Kind.primitive, impl=b"ocl:ref:any", params=blob.ints(())),
+              "built from another source or options")]
     for bad, why in cases:
         with pytest.raises(dnnl.error, match=why) as e:
             dnnl.convolution_forward(conv_pd(ocl_eng), bad)

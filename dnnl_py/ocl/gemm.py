@@ -10,12 +10,13 @@ from that binary: no compile at all.
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 
 import numpy as np
 import pyopencl as cl
 
-from .._errors import error
+from .._errors import error, invalid
 from ..impl import Decline, Impl, plain_or_decline
 from ..kernel_abi import ELTWISE_ID, POST_OP_SUM, c_name
 from ..kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS
@@ -45,7 +46,7 @@ class GemmKernel:
     sources = ("problem.cl", "post_ops.cl", "igemm.cl")
 
     def __init__(self, runtime, macros: dict, params: tuple):
-        self.runtime, self.program, self._binary = runtime, None, None
+        self.runtime, self.program, self._binary, self.params = runtime, None, None, params
         rb, nv = params
         nb = 16 * nv
         panels = -(-macros["OC"] // nb)
@@ -123,7 +124,7 @@ class RefKernel(GemmKernel):
     sources = ("problem.cl", "post_ops.cl", "ref.cl")
 
     def __init__(self, runtime, macros: dict, params: tuple):
-        self.runtime, self.program, self._binary = runtime, None, None
+        self.runtime, self.program, self._binary, self.params = runtime, None, None, params
         batch = math.prod(macros[f"B{i}_DIM"] for i in range(MAX_BATCH_DIMS))
         self.grid = (-(-macros["OC"] // REF_LOCAL) * REF_LOCAL, _rows(macros), batch)
 
@@ -204,15 +205,28 @@ class _OclGemm(Impl):
             raise Decline(str(e)) from None
         return kernel.bind(*built)
 
+    def _build_id(self, params: tuple) -> bytes:
+        """What a program binary was built from: its source and options (the blocking)."""
+        text = ocl_program.source(*self.kernel_class.sources) + "\0" + self._options(params)
+        return hashlib.sha256(text.encode()).hexdigest().encode()
+
     def kernel_from_blob(self, params: tuple, records: dict, what: str):
+        """The kernel of a blob's binary, refused unless the binary was built from this
+        implementation's source with these options: a binary of another blocking would
+        run with the wrong launch geometry."""
+        if records.get("build") != self._build_id(params):
+            raise invalid(f"{what}: its program was built from another source or options")
         rt = self.runtime
         data = records.get("program", b"")
         program = ocl_program.from_binary(rt.context, rt.device, data, self._options(params),
                                           what)
-        return self.kernel_class(rt, self.macros, params).bind(program, data)
+        try:
+            return self.kernel_class(rt, self.macros, params).bind(program, data)
+        except cl.Error as e:
+            raise invalid(f"{what}: the program binary lacks its kernel ({e})") from None
 
     def blob_records(self, kernel) -> dict:
-        return {"program": kernel.binary()}
+        return {"program": kernel.binary(), "build": self._build_id(kernel.params)}
 
 
 def _window_leaves_input(m: dict) -> bool:
