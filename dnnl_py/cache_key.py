@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
+from typing import Optional
 
 from .memory_desc import desc
 
@@ -27,26 +29,41 @@ class Key:
         return f"Key{self.parts!r}"
 
 
+_ATOMS = frozenset((int, float, str, bool, type(None)))
+
+
+@functools.lru_cache(maxsize=None)
+def _field_names(cls) -> Optional[tuple]:
+    """A dataclass's field names, or None for any other type (looked up once a type)."""
+    return tuple(f.name for f in dataclasses.fields(cls)) if dataclasses.is_dataclass(cls) \
+        else None
+
+
 def frozen(value):
-    """A problem's field as plain immutable data (the cache key owns it)."""
-    if isinstance(value, desc):
+    """A problem's field as plain immutable data (the cache key owns it). Dispatches on
+    the exact type first: this runs for every primitive descriptor, hits included."""
+    t = type(value)
+    if t in _ATOMS:
+        return value
+    if t is desc:
         return value._key
-    if dataclasses.is_dataclass(value):
-        return tuple((f.name, frozen(getattr(value, f.name)))
-                     for f in dataclasses.fields(value))
+    if t is tuple or t is list:
+        return value if t is tuple and all(type(v) in _ATOMS for v in value) \
+            else tuple(frozen(v) for v in value)
     if isinstance(value, enum.Enum):
         return value.name
-    if isinstance(value, (tuple, list)):
-        return tuple(frozen(v) for v in value)
-    if value is None or isinstance(value, (int, float, str)):
+    names = _field_names(t)
+    if names is not None:
+        return tuple((name, frozen(getattr(value, name))) for name in names)
+    if isinstance(value, (int, float, str)):  # subclasses (numpy scalars are not)
         return value
-    raise TypeError(f"cannot key a {type(value).__name__}")
+    raise TypeError(f"cannot key a {t.__name__}")
 
 
-def primitive_key(kind: str, problem, post_ops_key, impl_name: str, args: tuple,
+def primitive_key(kind: str, frozen_problem, post_ops_key, impl_name: str, args: tuple,
                   engine_key: tuple) -> Key:
-    """A primitive descriptor's key: kind, problem, attributes, implementation, the
-    layouts it resolved, and the engine (last: blob identities leave it out, since it
+    """A primitive descriptor's key: kind, problem (frozen), attributes, implementation,
+    the layouts it resolved, and the engine (last: blob identities leave it out, since it
     holds this process's OpenCL handles)."""
-    return Key((kind, frozen(problem), post_ops_key, impl_name,
+    return Key((kind, frozen_problem, post_ops_key, impl_name,
                 tuple((arg, md._key if md else None) for arg, md in args), engine_key))

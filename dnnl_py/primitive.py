@@ -11,7 +11,7 @@ from . import primitive_blob, tuning, verbose
 from ._errors import error, invalid, status, unimplemented
 from .attr import primitive_attr, resolve
 from .blob_id import blob_id, primitive_identity
-from .cache_key import primitive_key
+from .cache_key import frozen, primitive_key
 from .engine import engine, stream
 from .impl import Decline, Impl
 from .kinds import ARG_BIAS, ARG_DST, ARG_NAMES, ARG_SRC, ARG_WEIGHTS, primitive_kind
@@ -19,6 +19,9 @@ from .memory import memory
 from .memory_desc import desc
 from .primitive_cache import CACHE
 from .store import active_store
+
+_CHOSEN: dict = {}  # (kind, frozen problem, post-ops, engine, list) -> (impl, args, key)
+_CHOSEN_MAX = 4096
 
 
 class primitive_desc:
@@ -33,28 +36,42 @@ class primitive_desc:
         if not isinstance(aengine, engine):
             raise invalid(f"{self.kind.name}: expected an engine, got {type(aengine).__name__}")
         self._engine, self._problem, self._attr = aengine, problem, resolve(attr)
+        runtime, po_key = aengine._runtime, self._attr._post_ops.key()
+        impls = tuple(runtime.impls(self.kind))
+        # A repeated descriptor (oneDNN's idiom: rebuilt for every creation) reuses the
+        # walk's result: the list is walked in Python, ~100 us a problem.
+        walk = (self.kind, frozen(problem), po_key, aengine._cache_key(), impls)
+        chosen = _CHOSEN.get(walk)
+        if chosen is None:
+            impl = self._first_accepting(impls, problem)
+            args = tuple((arg, impl.descs.get(arg)) for arg in self._arg_order)
+            chosen = impl, args, primitive_key(self.kind.name, walk[1], po_key, impl.name,
+                                               args, walk[3])
+            if len(_CHOSEN) >= _CHOSEN_MAX:
+                _CHOSEN.clear()
+            _CHOSEN[walk] = chosen
+        self._impl, self._args, self._cache_key = chosen
+        self._verbose = None
+
+    def _first_accepting(self, impls: tuple, problem) -> Impl:
+        """The first implementation that accepts the problem, unless it defers and a later
+        one accepts; unimplemented, with every reason, when none does."""
         post_ops = self._attr._post_ops.kernel_ops()
         declined, deferred = [], None
-        for impl_cls in aengine._runtime.impls(self.kind):
+        for impl_cls in impls:
             try:
-                impl = impl_cls.create(aengine._runtime, problem, post_ops)
+                impl = impl_cls.create(self._engine._runtime, problem, post_ops)
             except Decline as why:
                 declined.append(f"{impl_cls.name}: {why}")
                 continue
             if deferred is None and impl.defers():
                 deferred = impl
                 continue
-            self._impl = impl
-            break
-        else:
-            if deferred is None:
-                raise unimplemented(f"no {self.kind.name} implementation for {problem}: "
-                                    + "; ".join(declined))
-            self._impl = deferred
-        self._args = tuple((arg, self._impl.descs.get(arg)) for arg in self._arg_order)
-        self._cache_key = primitive_key(self.kind.name, problem, self._attr._post_ops.key(),
-                                        self._impl.name, self._args, aengine._cache_key())
-        self._verbose = None
+            return impl
+        if deferred is None:
+            raise unimplemented(f"no {self.kind.name} implementation for {problem}: "
+                                + "; ".join(declined))
+        return deferred
 
     def _with_impl(self, impl: Impl) -> "primitive_desc":
         """A copy that names `impl` (one of _alternatives(): the same layouts)."""

@@ -236,3 +236,14 @@ def test_concurrent_execution_of_one_primitive(eng, strm, rng):
     for src, out in zip(srcs, outs):
         ref = conv_fwd(src, wei[None], bias, (1, 1), (0, 0), (1, 1), (1, 1), 1)
         assert_close(out, ref, 16 * 9)
+
+
+def test_a_repeated_descriptor_does_not_walk_the_list_again(eng, monkeypatch):
+    """oneDNN's idiom rebuilds the pd for every creation: the second pd of a problem takes
+    the first one's choice without asking any implementation again."""
+    pd = conv_pd(eng)
+    for cls in CPU_LISTS[primitive_kind.convolution]:
+        monkeypatch.setattr(cls, "create", classmethod(lambda *a: pytest.fail("walked again")))
+    again = conv_pd(eng)
+    assert again._impl is pd._impl and again._cache_key == pd._cache_key
+    assert again.dst_desc() == pd.dst_desc()
