@@ -148,6 +148,14 @@ class _Sealer:
             value = bytes(self.encrypt(value))
         return _frame(bytes(key), bytes(value), self.mac_key)
 
+    def unseal_or_discard(self, store, key: bytes, data: bytes) -> Optional[bytes]:
+        """The value, or None after store.discard(key, why) when anything is wrong."""
+        try:
+            return self.unseal(key, data)
+        except Exception as e:  # a user's decrypt may raise anything: a miss
+            store.discard(key, str(e))
+            return None
+
     def unseal(self, key: bytes, data: bytes) -> bytes:
         """The value a frame holds for key; anything wrong raises (a miss)."""
         stored_key, value = _unframe(data, self.mac_key)
@@ -170,11 +178,7 @@ class sealed_store:
         data = self.inner.get(key)
         if data is None:
             return None
-        try:
-            return self._sealer.unseal(key, data)
-        except Exception as e:  # a user's decrypt may raise anything: a miss
-            self.discard(key, str(e))
-            return None
+        return self._sealer.unseal_or_discard(self, key, data)
 
     def put(self, key: bytes, value: bytes) -> None:
         try:
@@ -254,11 +258,7 @@ class blob_store:
             _failure(f"cannot read {path}: {e}")
             log.warning("cannot read %s: %s", path, e)
             return None
-        try:
-            return self._sealer.unseal(key, data)
-        except Exception as e:  # a user's decrypt may raise anything: a miss
-            self.discard(key, str(e))
-            return None
+        return self._sealer.unseal_or_discard(self, key, data)
 
     def put(self, key: bytes, value: bytes) -> None:
         """Stores value under key (atomically); a failure warns once, never raises."""
