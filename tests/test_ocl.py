@@ -321,3 +321,27 @@ def test_verbose_names_the_device_code(device, capsys):
     assert f"name:{device.name.strip()}" in line and "vector_width:" in line
     if "PoCL" in device.version:
         assert f"llvm_target:{device.version.split('-')[-1]}" in line
+
+
+def test_the_build_worker_runs_in_a_plain_process(tmp_path):
+    """As a user runs it: pyopencl's own cache on (it imports the standard library's
+    `copy`), and a current directory holding a module named like a standard one: the
+    worker's imports must come from neither dnnl_py/ocl/ nor the current directory."""
+    (tmp_path / "copy.py").write_text("raise ImportError('the wrong copy module')\n")
+    code = textwrap.dedent("""
+        import sys
+        sys.path[0] = sys.argv[1]  # this process does not import from the current directory
+        import numpy as np, pyopencl as cl, dnnl_py as dnnl, test_ocl as t
+        device = t.ocl_device()
+        eng = dnnl.ocl_interop.make_engine(device, cl.Context([device]))
+        prim = dnnl.convolution_forward(t.conv_pd(eng))
+        t.check_conv(eng, dnnl.stream(eng), prim, np.random.default_rng(0))
+        print(prim.get_primitive_desc().impl_info_str())
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "PYOPENCL_NO_CACHE"}
+    out = subprocess.run([sys.executable, "-c", code, os.path.join(ROOT, "tests")],
+                         capture_output=True, text=True, cwd=tmp_path,
+                         env={**env, "PYTHONPATH": ROOT, "POCL_KERNEL_CACHE": "0"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["ocl:conv:igemm"]
+

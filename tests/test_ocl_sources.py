@@ -116,3 +116,11 @@ def test_the_check_finds_wide_builtins(snippet):
 ])
 def test_the_check_passes_narrow_builtins(snippet):
     assert wide_builtin_calls(snippet) == []
+
+
+def test_no_ocl_module_is_named_like_a_standard_one():
+    """The build worker is a script in dnnl_py/ocl/: a module there named like one of the
+    standard library's (an ocl/copy.py once) would shadow it if that folder led sys.path."""
+    import sys
+    names = {p.stem for p in KERNELS.parent.glob("*.py")}
+    assert names & set(sys.stdlib_module_names) == set()

@@ -140,6 +140,11 @@ def _where(device) -> tuple:
     return (*ident, str(ordinal))
 
 
+# Runs the worker script without its own folder (or the current one) first on sys.path: a
+# module there (dnnl_py/ocl/*.py, a user's copy.py) would shadow the standard library's.
+_BOOT = "import runpy, sys; del sys.path[0]; runpy.run_path(sys.argv[1], run_name='__main__')"
+
+
 class _Worker:
     """The build worker process: started on first use, again after a crash or a timeout,
     and in a forked child (the parent's pipes are not its to use)."""
@@ -171,7 +176,7 @@ class _Worker:
     def _start(self, deadline: float, what: str) -> None:
         self._log = tempfile.TemporaryFile()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        self._proc = subprocess.Popen([sys.executable, build_worker.__file__],
+        self._proc = subprocess.Popen([sys.executable, "-c", _BOOT, build_worker.__file__],
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                       stderr=self._log, env=env, close_fds=True)
         self._pid = os.getpid()

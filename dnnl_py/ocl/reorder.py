@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..impl import Decline, Impl
 from ..kinds import ARG_DST, ARG_SRC
 from ..layout import reorder_steps
-from .copy import MAX_DIMS
+from .strided_copy import MAX_DIMS
 
 
 class ReorderStrided(Impl):

@@ -20,7 +20,7 @@ from .._build_info import GIT_HASH, VERSION
 from .._errors import error, invalid, status
 from ..memory_desc import _NUMPY_DTYPE
 from ..runtime import Runtime
-from . import copy, program
+from . import program, strided_copy
 from .impl_list import IMPLS
 
 
@@ -70,7 +70,8 @@ class OclRuntime(Runtime):
             self.source = "from_cache_blob"
         else:
             self.util, self._util_binary = program.build(
-                device, context, program.source("util.cl"), "", copy.WARM_UP, "ocl engine")
+                device, context, program.source("util.cl"), "", strided_copy.WARM_UP,
+                "ocl engine")
         self._copy = cl.Kernel(self.util, "copy_strided")
         if cache_blob is None:
             self._probe()
@@ -196,13 +197,14 @@ class OclRuntime(Runtime):
         (dims, src strides, dst strides; outermost first, as layout.copy_plan gives them;
         a negative stride needs src_offset; offsets in elements). The plan goes to the
         device once, here."""
-        table, ndims, total = copy.plan_table(plan)
+        table, ndims, total = strided_copy.plan_table(plan)
         mf = cl.mem_flags
         plan_buf = cl.Buffer(self.context, mf.READ_ONLY | mf.COPY_HOST_PTR, hostbuf=table)
-        size = -(-total // copy.LOCAL) * copy.LOCAL
+        size = -(-total // strided_copy.LOCAL) * strided_copy.LOCAL
 
         def run(queue, src, dst, src_offset: int = 0, dst_offset: int = 0):
             if total:
-                self._copy(queue, (size,), (copy.LOCAL,), src, dst, plan_buf, np.int32(ndims),
-                           np.int64(total), np.int64(src_offset), np.int64(dst_offset))
+                self._copy(queue, (size,), (strided_copy.LOCAL,), src, dst, plan_buf,
+                           np.int32(ndims), np.int64(total), np.int64(src_offset),
+                           np.int64(dst_offset))
         return run
