@@ -1,6 +1,7 @@
 """dnnl::concat: sources joined along one dimension into dst (a copy per source)."""
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -67,8 +68,12 @@ def make_problem(dst: Optional[desc], axis, srcs) -> ConcatProblem:
     for n, md in enumerate(srcs):
         if not isinstance(md, desc) or md.is_zero() or md.is_any():
             raise invalid(f"srcs: source {n} needs a concrete memory descriptor")
-    if isinstance(axis, bool) or not isinstance(axis, int):
-        raise invalid(f"concat_dimension: expected an integer, got {axis!r}")
+    try:
+        if isinstance(axis, bool):
+            raise TypeError
+        axis = operator.index(axis)
+    except TypeError:
+        raise invalid(f"concat_dimension: expected an integer, got {axis!r}") from None
     nd = srcs[0].get_ndims()
     if not 0 <= axis < nd:
         raise invalid(f"concat_dimension: {axis} is out of range for {nd} dims")

@@ -85,7 +85,9 @@ def _empty_window(i: int, o: int, k: int, s: int, dil: int, pl: int) -> Optional
     if dil == 0:
         return None
     step = dil + 1
-    for j in range(o):
+    # a window that starts inside the source holds its first tap; with padding_r below
+    # the dilated kernel none starts past the source, so only those in padding_l count
+    for j in range(min(o, -(-pl // s))):
         base = j * s - pl
         first = (-base + step - 1) // step if base < 0 else 0  # first tap at or after 0
         if first >= k or base + first * step >= i:

@@ -191,6 +191,7 @@ def test_execute_checks_arguments(eng, strm):
     prim.execute(strm, mems)
     assert pd.query_md(dnnl.ARG_MULTIPLE_SRC + 1) == B
     assert pd.src_desc(1) == B and pd.src_desc() == A
+    assert dnnl.concat.primitive_desc(eng, np.int64(1), (A, B)).dst_desc() == pd.dst_desc()
 
 
 @pytest.mark.parametrize("impl", IMPLS, ids=lambda c: c.name)
