@@ -315,3 +315,19 @@ def test_verbose_fields(eng):
     assert info[6] == "alg:pooling_avg_include_padding"
     assert info[7] == "mb1ic2_ih8oh5kh2sh2dh0ph1_iw8ow5kw2sw2dw0pw1"
     assert "src:f32::blocked:abcd::f0 dst:f32::blocked:abcd::f0" == info[4]
+
+
+@pytest.mark.parametrize("impl", IMPLS, ids=lambda c: c.name)
+def test_empty_batch(engine_for, clean_caches, impl):
+    """No images (mb 0) or no channels: nothing to compute, and the blob still works."""
+    eng, strm = engine_for(impl)
+    for dims in ((0, 3, 4, 4), (2, 0, 4, 4)):
+        pd = pool_pd(eng, dims=dims, odims=(*dims[:2], 2, 2),
+                     alg=dnnl.algorithm.pooling_avg_include_padding)
+        prim = dnnl.pooling_forward(pd)
+        prim.execute(strm, {dnnl.ARG_SRC: dnnl.memory(pd.src_desc(), eng),
+                            dnnl.ARG_DST: dnnl.memory(pd.dst_desc(), eng)})
+        strm.wait()
+        blob = prim.get_cache_blob()
+        dnnl.clear_primitive_cache()
+        dnnl.pooling_forward(pd, blob)

@@ -53,7 +53,8 @@ class PoolRef(Impl):
 
     def _options(self) -> str:
         p, d = self.problem, self.descs
-        m = {"ALG": ALG_ID[p.alg], "MB": p.mb, "C": p.c}
+        # no channels launches nothing; C 1 keeps the kernel's index divisions defined
+        m = {"ALG": ALG_ID[p.alg], "MB": p.mb, "C": max(p.c, 1)}
         for name, md in (("SRC", d[ARG_SRC]), ("DST", d[ARG_DST])):
             m.update(zip((f"{name}_{x}" for x in "NCDHW"), p.act_strides(md)))
         for j, axis in enumerate("DHW"):

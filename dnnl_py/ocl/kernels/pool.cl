@@ -46,7 +46,7 @@ __kernel void pool_fwd(__global const float *restrict src, __global float *restr
 #endif
             }
 #if ALG == 1
-    acc /= (float)(KD * KH * KW);
+    acc /= (float)((long)KD * KH * KW);
 #elif ALG == 2
     const int taps = (d1 - d0) * (h1 - h0) * (w1 - w0);
     acc = taps ? acc / (float)taps : 0.0f;
