@@ -113,4 +113,17 @@ void dnnl_matmul_ref(const dnnl_matmul_t *p, const float *src, const float *wei,
 void dnnl_copy_strided(int ndims, const int64_t *dims, const float *src,
                        const int64_t *src_s, float *dst, const int64_t *dst_s);
 
+/* --- pooling / concat --- */
+/* Pooling, forward. 1D/2D problems are 3D ones with unit depth/height. Strides are in
+ * elements, (n, c, d, h, w); dilation as oneDNN (0 is dense). Every window holds at
+ * least one source element (Python checks it). Max propagates NaN. */
+enum { DNNL_POOL_MAX = 0, DNNL_POOL_AVG_INCLUDE = 1, DNNL_POOL_AVG_EXCLUDE = 2 };
+typedef struct {
+    int alg;
+    int64_t mb, c, id, ih, iw, od, oh, ow, kd, kh, kw;
+    int64_t sd, sh, sw, dd, dh, dw, pd, ph, pw;
+    int64_t src_s[5], dst_s[5];
+} dnnl_pool_t;
+void dnnl_pool_fwd(const dnnl_pool_t *p, const float *src, float *dst);
+
 #endif

@@ -7,6 +7,7 @@ from collections import namedtuple
 from ._build_info import GIT_HASH, VERSION
 from ._errors import error, status
 from .attr import post_ops, primitive_attr
+from .concat import concat
 from .convolution import convolution_forward
 from .engine import engine, stream
 from .kinds import (
@@ -38,6 +39,7 @@ from .kinds import (
 )
 from .matmul import matmul
 from .memory import memory
+from .pooling import pooling_forward
 from .primitive import primitive, primitive_desc
 from .primitive_cache import (
     cache_stats,
@@ -93,4 +95,5 @@ __all__ = [
     "prop_kind", "reorder", "set_cache_dir", "set_cache_store", "set_cpu_tuning",
     "set_primitive_cache_capacity", "set_verbose", "set_verbose_timestamp", "status", "stream",
     "version",
+    "concat", "pooling_forward",  # --- pooling / concat ---
 ]

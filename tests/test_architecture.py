@@ -21,7 +21,8 @@ LAYERS = [
     ["engine", "memory"],
     ["primitive_blob"],
     ["primitive"],
-    ["convolution", "matmul", "reorder"],
+    ["convolution", "matmul", "reorder",
+     "concat", "pooling"],  # --- pooling / concat ---
     ["ocl_interop", "__init__", "benchdnn.*", "cache.__main__"],
 ]
 ENGINES = ("cpu", "ocl")

@@ -68,3 +68,14 @@ cdef extern from "dnnl_kernels.h" nogil:
     void dnnl_epilogue(int64_t rows, int64_t cols, const float *acc, int64_t ld_acc,
                        float *dst, int64_t ld_dst, const float *bias, int64_t bias_rs,
                        int64_t bias_cs, const dnnl_post_ops_t *po)
+
+# --- pooling / concat ---
+cdef extern from "dnnl_kernels.h" nogil:
+    enum: DNNL_POOL_MAX, DNNL_POOL_AVG_INCLUDE, DNNL_POOL_AVG_EXCLUDE
+    ctypedef struct dnnl_pool_t:
+        int alg
+        int64_t mb, c, id, ih, iw, od, oh, ow, kd, kh, kw
+        int64_t sd, sh, sw, dd, dh, dw, pd, ph, pw
+        int64_t src_s[5]
+        int64_t dst_s[5]
+    void dnnl_pool_fwd(const dnnl_pool_t *p, const float *src, float *dst)

@@ -256,3 +256,44 @@ def copy_strided(dims, float[::1] src, int64_t src_off, src_strides, float[::1] 
     checked("dst", dst, dst_off + need_dst)
     with nogil:
         dnnl_copy_strided(nd, c_dims, &src[src_off], c_ss, &dst[dst_off], c_ds)
+
+
+# --- pooling / concat ---
+POOL_MAX, POOL_AVG_INCLUDE, POOL_AVG_EXCLUDE = (DNNL_POOL_MAX, DNNL_POOL_AVG_INCLUDE,
+                                                DNNL_POOL_AVG_EXCLUDE)
+
+
+cdef class PoolKernel:
+    """Forward pooling. problem: dict of the dnnl_pool_t fields (strides as 5-tuples)."""
+    cdef dnnl_pool_t p
+    cdef int64_t need_src, need_dst
+
+    def __init__(self, dict problem):
+        cdef dnnl_pool_t *p = &self.p
+        p.alg = problem["alg"]
+        if p.alg not in (DNNL_POOL_MAX, DNNL_POOL_AVG_INCLUDE, DNNL_POOL_AVG_EXCLUDE):
+            raise ValueError(f"pooling: unknown algorithm {p.alg}")
+        p.mb, p.c = problem["mb"], problem["c"]
+        p.id, p.ih, p.iw = problem["id"], problem["ih"], problem["iw"]
+        p.od, p.oh, p.ow = problem["od"], problem["oh"], problem["ow"]
+        p.kd, p.kh, p.kw = problem["kd"], problem["kh"], problem["kw"]
+        p.sd, p.sh, p.sw = problem["sd"], problem["sh"], problem["sw"]
+        p.dd, p.dh, p.dw = problem["dd"], problem["dh"], problem["dw"]
+        p.pd, p.ph, p.pw = problem["pd"], problem["ph"], problem["pw"]
+        if min(p.kd, p.kh, p.kw, p.sd, p.sh, p.sw) < 1 or min(p.dd, p.dh, p.dw) < 0:
+            raise ValueError("pooling: kernel and strides must be >= 1, dilation >= 0")
+        src_s, dst_s = problem["src_s"], problem["dst_s"]
+        if len(src_s) != 5 or len(dst_s) != 5:
+            raise ValueError("pooling: strides are (n, c, d, h, w)")
+        for i in range(5):
+            p.src_s[i], p.dst_s[i] = src_s[i], dst_s[i]
+        self.need_src = extent((p.mb, p.c, p.id, p.ih, p.iw), src_s)
+        self.need_dst = extent((p.mb, p.c, p.od, p.oh, p.ow), dst_s)
+
+    def __call__(self, src, dst):
+        cdef float *s = checked("src", src, self.need_src)
+        cdef float *d = checked("dst", dst, self.need_dst)
+        if self.need_dst == 0:
+            return
+        with nogil:
+            dnnl_pool_fwd(&self.p, s, d)
