@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..impl import Decline, Impl
 from ..kinds import ARG_DST, ARG_MULTIPLE_SRC
-from .copy import MAX_DIMS
+from .strided_copy import MAX_DIMS
 
 
 class ConcatStrided(Impl):
