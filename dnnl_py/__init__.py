@@ -7,6 +7,7 @@ from collections import namedtuple
 from ._build_info import GIT_HASH, VERSION
 from ._errors import error, status
 from .attr import post_ops, primitive_attr
+from .batch_normalization import batch_normalization_forward
 from .convolution import convolution_forward
 from .engine import engine, stream
 from .kinds import (
@@ -36,6 +37,7 @@ from .kinds import (
     normalization_flags,
     prop_kind,
 )
+from .layer_normalization import layer_normalization_forward
 from .matmul import matmul
 from .memory import memory
 from .primitive import primitive, primitive_desc
@@ -48,6 +50,7 @@ from .primitive_cache import (
     set_primitive_cache_capacity,
 )
 from .reorder import reorder
+from .softmax import softmax_forward
 from .store import BlobStore, get_cache_dir, get_cache_store, set_cache_dir, set_cache_store
 from .tuning import get_cpu_tuning, set_cpu_tuning
 from .verbose import get_verbose, set_verbose, set_verbose_timestamp
@@ -92,5 +95,6 @@ __all__ = [
     "post_ops", "primitive", "primitive_attr", "primitive_cache_stats", "primitive_desc",
     "prop_kind", "reorder", "set_cache_dir", "set_cache_store", "set_cpu_tuning",
     "set_primitive_cache_capacity", "set_verbose", "set_verbose_timestamp", "status", "stream",
-    "version",
+    "version", "softmax_forward", "layer_normalization_forward",
+    "batch_normalization_forward",
 ]

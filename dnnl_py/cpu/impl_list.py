@@ -2,11 +2,14 @@
 last (oneDNN's cpu_convolution_list.cpp). The first that accepts a problem wins, unless
 it defers to a later one (Impl.defers)."""
 from ..kinds import primitive_kind
-from . import convolution, matmul, reorder
+from . import batch_normalization, convolution, layer_normalization, matmul, reorder, softmax
 
 IMPLS = {
     primitive_kind.convolution: [convolution.ConvDepthwise, convolution.ConvDirect,
                                  convolution.ConvGemm, convolution.ConvRef],
     primitive_kind.matmul: [matmul.MatmulGemm, matmul.MatmulRef],
     primitive_kind.reorder: [reorder.ReorderStrided],
+    primitive_kind.softmax: [softmax.SoftmaxPlain],
+    primitive_kind.layer_normalization: [layer_normalization.LayerNormPlain],
+    primitive_kind.batch_normalization: [batch_normalization.BatchNormPlain],
 }

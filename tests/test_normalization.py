@@ -1,0 +1,337 @@
+"""layer_normalization_forward and batch_normalization_forward (inference) against float64
+numpy references on both engines: every flag combination, odd sizes, permuted layouts,
+statistics given and computed (and written in training), NaN; bad input; blob round
+trips; cache keys.
+
+Tolerances: data is N(0, 1) * 3 + 1 (a mean and a spread away from 0 and 1). Statistics
+are summed in double (CPU) or Kahan-compensated float (OpenCL) from float inputs, so mean
+and variance carry float32 rounding only (rtol 1e-5 against float64, atol 1e-6); dst is
+(x - mean) / sqrt(var + eps) * scale + shift in float, a few ulp of values of a few units:
+rtol 1e-5, atol 1e-5."""
+import itertools
+
+import numpy as np
+import pytest
+from helpers import PLAIN, dt, tag, to_memory
+
+import dnnl_py as dnnl
+from dnnl_py._errors import status
+
+F = dnnl.normalization_flags
+INF, TRAIN = dnnl.prop_kind.forward_inference, dnnl.prop_kind.forward_training
+EPS = 1e-5
+DST_TOL = dict(rtol=1e-5, atol=1e-5)
+STAT_TOL = dict(rtol=1e-5, atol=1e-6)
+PERMUTED = {3: "acb", 4: "acdb", 5: "acdeb"}
+
+
+def flag_sets(*names):
+    """Every combination of the named flags."""
+    return [sum((getattr(F, n) for n in combo), F.none)
+            for r in range(len(names) + 1) for combo in itertools.combinations(names, r)]
+
+
+def flags_id(flags):
+    return "+".join(f.name for f in F if f and flags & f) or "none"
+
+
+def md_of(shape, order=None):
+    if order is None:
+        return dnnl.memory.desc(shape, dt.f32, PLAIN[len(shape)])
+    return dnnl.memory.desc(shape, dt.f32, getattr(tag, order))
+
+
+def normalize(x, mean, var, scale, shift, axes, relu=False):
+    shape = [1 if d in axes else n for d, n in enumerate(x.shape)]
+    out = (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + EPS)
+    return out, shape
+
+
+def data(rng, shape):
+    return (rng.standard_normal(shape) * 3 + 1).astype(np.float32)
+
+
+def vectors(rng, c):
+    return (rng.random(c) + 0.5).astype(np.float32), rng.standard_normal(c).astype(np.float32)
+
+
+def execute(prim, pd, eng, strm, x, extra):
+    src = to_memory(eng, strm, x, pd.src_desc())
+    dst = dnnl.memory(pd.dst_desc(), eng)
+    args = {dnnl.ARG_SRC: src, dnnl.ARG_DST: dst}
+    for arg, value in extra.items():
+        md = pd.query_md(arg)
+        if not md.is_zero():
+            args[arg] = (to_memory(eng, strm, value, md) if value is not None
+                         else dnnl.memory(md, eng))
+    prim(pd).execute(strm, args)
+    strm.wait()
+    return dst.to_numpy(), {a: m.to_numpy() for a, m in args.items()}
+
+
+# --- layer normalization ------------------------------------------------------------
+
+def lnorm_ref(x, flags, scale, shift, mean=None, var=None):
+    x64 = x.astype(np.float64)
+    if mean is None:
+        mean, var = x64.mean(-1), x64.var(-1)
+    y = (x64 - mean[..., None]) / np.sqrt(np.float64(var)[..., None] + EPS)
+    if flags & F.use_scale:
+        y = y * scale
+    if flags & F.use_shift:
+        y = y + shift
+    return y, mean, var
+
+
+def run_lnorm(eng, strm, rng, shape, flags, prop=INF, src_order=None, stat_md=None,
+              dst_md=None):
+    x = data(rng, shape)
+    scale, shift = vectors(rng, shape[-1])
+    given = {}
+    if flags & F.use_global_stats:
+        given = {"mean": rng.standard_normal(shape[:-1]).astype(np.float32),
+                 "var": (rng.random(shape[:-1]) + 0.1).astype(np.float32)}
+    src_md = md_of(shape, src_order)
+    stat_md = stat_md if stat_md is not None else md_of(shape[:-1]) if len(shape) > 1 else None
+    pd = dnnl.layer_normalization_forward.primitive_desc(
+        eng, prop, src_md, dst_md or src_md, stat_md, EPS, flags)
+    out, mems = execute(dnnl.layer_normalization_forward, pd, eng, strm, x, {
+        dnnl.ARG_SCALE: scale, dnnl.ARG_SHIFT: shift,
+        dnnl.ARG_MEAN: given.get("mean"), dnnl.ARG_VARIANCE: given.get("var")})
+    ref, mean, var = lnorm_ref(x, flags, scale, shift, given.get("mean"), given.get("var"))
+    np.testing.assert_allclose(out, ref, **DST_TOL)
+    return pd, mems, mean, var
+
+
+LN_SHAPES = [(1, 1), (3, 5), (2, 3, 17), (4, 1, 6, 33), (2, 3, 1, 4, 7), (1, 1000)]
+
+
+@pytest.mark.parametrize("flags", flag_sets("use_global_stats", "use_scale", "use_shift"),
+                         ids=flags_id)
+@pytest.mark.parametrize("shape", LN_SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_lnorm(engines, rng, shape, flags):
+    eng, strm = engines
+    pd, mems, _, _ = run_lnorm(eng, strm, rng, shape, flags)
+    assert pd.get_flags() == flags and pd.get_epsilon() == pytest.approx(EPS)
+    wants_stats = bool(flags & F.use_global_stats)
+    assert (not pd.mean_desc().is_zero()) == wants_stats
+
+
+@pytest.mark.parametrize("shape", [(3, 5), (2, 3, 17), (4, 2, 3, 5)],
+                         ids=lambda s: "x".join(map(str, s)))
+def test_lnorm_training_writes_statistics(engines, rng, shape):
+    eng, strm = engines
+    pd, mems, mean, var = run_lnorm(eng, strm, rng, shape, F.use_scale | F.use_shift, TRAIN)
+    np.testing.assert_allclose(mems[dnnl.ARG_MEAN], mean, **STAT_TOL)
+    np.testing.assert_allclose(mems[dnnl.ARG_VARIANCE], var, **STAT_TOL)
+
+
+@pytest.mark.parametrize("nd", [3, 4, 5])
+def test_lnorm_permuted_layouts(engines, rng, nd):
+    """A channels-last src (the normalized dim not innermost), a column-major stat
+    layout, `any` dst following src."""
+    eng, strm = engines
+    shape = (3, 5, 4, 3, 2)[:nd]
+    column_major = [int(np.prod(shape[:d])) for d in range(nd - 1)]
+    stat_t = dnnl.memory.desc(shape[:-1], dt.f32, column_major)
+    pd, mems, mean, var = run_lnorm(eng, strm, rng, shape, F.use_shift, TRAIN, PERMUTED[nd],
+                                    stat_t, dnnl.memory.desc(shape, dt.f32, tag.any))
+    assert pd.dst_desc() == md_of(shape, PERMUTED[nd])
+    np.testing.assert_allclose(mems[dnnl.ARG_MEAN], mean, **STAT_TOL)
+    np.testing.assert_allclose(mems[dnnl.ARG_VARIANCE], var, **STAT_TOL)
+
+
+def test_lnorm_nan_stays_in_its_row(engines, rng):
+    eng, strm = engines
+    x = data(rng, (3, 6))
+    x[1, 2] = np.nan
+    md = md_of(x.shape)
+    pd = dnnl.layer_normalization_forward.primitive_desc(eng, INF, md, md, EPS, F.none)
+    out, _ = execute(dnnl.layer_normalization_forward, pd, eng, strm, x, {})
+    assert np.isnan(out[1]).all() and np.isfinite(out[[0, 2]]).all()
+
+
+# --- batch normalization ------------------------------------------------------------
+
+def bnorm_ref(x, flags, scale, shift, mean=None, var=None):
+    x64 = x.astype(np.float64)
+    axes = tuple(d for d in range(x.ndim) if d != 1)
+    if mean is None:
+        mean, var = x64.mean(axes), x64.var(axes)
+    shape = [1] * x.ndim
+    shape[1] = x.shape[1]
+    y = (x64 - np.reshape(mean, shape)) / np.sqrt(np.reshape(var, shape).astype(np.float64)
+                                                 + EPS)
+    if flags & F.use_scale:
+        y = y * scale.reshape(shape)
+    if flags & F.use_shift:
+        y = y + shift.reshape(shape)
+    if flags & F.fuse_norm_relu:
+        y = np.maximum(y, 0)
+    return y
+
+
+def run_bnorm(eng, strm, rng, shape, flags, src_order=None, dst_md=None):
+    x = data(rng, shape)
+    c = shape[1]
+    scale, shift = vectors(rng, c)
+    mean = var = None
+    if flags & F.use_global_stats:
+        mean = rng.standard_normal(c).astype(np.float32)
+        var = (rng.random(c) + 0.1).astype(np.float32)
+    src_md = md_of(shape, src_order)
+    pd = dnnl.batch_normalization_forward.primitive_desc(eng, INF, src_md, dst_md or src_md,
+                                                         EPS, flags)
+    out, _ = execute(dnnl.batch_normalization_forward, pd, eng, strm, x, {
+        dnnl.ARG_SCALE: scale, dnnl.ARG_SHIFT: shift, dnnl.ARG_MEAN: mean,
+        dnnl.ARG_VARIANCE: var})
+    np.testing.assert_allclose(out, bnorm_ref(x, flags, scale, shift, mean, var), **DST_TOL)
+    return pd
+
+
+BN_SHAPES = [(1, 1), (5, 3), (2, 3, 17), (3, 7, 5, 3), (2, 3, 2, 3, 5), (1, 4, 67, 31)]
+
+
+@pytest.mark.parametrize("flags", flag_sets("use_global_stats", "use_scale", "use_shift",
+                                            "fuse_norm_relu"), ids=flags_id)
+@pytest.mark.parametrize("shape", BN_SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_bnorm(engines, rng, shape, flags):
+    eng, strm = engines
+    pd = run_bnorm(eng, strm, rng, shape, flags)
+    assert pd.get_flags() == flags
+    assert (not pd.variance_desc().is_zero()) == bool(flags & F.use_global_stats)
+
+
+@pytest.mark.parametrize("nd", [3, 4, 5])
+def test_bnorm_channels_last(engines, rng, nd):
+    eng, strm = engines
+    shape = (3, 5, 4, 3, 2)[:nd]
+    pd = run_bnorm(eng, strm, rng, shape, F.use_scale | F.use_shift | F.fuse_norm_relu,
+                   PERMUTED[nd], md_of(shape))
+    assert pd.src_desc() == md_of(shape, PERMUTED[nd])
+
+
+def test_bnorm_nan_stays_in_its_channel(engines, rng):
+    eng, strm = engines
+    x = data(rng, (2, 3, 4))
+    x[1, 1, 2] = np.nan
+    md = md_of(x.shape)
+    pd = dnnl.batch_normalization_forward.primitive_desc(eng, INF, md, md, EPS, F.none)
+    out, _ = execute(dnnl.batch_normalization_forward, pd, eng, strm, x, {})
+    assert np.isnan(out[:, 1]).all() and np.isfinite(out[:, [0, 2]]).all()
+
+
+# --- bad input, blobs, cache keys ---------------------------------------------------
+
+def lnorm_pd(eng, *args):
+    return dnnl.layer_normalization_forward.primitive_desc(eng, *args)
+
+
+def bnorm_pd(eng, *args):
+    return dnnl.batch_normalization_forward.primitive_desc(eng, *args)
+
+
+@pytest.mark.parametrize("make, match, code", [
+    (lambda e, md: lnorm_pd(e, dnnl.prop_kind.backward, md, md, EPS, F.none), "prop_kind",
+     status.unimplemented),
+    (lambda e, md: lnorm_pd(e, INF, md, md_of((3, 4, 6)), EPS, F.none), "dst: dims",
+     status.invalid_arguments),
+    (lambda e, md: lnorm_pd(e, INF, md, md, md_of((3, 5)), EPS, F.none), "stat_desc: dims",
+     status.invalid_arguments),
+    (lambda e, md: lnorm_pd(e, INF, md, md, -1.0, F.none), "epsilon", status.invalid_arguments),
+    (lambda e, md: lnorm_pd(e, INF, md, md, float("nan"), F.none), "epsilon",
+     status.invalid_arguments),
+    (lambda e, md: lnorm_pd(e, INF, md, md, EPS, "scale"), "flags", status.invalid_arguments),
+    (lambda e, md: lnorm_pd(e, INF, md, md, EPS, F.fuse_norm_relu), "flags",
+     status.unimplemented),
+    (lambda e, md: lnorm_pd(e, INF, md, md, EPS), "epsilon, flags", status.invalid_arguments),
+    (lambda e, md: lnorm_pd(e, INF, md_of((7,)), md_of((7,)), EPS, F.none), "at least 2",
+     status.invalid_arguments),
+    (lambda e, md: bnorm_pd(e, TRAIN, md, md, EPS, F.none), "inference only",
+     status.unimplemented),
+    (lambda e, md: bnorm_pd(e, INF, md_of((7,)), md_of((7,)), EPS, F.none), "2 to 5",
+     status.invalid_arguments),
+    (lambda e, md: bnorm_pd(e, INF, md, md, EPS, F.fuse_norm_add_relu), "flags",
+     status.unimplemented),
+    (lambda e, md: bnorm_pd(e, INF, dnnl.memory.desc([3, 4, 5], dt.bf16, tag.abc), md, EPS,
+                            F.none), "src: data type", status.unimplemented),
+    (lambda e, md: bnorm_pd(e, INF, md, dnnl.memory.desc(), EPS, F.none), "dst descriptor",
+     status.invalid_arguments),
+])
+def test_bad_input(eng, make, match, code):
+    with pytest.raises(dnnl.error, match=match) as e:
+        make(eng, md_of((3, 4, 5)))
+    assert e.value.status == code
+
+
+def test_execute_checks_statistics(eng, strm):
+    md = md_of((3, 4, 5))
+    pd = bnorm_pd(eng, INF, md, md, EPS, F.use_global_stats)
+    prim = dnnl.batch_normalization_forward(pd)
+    args = {dnnl.ARG_SRC: dnnl.memory(md, eng), dnnl.ARG_DST: dnnl.memory(md, eng),
+            dnnl.ARG_MEAN: dnnl.memory(pd.mean_desc(), eng)}
+    with pytest.raises(dnnl.error, match="variance is missing"):
+        prim.execute(strm, args)
+    args[dnnl.ARG_VARIANCE] = dnnl.memory(md_of((5,)), eng)
+    with pytest.raises(dnnl.error, match="variance: memory is"):
+        prim.execute(strm, args)
+    args[dnnl.ARG_VARIANCE] = dnnl.memory(pd.variance_desc(), eng)
+    args[dnnl.ARG_SCALE] = dnnl.memory(pd.variance_desc(), eng)
+    with pytest.raises(dnnl.error, match="unexpected argument.*scale"):
+        prim.execute(strm, args)
+
+
+@pytest.mark.parametrize("kind", ["lnorm", "bnorm"])
+def test_blob_round_trip(engines, rng, clean_caches, kind):
+    eng, strm = engines
+    md = md_of((4, 3, 5))
+    flags = F.use_scale | F.use_shift
+    prim_cls = (dnnl.layer_normalization_forward if kind == "lnorm"
+                else dnnl.batch_normalization_forward)
+
+    def pd(eps=EPS):
+        return (lnorm_pd(eng, TRAIN, md, md, None, eps, flags) if kind == "lnorm"
+                else bnorm_pd(eng, INF, md, md, eps, flags))
+    value = prim_cls(pd()).get_cache_blob()
+    dnnl.clear_primitive_cache()
+    again = prim_cls(pd(), value)
+    assert again._built.source == "from_cache_blob"
+    cpu = eng.get_kind() == dnnl.engine.kind.cpu
+    assert again.get_primitive_desc().impl_info_str() == (f"cpu:{kind}:plain" if cpu
+                                                          else f"ocl:{kind}:ref")
+    x = data(rng, md.dims)
+    scale, shift = vectors(rng, 5 if kind == "lnorm" else 3)
+    out, _ = execute(lambda p: again, pd(), eng, strm, x,
+                     {dnnl.ARG_SCALE: scale, dnnl.ARG_SHIFT: shift, dnnl.ARG_MEAN: None,
+                      dnnl.ARG_VARIANCE: None})
+    ref = (lnorm_ref(x, flags, scale, shift)[0] if kind == "lnorm"
+           else bnorm_ref(x, flags, scale, shift))
+    np.testing.assert_allclose(out, ref, **DST_TOL)
+    other = prim_cls(pd(1e-3)).get_cache_blob()
+    dnnl.clear_primitive_cache()
+    with pytest.raises(dnnl.error, match="problem"):
+        prim_cls(pd(), other)
+
+
+def test_cache_keys_tell_every_field_apart(eng, clean_caches):
+    md, md_t = md_of((4, 6)), dnnl.memory.desc([4, 6], dt.f32, tag.ba)
+    stat_t = dnnl.memory.desc([4], dt.f32, [2])
+    lnorm = [(INF, md, md, None, EPS, F.none), (TRAIN, md, md, None, EPS, F.none),
+             (INF, md_t, md, None, EPS, F.none), (INF, md, md_t, None, EPS, F.none),
+             (TRAIN, md, md, stat_t, EPS, F.none), (INF, md, md, None, 1e-3, F.none),
+             (INF, md, md, None, EPS, F.use_scale), (INF, md, md, None, EPS, F.use_shift),
+             (INF, md, md, None, EPS, F.use_global_stats)]
+    bnorm = [(INF, md, md, EPS, F.none), (INF, md_t, md, EPS, F.none),
+             (INF, md, md_t, EPS, F.none), (INF, md, md, 1e-3, F.none),
+             (INF, md, md, EPS, F.use_scale), (INF, md, md, EPS, F.use_shift),
+             (INF, md, md, EPS, F.use_global_stats), (INF, md, md, EPS, F.fuse_norm_relu)]
+    keys = {lnorm_pd(eng, *v)._cache_key for v in lnorm}
+    keys |= {bnorm_pd(eng, *v)._cache_key for v in bnorm}
+    assert len(keys) == len(lnorm) + len(bnorm)
+    for v in lnorm:
+        dnnl.layer_normalization_forward(lnorm_pd(eng, *v))
+    for v in bnorm:
+        dnnl.batch_normalization_forward(bnorm_pd(eng, *v))
+    assert dnnl.get_primitive_cache_size() == len(keys)
+    dnnl.batch_normalization_forward(bnorm_pd(eng, *bnorm[0]))
+    assert dnnl.get_primitive_cache_size() == len(keys)  # a hit
