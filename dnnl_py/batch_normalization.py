@@ -25,6 +25,7 @@ from .memory_desc import data_type, desc, plain_desc
 from .primitive import primitive, primitive_desc
 from .reduction import Split, resolve_data, split
 from .softmax import check_data, check_forward
+from .verbose import md_str
 
 _BNORM_FLAGS = (normalization_flags.use_global_stats | normalization_flags.use_scale
                 | normalization_flags.use_shift | normalization_flags.fuse_norm_relu)
@@ -125,6 +126,14 @@ class batch_normalization_forward(primitive):
 
         def variance_desc(self) -> desc:
             return self.query_md(ARG_VARIANCE)
+
+        def _verbose_info(self) -> list:
+            """oneDNN's descriptors: src, dst."""
+            if self._verbose is None:
+                info = super()._verbose_info()
+                q = self.query_md
+                info[4] = " ".join([md_str("src", q(ARG_SRC)), md_str("dst", q(ARG_DST))])
+            return self._verbose
 
         def _prop_kind_name(self) -> str:
             return self._problem.prop_kind.name

@@ -26,6 +26,7 @@ from .memory_desc import data_type, desc, plain_desc, plain_order
 from .primitive import primitive, primitive_desc
 from .reduction import Split, resolve_data, split
 from .softmax import check_data, check_forward
+from .verbose import md_str
 
 _LNORM_FLAGS = (normalization_flags.use_global_stats | normalization_flags.use_scale
                 | normalization_flags.use_shift)
@@ -175,6 +176,16 @@ class layer_normalization_forward(primitive):
 
         def variance_desc(self) -> desc:
             return self.query_md(ARG_VARIANCE)
+
+        def _verbose_info(self) -> list:
+            """oneDNN's descriptors: src, dst and stats (undef when the
+            statistics are neither read nor written)."""
+            if self._verbose is None:
+                info = super()._verbose_info()
+                q = self.query_md
+                info[4] = " ".join([md_str("src", q(ARG_SRC)), md_str("dst", q(ARG_DST)),
+                                    md_str("stats", q(ARG_MEAN))])
+            return self._verbose
 
         def _prop_kind_name(self) -> str:
             return self._problem.prop_kind.name

@@ -335,3 +335,52 @@ def test_cache_keys_tell_every_field_apart(eng, clean_caches):
     assert dnnl.get_primitive_cache_size() == len(keys)
     dnnl.batch_normalization_forward(bnorm_pd(eng, *bnorm[0]))
     assert dnnl.get_primitive_cache_size() == len(keys)  # a hit
+
+
+def test_verbose_lines_as_onednn_prints_them(eng, capsys, clean_caches):
+    md = md_of((2, 3, 4, 5))
+    dnnl.set_verbose(2)
+    try:
+        dnnl.batch_normalization_forward(
+            bnorm_pd(eng, INF, md, md, EPS, F.use_global_stats | F.use_scale | F.fuse_norm_relu))
+        dnnl.layer_normalization_forward(lnorm_pd(eng, TRAIN, md, md, EPS, F.use_shift))
+        dnnl.layer_normalization_forward(lnorm_pd(eng, INF, md, md, EPS, F.none))
+        dnnl.softmax_forward(dnnl.softmax_forward.primitive_desc(
+            eng, INF, dnnl.algorithm.softmax_log, md, md, 3))
+    finally:
+        dnnl.set_verbose(0)
+    lines = [line.split(",", 5)[5] for line in capsys.readouterr().out.splitlines()
+             if line.startswith("onednn_verbose,v1,primitive,create:")]
+    data = "src:f32::blocked:abcd::f0 dst:f32::blocked:abcd::f0"
+    assert [line.rsplit(",", 1)[0] for line in lines] == [
+        f"batch_normalization,cpu:bnorm:plain,forward_inference,{data},,flags:GCR,mb2ic3ih4iw5",
+        f"layer_normalization,cpu:lnorm:plain,forward_training,{data} "
+        "stats:f32::blocked:abc::f0,,flags:H,2x3x4x5",
+        f"layer_normalization,cpu:lnorm:plain,forward_inference,{data} stats:undef::undef:::,,"
+        "flags:,2x3x4x5",
+        f"softmax,cpu:softmax:plain,forward_inference,{data},,alg:softmax_log axis:3,2x3x4x5"]
+
+
+def test_kernels_check_buffer_sizes_before_touching_memory():
+    from dnnl_py.cpu import _kernels
+    kernel = _kernels.NormKernel([(4, 5, 5, 1, 0)], [(5, 1, 1, 1)], EPS, False, True, False,
+                                 False, False)
+    src, dst, stats = (np.zeros(20, np.float32), np.zeros(20, np.float32),
+                       np.zeros(4, np.float32))
+    with pytest.raises(ValueError, match="mean: buffer holds 3 elements, the kernel needs 4"):
+        kernel(src, stats[:3], stats, None, None, dst)
+    with pytest.raises(ValueError, match="dst: buffer holds 19"):
+        kernel(src, stats, stats, None, None, dst[:19])
+    softmax = _kernels.SoftmaxKernel([(4, 5, 5, 0, 0)], [(5, 1, 1, 0)], False)
+    with pytest.raises(ValueError, match="src: buffer holds 10"):
+        softmax(src[:10], dst)
+    with pytest.raises(ValueError, match="reduced dims"):
+        _kernels.SoftmaxKernel([(4, 5, 5, 0, 0)], [], False)
+
+
+def test_opencl_declines_more_than_six_parallel_dims(ocl):
+    eng, _ = ocl
+    md = dnnl.memory.desc([2] * 8, dt.f32, [2 ** (7 - d) for d in range(8)])
+    with pytest.raises(dnnl.error, match="7 parallel and 1 reduced dims") as e:
+        dnnl.softmax_forward.primitive_desc(eng, INF, dnnl.algorithm.softmax_accurate, md, md, 0)
+    assert e.value.status == status.unimplemented
