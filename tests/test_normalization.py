@@ -9,9 +9,14 @@ and variance carry float32 rounding only (rtol 1e-5 against float64, atol 1e-6);
 (x - mean) / sqrt(var + eps) * scale + shift in float, a few ulp of values of a few units:
 rtol 1e-5, atol 1e-5."""
 import itertools
+import os
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
+from conftest import ocl_device
 from helpers import PLAIN, dt, tag, to_memory
 
 import dnnl_py as dnnl
@@ -384,3 +389,66 @@ def test_opencl_declines_more_than_six_parallel_dims(ocl):
     with pytest.raises(dnnl.error, match="7 parallel and 1 reduced dims") as e:
         dnnl.softmax_forward.primitive_desc(eng, INF, dnnl.algorithm.softmax_accurate, md, md, 0)
     assert e.value.status == status.unimplemented
+
+
+# A child process makes each kind's primitive on each engine from the blobs in a directory
+# (writing them when missing) and checks its output: run twice, the second run's
+# primitives all come from blobs of the first process.
+FRESH = """
+    import pathlib, sys, numpy as np, dnnl_py as dnnl
+    import test_normalization as t
+    where = pathlib.Path(sys.argv[1])
+    engines = [dnnl.engine(dnnl.engine.kind.cpu, 0)]
+    if sys.argv[2] == "ocl":
+        import pyopencl as cl
+        device = t.ocl_device()
+        engines.append(dnnl.ocl_interop.make_engine(device, cl.Context([device])))
+    md, rng = t.md_of((4, 3, 5)), np.random.default_rng(0)
+    flags = t.F.use_scale | t.F.use_shift
+    x = t.data(rng, md.dims)
+    for eng in engines:
+        strm = dnnl.stream(eng)
+        cases = [
+            (dnnl.softmax_forward, dnnl.softmax_forward.primitive_desc(
+                eng, t.INF, dnnl.algorithm.softmax_log, md, md, 1),
+             {}, lambda: t.reference_softmax_log(x, 1)),
+            (dnnl.layer_normalization_forward, t.lnorm_pd(eng, t.TRAIN, md, md, None, t.EPS, flags),
+             {dnnl.ARG_MEAN: None, dnnl.ARG_VARIANCE: None},
+             lambda: t.lnorm_ref(x, flags, *vec(5))[0]),
+            (dnnl.batch_normalization_forward, t.bnorm_pd(eng, t.INF, md, md, t.EPS, flags),
+             {}, lambda: t.bnorm_ref(x, flags, *vec(3)))]
+        def vec(c):
+            return t.vectors(np.random.default_rng(c), c)
+        for prim_cls, pd, extra, ref in cases:
+            c = md.dims[-1] if prim_cls is dnnl.layer_normalization_forward else md.dims[1]
+            scale, shift = vec(c)
+            name = where / f"{eng.get_kind().name}-{prim_cls.__name__}"
+            prim = prim_cls(pd, name.read_bytes() if name.exists() else None)
+            name.write_bytes(prim.get_cache_blob())
+            out, _ = t.execute(lambda p: prim, pd, eng, strm, x,
+                               {**extra, dnnl.ARG_SCALE: scale, dnnl.ARG_SHIFT: shift})
+            np.testing.assert_allclose(out, ref(), **t.DST_TOL)
+            print(prim._built.source)
+"""
+
+
+def reference_softmax_log(x, axis):
+    x = x.astype(np.float64)
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def test_blobs_across_processes(tmp_path):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    engines = "ocl" if ocl_device() is not None else "cpu"
+
+    def child():
+        out = subprocess.run([sys.executable, "-c", textwrap.dedent(FRESH), str(tmp_path),
+                              engines], capture_output=True, text=True,
+                             cwd=os.path.join(root, "tests"),
+                             env={**os.environ, "PYTHONPATH": root})
+        assert out.returncode == 0, out.stderr
+        return out.stdout.split()
+    count = 3 * (2 if engines == "ocl" else 1)
+    assert child() == ["cache_miss"] * count
+    assert child() == ["from_cache_blob"] * count
