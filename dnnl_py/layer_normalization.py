@@ -151,8 +151,8 @@ class layer_normalization_forward(primitive):
         def __init__(self, aengine: engine, aprop_kind: prop_kind, src_desc: desc,
                      dst_desc: desc, *args, attr: Optional[primitive_attr] = None):
             args = list(args)
-            if args and isinstance(args[-1], primitive_attr):
-                attr = args.pop()
+            if len(args) in (3, 4) and (args[-1] is None or isinstance(args[-1], primitive_attr)):
+                attr = args.pop()  # attr=None given by position after flags
             if len(args) == 3:
                 stat_desc, epsilon, flags = args
             elif len(args) == 2:

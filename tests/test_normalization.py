@@ -452,3 +452,33 @@ def test_blobs_across_processes(tmp_path):
     count = 3 * (2 if engines == "ocl" else 1)
     assert child() == ["cache_miss"] * count
     assert child() == ["from_cache_blob"] * count
+
+
+def test_empty_tensors_do_nothing(engines):
+    eng, strm = engines
+    md = md_of((0, 3, 4))
+    F_ = F.use_scale
+    for pd in (dnnl.softmax_forward.primitive_desc(eng, INF, dnnl.algorithm.softmax_accurate,
+                                                   md, md, 2),
+               lnorm_pd(eng, TRAIN, md, md, EPS, F_), bnorm_pd(eng, INF, md, md, EPS, F_)):
+        prim = type(pd).__qualname__.split(".")[0]
+        args = {arg: dnnl.memory(pd.query_md(arg), eng) for arg in type(pd)._arg_order
+                if not pd.query_md(arg).is_zero()}
+        getattr(dnnl, prim)(pd).execute(strm, args)
+        strm.wait()
+        assert args[dnnl.ARG_DST].to_numpy().shape == (0, 3, 4)
+
+
+def test_lnorm_overloads(eng):
+    """With and without stat_desc, attr by position or keyword, as oneDNN's overloads."""
+    md, stat = md_of((3, 4, 5)), md_of((3, 4))
+    attr = dnnl.primitive_attr()
+    pds = [lnorm_pd(eng, TRAIN, md, md, stat, EPS, F.none),
+           lnorm_pd(eng, TRAIN, md, md, stat, EPS, F.none, attr),
+           lnorm_pd(eng, TRAIN, md, md, stat, EPS, F.none, None),
+           lnorm_pd(eng, TRAIN, md, md, EPS, F.none),
+           lnorm_pd(eng, TRAIN, md, md, EPS, F.none, None),
+           dnnl.layer_normalization_forward.primitive_desc(eng, TRAIN, md, md, EPS, F.none,
+                                                           attr=attr)]
+    assert len({pd._cache_key for pd in pds}) == 1
+    assert all(pd.mean_desc() == stat for pd in pds)
