@@ -66,7 +66,7 @@ class LayerNormProblem:
     prop_kind: prop_kind
     src: desc
     dst: desc
-    stat: Optional[desc]  # mean/variance layout given by the user (None: plain)
+    stat: desc  # mean/variance layout (row-major when the user gave none)
     epsilon: float
     flags: int
 
@@ -100,8 +100,7 @@ class LayerNormProblem:
         nd = src.get_ndims()
         stat = None
         if self.global_stats or self.save_stats:
-            stat = plain_or_decline(self.stat, plain_order(nd - 1)) if self.stat else \
-                plain_desc(src.dims[:-1], data_type.f32, plain_order(nd - 1))
+            stat = plain_or_decline(self.stat, plain_order(nd - 1))
         vector = plain_desc([self.channels], data_type.f32, "a")
         return {ARG_SRC: src, ARG_MEAN: stat, ARG_VARIANCE: stat,
                 ARG_SCALE: vector if self.use_scale else None,
@@ -133,6 +132,8 @@ def make_problem(aprop_kind, src: desc, dst: desc, stat: Optional[desc], epsilon
                           f"the last dim, {list(src.dims[:-1])}")
         if stat.data_type != data_type.f32:
             raise unimplemented(f"stat_desc: data type {stat.data_type.name} (f32 only)")
+    if stat is None:  # as oneDNN fills a zero stat_desc in: one key for both spellings
+        stat = plain_desc(src.dims[:-1], data_type.f32, plain_order(src.get_ndims() - 1))
     return LayerNormProblem(aprop_kind, src, dst, stat, check_epsilon(epsilon),
                             check_flags("layer_normalization", flags, _LNORM_FLAGS))
 
