@@ -125,5 +125,28 @@ typedef struct {
     int64_t src_s[5], dst_s[5];
 } dnnl_pool_t;
 void dnnl_pool_fwd(const dnnl_pool_t *p, const float *src, float *dst);
+/* --- softmax / normalization --- */
+/* A problem split into parallel points and the reduction at each point (softmax and
+ * layer normalization: every row along the reduced axis; batch normalization: every
+ * channel over the other dims). Dims are outermost first; element strides per operand:
+ * stat_ for mean/variance (parallel dims only), ss_ for scale/shift (0 where they do
+ * not vary). Python drops unit parallel dims and checks every extent. */
+typedef struct {
+    int np, nr;
+    int64_t p_dim[DNNL_MAX_DIMS], p_src[DNNL_MAX_DIMS], p_dst[DNNL_MAX_DIMS],
+            p_stat[DNNL_MAX_DIMS], p_ss[DNNL_MAX_DIMS];
+    int64_t r_dim[DNNL_MAX_DIMS], r_src[DNNL_MAX_DIMS], r_dst[DNNL_MAX_DIMS],
+            r_ss[DNNL_MAX_DIMS];
+} dnnl_reduce_t;
+
+/* softmax_accurate (log_softmax 0) or softmax_log along the reduction, max subtracted;
+ * a NaN anywhere in a row makes the whole row NaN. src may alias dst. */
+void dnnl_softmax_fwd(const dnnl_reduce_t *p, int log_softmax, const float *src, float *dst);
+/* dst = (src - mean) / sqrt(var + eps) * scale + shift [then max(., 0) when relu].
+ * global_stats: mean/var are read; otherwise computed (and written when save_stats).
+ * scale/shift may be NULL (1 and 0). src may alias dst. */
+void dnnl_norm_fwd(const dnnl_reduce_t *p, float eps, int global_stats, int save_stats,
+                   int relu, const float *src, float *mean, float *var, const float *scale,
+                   const float *shift, float *dst);
 
 #endif

@@ -7,6 +7,7 @@ from collections import namedtuple
 from ._build_info import GIT_HASH, VERSION
 from ._errors import error, status
 from .attr import post_ops, primitive_attr
+from .batch_normalization import batch_normalization_forward
 from .concat import concat
 from .convolution import convolution_forward
 from .engine import engine, stream
@@ -37,6 +38,7 @@ from .kinds import (
     normalization_flags,
     prop_kind,
 )
+from .layer_normalization import layer_normalization_forward
 from .matmul import matmul
 from .memory import memory
 from .pooling import pooling_forward
@@ -50,6 +52,7 @@ from .primitive_cache import (
     set_primitive_cache_capacity,
 )
 from .reorder import reorder
+from .softmax import softmax_forward
 from .store import BlobStore, get_cache_dir, get_cache_store, set_cache_dir, set_cache_store
 from .tuning import get_cpu_tuning, set_cpu_tuning
 from .verbose import get_verbose, set_verbose, set_verbose_timestamp
@@ -87,13 +90,13 @@ __all__ = [
     "ARG_ATTR_MULTIPLE_POST_OP", "ARG_BIAS", "ARG_DST", "ARG_DST_0", "ARG_DST_1", "ARG_FROM",
     "ARG_MEAN", "ARG_MULTIPLE_DST", "ARG_MULTIPLE_SRC", "ARG_SCALE", "ARG_SCRATCHPAD", "ARG_SHIFT",
     "ARG_SRC", "ARG_SRC_0", "ARG_SRC_1", "ARG_SRC_2", "ARG_TO", "ARG_VARIANCE", "ARG_WEIGHTS",
-    "ARG_WEIGHTS_0", "ARG_WEIGHTS_1", "ARG_WORKSPACE", "BlobStore", "algorithm", "blob_store",
-    "cache_stats", "clear_primitive_cache", "convolution_forward", "engine", "error",
-    "get_cache_dir", "get_cache_store", "get_cpu_tuning", "get_primitive_cache_capacity",
-    "get_primitive_cache_size", "get_verbose", "matmul", "memory", "normalization_flags",
+    "ARG_WEIGHTS_0", "ARG_WEIGHTS_1", "ARG_WORKSPACE", "BlobStore", "algorithm",
+    "batch_normalization_forward", "blob_store", "cache_stats", "clear_primitive_cache", "concat",
+    "convolution_forward", "engine", "error", "get_cache_dir", "get_cache_store", "get_cpu_tuning",
+    "get_primitive_cache_capacity", "get_primitive_cache_size", "get_verbose",
+    "layer_normalization_forward", "matmul", "memory", "normalization_flags", "pooling_forward",
     "post_ops", "primitive", "primitive_attr", "primitive_cache_stats", "primitive_desc",
     "prop_kind", "reorder", "set_cache_dir", "set_cache_store", "set_cpu_tuning",
-    "set_primitive_cache_capacity", "set_verbose", "set_verbose_timestamp", "status", "stream",
-    "version",
-    "concat", "pooling_forward",  # --- pooling / concat ---
+    "set_primitive_cache_capacity", "set_verbose", "set_verbose_timestamp", "softmax_forward",
+    "status", "stream", "version",
 ]

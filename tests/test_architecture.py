@@ -16,13 +16,13 @@ LAYERS = [
     ["store"],
     ["memory_desc", "attr"],
     ["cache_key", "blob_id", "primitive_cache"],
-    ["layout", "impl"],
+    ["layout", "impl", "reduction"],
     ["cpu.*", "ocl.*"],
     ["engine", "memory"],
     ["primitive_blob"],
     ["primitive"],
-    ["convolution", "matmul", "reorder",
-     "concat", "pooling"],  # --- pooling / concat ---
+    ["convolution", "matmul", "reorder", "concat", "pooling", "softmax",
+     "layer_normalization", "batch_normalization"],  # one module per kind
     ["ocl_interop", "__init__", "benchdnn.*", "cache.__main__"],
 ]
 ENGINES = ("cpu", "ocl")

@@ -79,3 +79,20 @@ cdef extern from "dnnl_kernels.h" nogil:
         int64_t src_s[5]
         int64_t dst_s[5]
     void dnnl_pool_fwd(const dnnl_pool_t *p, const float *src, float *dst)
+    # --- softmax / normalization ---
+    ctypedef struct dnnl_reduce_t:
+        int np, nr
+        int64_t p_dim[DNNL_MAX_DIMS]
+        int64_t p_src[DNNL_MAX_DIMS]
+        int64_t p_dst[DNNL_MAX_DIMS]
+        int64_t p_stat[DNNL_MAX_DIMS]
+        int64_t p_ss[DNNL_MAX_DIMS]
+        int64_t r_dim[DNNL_MAX_DIMS]
+        int64_t r_src[DNNL_MAX_DIMS]
+        int64_t r_dst[DNNL_MAX_DIMS]
+        int64_t r_ss[DNNL_MAX_DIMS]
+    void dnnl_softmax_fwd(const dnnl_reduce_t *p, int log_softmax, const float *src,
+                          float *dst)
+    void dnnl_norm_fwd(const dnnl_reduce_t *p, float eps, int global_stats, int save_stats,
+                       int relu, const float *src, float *mean, float *var,
+                       const float *scale, const float *shift, float *dst)

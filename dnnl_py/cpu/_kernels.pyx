@@ -297,3 +297,77 @@ cdef class PoolKernel:
             return
         with nogil:
             dnnl_pool_fwd(&self.p, s, d)
+# --- softmax / normalization ---
+cdef class _Reduce:
+    """A dnnl_reduce_t from a dnnl_py.reduction.Split (par: (dim, src, dst, stat, ss) per
+    parallel dim; red: (dim, src, dst, ss) per reduced dim, outermost first) and the
+    extent each operand's buffer must cover."""
+    cdef dnnl_reduce_t p
+    cdef public int64_t need_src, need_dst, need_stat, need_ss
+
+    def __init__(self, par, red):
+        if len(par) > DNNL_MAX_DIMS or not 1 <= len(red) <= DNNL_MAX_DIMS:
+            raise ValueError(f"reduction: {len(par)} parallel and {len(red)} reduced dims")
+        self.p.np, self.p.nr = len(par), len(red)
+        for i, (dim, s, d, st, ss) in enumerate(par):
+            self.p.p_dim[i], self.p.p_src[i], self.p.p_dst[i] = dim, s, d
+            self.p.p_stat[i], self.p.p_ss[i] = st, ss
+        for i, (dim, s, d, ss) in enumerate(red):
+            self.p.r_dim[i], self.p.r_src[i], self.p.r_dst[i], self.p.r_ss[i] = dim, s, d, ss
+        dims = [a[0] for a in par] + [a[0] for a in red]
+        self.need_src = extent(dims, [a[1] for a in par] + [a[1] for a in red])
+        self.need_dst = extent(dims, [a[2] for a in par] + [a[2] for a in red])
+        empty = 0 in dims
+        self.need_stat = 0 if empty else extent([a[0] for a in par], [a[3] for a in par])
+        self.need_ss = 0 if empty else extent(dims, [a[4] for a in par] + [a[3] for a in red])
+
+
+cdef class SoftmaxKernel:
+    """Softmax forward (accurate or log) along the reduced dims of a _Reduce."""
+    cdef _Reduce r
+    cdef int log_softmax
+
+    def __init__(self, par, red, bint log_softmax):
+        self.r, self.log_softmax = _Reduce(par, red), log_softmax
+
+    def __call__(self, src, dst):
+        cdef float *s = checked("src", src, self.r.need_src)
+        cdef float *d = checked("dst", dst, self.r.need_dst)
+        if self.r.need_src == 0:
+            return
+        with nogil:
+            dnnl_softmax_fwd(&self.r.p, self.log_softmax, s, d)
+
+
+cdef class NormKernel:
+    """Layer or batch normalization forward: statistics per parallel point of a _Reduce,
+    read (global_stats) or computed, and written when save_stats."""
+    cdef _Reduce r
+    cdef float eps
+    cdef int global_stats, save_stats, relu, use_scale, use_shift
+
+    def __init__(self, par, red, float eps, bint global_stats, bint save_stats, bint relu,
+                 bint use_scale, bint use_shift):
+        self.r, self.eps = _Reduce(par, red), eps
+        self.global_stats, self.save_stats, self.relu = global_stats, save_stats, relu
+        self.use_scale, self.use_shift = use_scale, use_shift
+
+    def __call__(self, src, mean, var, scale, shift, dst):
+        cdef bint stats = self.global_stats or self.save_stats
+        cdef float *s = checked("src", src, self.r.need_src)
+        cdef float *m = checked("mean", mean, self.r.need_stat if stats else 0)
+        cdef float *v = checked("variance", var, self.r.need_stat if stats else 0)
+        cdef float *sc = checked("scale", scale, self.r.need_ss if self.use_scale else 0)
+        cdef float *sh = checked("shift", shift, self.r.need_ss if self.use_shift else 0)
+        cdef float *d = checked("dst", dst, self.r.need_dst)
+        if self.r.need_src == 0:
+            return
+        if not stats:
+            m = v = NULL
+        if not self.use_scale:
+            sc = NULL
+        if not self.use_shift:
+            sh = NULL
+        with nogil:
+            dnnl_norm_fwd(&self.r.p, self.eps, self.global_stats, self.save_stats, self.relu,
+                          s, m, v, sc, sh, d)

@@ -2,7 +2,16 @@
 last (oneDNN's cpu_convolution_list.cpp). The first that accepts a problem wins, unless
 it defers to a later one (Impl.defers)."""
 from ..kinds import primitive_kind
-from . import concat, convolution, matmul, pooling, reorder  # --- pooling / concat ---
+from . import (
+    batch_normalization,
+    concat,
+    convolution,
+    layer_normalization,
+    matmul,
+    pooling,
+    reorder,
+    softmax,
+)
 
 IMPLS = {
     primitive_kind.convolution: [convolution.ConvDepthwise, convolution.ConvDirect,
@@ -11,4 +20,7 @@ IMPLS = {
     primitive_kind.reorder: [reorder.ReorderStrided],
     primitive_kind.pooling: [pooling.PoolDirect],
     primitive_kind.concat: [concat.ConcatStrided],
+    primitive_kind.softmax: [softmax.SoftmaxPlain],
+    primitive_kind.layer_normalization: [layer_normalization.LayerNormPlain],
+    primitive_kind.batch_normalization: [batch_normalization.BatchNormPlain],
 }
