@@ -7,7 +7,9 @@ from collections import namedtuple
 from ._build_info import GIT_HASH, VERSION
 from ._errors import error, status
 from .attr import post_ops, primitive_attr
+from .binary import binary
 from .convolution import convolution_forward
+from .eltwise import eltwise_forward
 from .engine import engine, stream
 from .kinds import (
     ARG_ATTR_MULTIPLE_POST_OP,
@@ -92,5 +94,5 @@ __all__ = [
     "post_ops", "primitive", "primitive_attr", "primitive_cache_stats", "primitive_desc",
     "prop_kind", "reorder", "set_cache_dir", "set_cache_store", "set_cpu_tuning",
     "set_primitive_cache_capacity", "set_verbose", "set_verbose_timestamp", "status", "stream",
-    "version",
+    "version", "eltwise_forward", "binary",
 ]

@@ -21,7 +21,7 @@ LAYERS = [
     ["engine", "memory"],
     ["primitive_blob"],
     ["primitive"],
-    ["convolution", "matmul", "reorder"],
+    ["convolution", "matmul", "reorder", "eltwise", "binary"],
     ["ocl_interop", "__init__", "benchdnn.*", "cache.__main__"],
 ]
 ENGINES = ("cpu", "ocl")
