@@ -14,6 +14,7 @@ from .layout import check_dst, follow_layout
 from .memory_desc import data_type, desc
 from .primitive import primitive, primitive_desc
 
+
 @dataclass(frozen=True)
 class EltwiseProblem:
     prop_kind: prop_kind
