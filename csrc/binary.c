@@ -8,7 +8,8 @@
 #define BINARY_LOOP(EXPR) \
     { for (int64_t i = 0; i < m; ++i) { const float x = a[i], y = b[i]; v[i] = (EXPR); } } break;
 
-static inline void binary_segment(int op, int64_t m, const float *a, const float *b, float *v) {
+static inline __attribute__((always_inline)) void binary_segment(int op, int64_t m, const float *a,
+                                                                  const float *b, float *v) {
     switch (op) {
     case DNNL_BIN_ADD: BINARY_LOOP(x + y)
     case DNNL_BIN_SUB: BINARY_LOOP(x - y)

@@ -8,7 +8,10 @@
 #define ELTWISE_LOOP(ALG) \
     { for (int64_t i = 0; i < n; ++i) v[i] = eltwise_f(ALG, v[i], alpha, beta); } break;
 
-static inline void eltwise_segment(float *restrict v, int64_t n, const dnnl_post_op_t *op) {
+/* Always inlined: it must be compiled for the ISA of each clone of its caller (with
+ * 19 loops GCC otherwise keeps one baseline copy, and nothing vectorises). */
+static inline __attribute__((always_inline)) void eltwise_segment(float *restrict v, int64_t n,
+                                                                   const dnnl_post_op_t *op) {
     const float alpha = op->alpha, beta = op->beta;
     switch (op->alg) {
     case DNNL_ELT_RELU: ELTWISE_LOOP(DNNL_ELT_RELU)
