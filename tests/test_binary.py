@@ -2,6 +2,9 @@
 both engines, NaN and inf, odd shapes, any plain layouts, in place, post-ops, bad input,
 blobs, the cache key."""
 import itertools
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -282,3 +285,39 @@ def test_each_problem_field_makes_its_own_cache_entry(eng, clean_caches, field):
 
 def test_every_kernel_algorithm_is_tested():
     assert {a.name for a in BINARY_ID} == set(REF)
+
+
+CHILD = """
+import sys
+import dnnl_py as dnnl
+md, dt, tag = dnnl.memory.desc, dnnl.memory.data_type, dnnl.memory.format_tag
+eng = dnnl.engine(dnnl.engine.kind.cpu, 0)
+elt = dnnl.eltwise_forward.primitive_desc(eng, dnnl.prop_kind.forward_inference,
+    dnnl.algorithm.eltwise_elu, md([3, 5], dt.f32, tag.ab), md([3, 5], dt.f32, tag.ba), 0.5)
+bin = dnnl.binary.primitive_desc(eng, dnnl.algorithm.binary_div, md([3, 5], dt.f32, tag.ab),
+    md([1, 5], dt.f32, tag.ab), md([3, 5], dt.f32, tag.ab))
+for pd, kind in ((elt, dnnl.eltwise_forward), (bin, dnnl.binary)):
+    print(pd.get_cache_blob_id().hex(), kind(pd).get_cache_blob().hex())
+"""
+
+
+def test_blobs_from_a_fresh_process(eng, strm, rng, clean_caches):
+    """Blob ids and blobs of both kinds made in another process are this process's."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": root}, check=True).stdout.split()
+    elt = dnnl.eltwise_forward.primitive_desc(
+        eng, dnnl.prop_kind.forward_inference, dnnl.algorithm.eltwise_elu,
+        md([3, 5], dt.f32, tag.ab), md([3, 5], dt.f32, tag.ba), 0.5)
+    bin_pd = pd_of(eng, alg=dnnl.algorithm.binary_div, src0=md([3, 5], dt.f32, tag.ab),
+                   src1=md([1, 5], dt.f32, tag.ab), dst=md([3, 5], dt.f32, tag.ab))
+    for (key, value), pd, kind in zip(zip(out[::2], out[1::2]), (elt, bin_pd),
+                                      (dnnl.eltwise_forward, dnnl.binary)):
+        assert bytes.fromhex(key) == pd.get_cache_blob_id()
+        prim = kind(pd, bytes.fromhex(value))
+        assert prim._built.source == "from_cache_blob"
+    a, b = operands(rng, (3, 5), (1, 5))
+    m0, m1 = memory_for(eng, bin_pd.src_desc(0), a), memory_for(eng, bin_pd.src_desc(1), b)
+    d = dnnl.memory(bin_pd.dst_desc(), eng)
+    prim.execute(strm, {dnnl.ARG_SRC_0: m0, dnnl.ARG_SRC_1: m1, dnnl.ARG_DST: d})
+    assert_matches(d.to_numpy(), reference("binary_div", a, b))
