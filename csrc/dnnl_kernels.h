@@ -113,6 +113,36 @@ void dnnl_matmul_ref(const dnnl_matmul_t *p, const float *src, const float *wei,
 void dnnl_copy_strided(int ndims, const int64_t *dims, const float *src,
                        const int64_t *src_s, float *dst, const int64_t *dst_s);
 
+/* --- eltwise / binary --- */
+/* Eltwise ids past DNNL_ELT_CLIP (dnnl_py/kernel_abi.py's ELTWISE_ID): the post-ops take
+ * them as well as the eltwise primitive. */
+enum {
+    DNNL_ELT_EXP = 8, DNNL_ELT_LOG, DNNL_ELT_SQRT, DNNL_ELT_SQUARE, DNNL_ELT_ABS,
+    DNNL_ELT_POW, DNNL_ELT_SOFT_RELU, DNNL_ELT_HARDSWISH, DNNL_ELT_HARDSIGMOID,
+    DNNL_ELT_ELU, DNNL_ELT_ROUND
+};
+/* Binary ops (kernel_abi.py's BINARY_ID); comparisons give 1.0f or 0.0f. */
+enum {
+    DNNL_BIN_ADD = 0, DNNL_BIN_SUB, DNNL_BIN_MUL, DNNL_BIN_DIV, DNNL_BIN_MAX, DNNL_BIN_MIN,
+    DNNL_BIN_GE, DNNL_BIN_GT, DNNL_BIN_LE, DNNL_BIN_LT, DNNL_BIN_EQ, DNNL_BIN_NE
+};
+
+/* An elementwise walk over ndims dims (merged and ordered by Python, innermost last),
+ * element strides per operand; a stride of 0 broadcasts (sources only). */
+typedef struct {
+    int ndims;
+    int64_t dims[DNNL_MAX_DIMS];
+    int64_t src0_s[DNNL_MAX_DIMS], src1_s[DNNL_MAX_DIMS], dst_s[DNNL_MAX_DIMS];
+} dnnl_elementwise_t;
+
+/* dst[x] = post_ops(src[x], dst[x]); the eltwise algorithm is the first post-op (only
+ * src0_s and dst_s are read). src may be dst (in place, same strides). */
+void dnnl_eltwise_fwd(const dnnl_elementwise_t *p, const float *src, float *dst,
+                      const dnnl_post_ops_t *po);
+/* dst[x] = post_ops(op(src0[x], src1[x]), dst[x]); src0 may be dst (same strides). */
+void dnnl_binary(const dnnl_elementwise_t *p, int op, const float *src0, const float *src1,
+                 float *dst, const dnnl_post_ops_t *po);
+
 /* --- pooling / concat --- */
 /* Pooling, forward. 1D/2D problems are 3D ones with unit depth/height. Strides are in
  * elements, (n, c, d, h, w); dilation as oneDNN (0 is dense). Every window holds at

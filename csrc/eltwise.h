@@ -2,7 +2,8 @@
  * no libm calls (they block vectorisation), branch-free selects.
  * NaN propagates through every algorithm, as in oneDNN.
  * Accuracy: exp ~2 ulp (Cephes polynomial), erf abs error < 1.5e-7
- * (Abramowitz-Stegun 7.1.26), tanh ~3 ulp. */
+ * (Abramowitz-Stegun 7.1.26), tanh ~3 ulp, log ~2 ulp (Cephes), expm1/log1p a few ulp
+ * (Kahan's compensation). pow is libm's powf (not vectorised). */
 #ifndef DNNL_ELTWISE_H
 #define DNNL_ELTWISE_H
 #include <math.h>
@@ -54,6 +55,81 @@ static inline float erf_f(float x) {
     return copysignf(1.0f - y * exp_f(-a * a), x);
 }
 
+/* e^x over the whole float range: exp_f clamps its argument, so beyond it
+ * e^x = (e^(x/2))^2, which overflows to inf and underflows through the subnormals. */
+static inline float exp_full_f(float x) {
+    float h = exp_f(0.5f * x);
+    return x > 88.0f || x < -87.0f ? h * h : exp_f(x);
+}
+
+/* Natural log, Cephes logf: x = m * 2^e with m in [sqrt(1/2), sqrt(2)), a polynomial in
+ * m - 1. Subnormals are scaled first; log(0) = -inf, log(<0) = NaN, log(inf) = inf. */
+static inline float log_f(float x) {
+    const int sub = x < 1.17549435e-38f;
+    float xs = sub ? x * 8388608.0f : x;
+    int32_t bits;
+    memcpy(&bits, &xs, sizeof bits);
+    int32_t e = ((bits >> 23) & 0xff) - 126 - (sub ? 23 : 0);
+    bits = (bits & 0x007fffff) | 0x3f000000; /* mantissa in [0.5, 1) */
+    float m;
+    memcpy(&m, &bits, sizeof m);
+    const int low = m < 0.707106781186547524f;
+    e = low ? e - 1 : e;
+    m = low ? m + m - 1.0f : m - 1.0f;
+    float z = m * m;
+    float y = 7.0376836292e-2f;
+    y = y * m - 1.1514610310e-1f;
+    y = y * m + 1.1676998740e-1f;
+    y = y * m - 1.2420140846e-1f;
+    y = y * m + 1.4249322787e-1f;
+    y = y * m - 1.6668057665e-1f;
+    y = y * m + 2.0000714765e-1f;
+    y = y * m - 2.4999993993e-1f;
+    y = y * m + 3.3333331174e-1f;
+    y = y * m * z;
+    const float fe = (float)e;
+    y += -2.12194440e-4f * fe;
+    y += -0.5f * z;
+    float r = m + y + 0.693359375f * fe;
+    r = x == 0.0f ? -INFINITY : r;
+    r = x < 0.0f ? NAN : r;
+    r = x == INFINITY ? INFINITY : r;
+    return x == x ? r : x;
+}
+
+/* log(1 + t) without losing t to the rounding of 1 + t (Goldberg's compensation). */
+static inline float log1p_f(float t) {
+    float u = 1.0f + t, d = u - 1.0f;
+    return d == 0.0f ? t : u == INFINITY ? u : log_f(u) * (t / d);
+}
+
+/* e^x - 1 without cancelling near 0 (Kahan's compensation); -1 below -20. */
+static inline float expm1_f(float x) {
+    float u = exp_full_f(x), d = u - 1.0f;
+    float r = d == 0.0f ? x : u == INFINITY ? u : d * (x / log_f(u));
+    return x < -20.0f ? -1.0f : r;
+}
+
+/* Round half to even in the default rounding mode, as oneDNN's nearbyintf: adding and
+ * taking away 2^23 leaves no fraction bits; beyond 2^23 (and inf, NaN) x is already whole. */
+static inline float round_f(float x) {
+    float a = fabsf(x);
+    float r = copysignf((a + 8388608.0f) - 8388608.0f, x);
+    return a < 8388608.0f ? r : x;
+}
+
+static inline float hardsigmoid_f(float x, float alpha, float beta) {
+    float v = alpha * x + beta; /* comparisons keep a NaN */
+    return v <= 0.0f ? 0.0f : v >= 1.0f ? 1.0f : v;
+}
+
+/* oneDNN's soft_relu: log(1 + e^(alpha x)) / alpha, the argument itself beyond exp's range. */
+static inline float soft_relu_f(float x, float alpha) {
+    float in = alpha * x;
+    float v = in < 88.72283172607421875f ? log1p_f(exp_full_f(in)) : in;
+    return v / alpha;
+}
+
 static inline float eltwise_f(int alg, float x, float alpha, float beta) {
     switch (alg) {
     case DNNL_ELT_RELU: return x > 0.0f ? x : alpha * x;
@@ -68,6 +144,17 @@ static inline float eltwise_f(int alg, float x, float alpha, float beta) {
         float y = x < alpha ? alpha : x;
         return y > beta ? beta : y;
     }
+    case DNNL_ELT_EXP: return exp_full_f(x);
+    case DNNL_ELT_LOG: return log_f(x);
+    case DNNL_ELT_SQRT: return sqrtf(x);
+    case DNNL_ELT_SQUARE: return x * x;
+    case DNNL_ELT_ABS: return fabsf(x);
+    case DNNL_ELT_POW: return alpha * powf(x, beta);
+    case DNNL_ELT_SOFT_RELU: return soft_relu_f(x, alpha);
+    case DNNL_ELT_HARDSWISH: return x * hardsigmoid_f(x, alpha, beta);
+    case DNNL_ELT_HARDSIGMOID: return hardsigmoid_f(x, alpha, beta);
+    case DNNL_ELT_ELU: return x > 0.0f ? x : alpha * expm1_f(x);
+    case DNNL_ELT_ROUND: return round_f(x);
     default: return x;
     }
 }

@@ -8,7 +8,10 @@
 #define ELTWISE_LOOP(ALG) \
     { for (int64_t i = 0; i < n; ++i) v[i] = eltwise_f(ALG, v[i], alpha, beta); } break;
 
-static inline void eltwise_segment(float *restrict v, int64_t n, const dnnl_post_op_t *op) {
+/* Always inlined: it must be compiled for the ISA of each clone of its caller (with
+ * 19 loops GCC otherwise keeps one baseline copy, and nothing vectorises). */
+static inline __attribute__((always_inline)) void eltwise_segment(float *restrict v, int64_t n,
+                                                                   const dnnl_post_op_t *op) {
     const float alpha = op->alpha, beta = op->beta;
     switch (op->alg) {
     case DNNL_ELT_RELU: ELTWISE_LOOP(DNNL_ELT_RELU)
@@ -19,6 +22,17 @@ static inline void eltwise_segment(float *restrict v, int64_t n, const dnnl_post
     case DNNL_ELT_SWISH: ELTWISE_LOOP(DNNL_ELT_SWISH)
     case DNNL_ELT_LINEAR: ELTWISE_LOOP(DNNL_ELT_LINEAR)
     case DNNL_ELT_CLIP: ELTWISE_LOOP(DNNL_ELT_CLIP)
+    case DNNL_ELT_EXP: ELTWISE_LOOP(DNNL_ELT_EXP)
+    case DNNL_ELT_LOG: ELTWISE_LOOP(DNNL_ELT_LOG)
+    case DNNL_ELT_SQRT: ELTWISE_LOOP(DNNL_ELT_SQRT)
+    case DNNL_ELT_SQUARE: ELTWISE_LOOP(DNNL_ELT_SQUARE)
+    case DNNL_ELT_ABS: ELTWISE_LOOP(DNNL_ELT_ABS)
+    case DNNL_ELT_POW: ELTWISE_LOOP(DNNL_ELT_POW)
+    case DNNL_ELT_SOFT_RELU: ELTWISE_LOOP(DNNL_ELT_SOFT_RELU)
+    case DNNL_ELT_HARDSWISH: ELTWISE_LOOP(DNNL_ELT_HARDSWISH)
+    case DNNL_ELT_HARDSIGMOID: ELTWISE_LOOP(DNNL_ELT_HARDSIGMOID)
+    case DNNL_ELT_ELU: ELTWISE_LOOP(DNNL_ELT_ELU)
+    case DNNL_ELT_ROUND: ELTWISE_LOOP(DNNL_ELT_ROUND)
     }
 }
 

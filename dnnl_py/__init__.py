@@ -8,8 +8,10 @@ from ._build_info import GIT_HASH, VERSION
 from ._errors import error, status
 from .attr import post_ops, primitive_attr
 from .batch_normalization import batch_normalization_forward
+from .binary import binary
 from .concat import concat
 from .convolution import convolution_forward
+from .eltwise import eltwise_forward
 from .engine import engine, stream
 from .kinds import (
     ARG_ATTR_MULTIPLE_POST_OP,
@@ -91,12 +93,12 @@ __all__ = [
     "ARG_MEAN", "ARG_MULTIPLE_DST", "ARG_MULTIPLE_SRC", "ARG_SCALE", "ARG_SCRATCHPAD", "ARG_SHIFT",
     "ARG_SRC", "ARG_SRC_0", "ARG_SRC_1", "ARG_SRC_2", "ARG_TO", "ARG_VARIANCE", "ARG_WEIGHTS",
     "ARG_WEIGHTS_0", "ARG_WEIGHTS_1", "ARG_WORKSPACE", "BlobStore", "algorithm",
-    "batch_normalization_forward", "blob_store", "cache_stats", "clear_primitive_cache", "concat",
-    "convolution_forward", "engine", "error", "get_cache_dir", "get_cache_store", "get_cpu_tuning",
-    "get_primitive_cache_capacity", "get_primitive_cache_size", "get_verbose",
-    "layer_normalization_forward", "matmul", "memory", "normalization_flags", "pooling_forward",
-    "post_ops", "primitive", "primitive_attr", "primitive_cache_stats", "primitive_desc",
-    "prop_kind", "reorder", "set_cache_dir", "set_cache_store", "set_cpu_tuning",
-    "set_primitive_cache_capacity", "set_verbose", "set_verbose_timestamp", "softmax_forward",
-    "status", "stream", "version",
+    "batch_normalization_forward", "binary", "blob_store", "cache_stats", "clear_primitive_cache",
+    "concat", "convolution_forward", "eltwise_forward", "engine", "error", "get_cache_dir",
+    "get_cache_store", "get_cpu_tuning", "get_primitive_cache_capacity",
+    "get_primitive_cache_size", "get_verbose", "layer_normalization_forward", "matmul", "memory",
+    "normalization_flags", "pooling_forward", "post_ops", "primitive", "primitive_attr",
+    "primitive_cache_stats", "primitive_desc", "prop_kind", "reorder", "set_cache_dir",
+    "set_cache_store", "set_cpu_tuning", "set_primitive_cache_capacity", "set_verbose",
+    "set_verbose_timestamp", "softmax_forward", "status", "stream", "version",
 ]

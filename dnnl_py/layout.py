@@ -168,3 +168,39 @@ def host_view(md, handle) -> np.ndarray:
     if need == 0:
         return np.zeros(1, dtype)
     return np.lib.stride_tricks.as_strided(handle, (need,), (dtype.itemsize,))
+
+
+def elementwise_walk(dims, *strides) -> tuple:
+    """(dims, [strides of each operand]) of an elementwise loop over `dims` (eltwise,
+    binary): unit dims dropped, the rest ordered by the last operand's (dst's) strides,
+    outermost first, and merged where every operand is contiguous across them (a zero
+    stride, a broadcast, merges with zero). At least one dim."""
+    axes = sorted((i for i, n in enumerate(dims) if n != 1),
+                  key=lambda i: tuple(-s[i] for s in reversed(strides)))
+    out = []
+    for i in axes:
+        here = tuple(s[i] for s in strides)
+        if out and all(prev == s * dims[i] for prev, s in zip(out[-1][1], here)):
+            out[-1] = (out[-1][0] * dims[i], here)
+            continue
+        out.append((dims[i], here))
+    if not out:
+        out = [(1, tuple(0 for _ in strides))]
+    return [n for n, _ in out], [[s[k] for _, s in out] for k in range(len(strides))]
+
+
+def order_of(md) -> str:
+    """The dims of a plain layout as format tag letters, outermost first (stable for
+    equal strides)."""
+    nd = md.get_ndims()
+    return "".join("abcdefghijkl"[i] for i in sorted(range(nd), key=lambda i: -md.strides[i]))
+
+
+def follow_layout(md, like):
+    """md, or for `any` a dense layout in the order of `like` (concrete; row-major when
+    `like` is blocked: implementations take plain layouts). What eltwise's dst and
+    binary's src_1 and dst resolve to."""
+    if not md.is_any():
+        return md
+    order = order_of(like) if like.is_plain() else plain_order(md.get_ndims())
+    return plain_desc(md.dims, md.data_type, order)

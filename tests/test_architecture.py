@@ -22,7 +22,7 @@ LAYERS = [
     ["primitive_blob"],
     ["primitive"],
     ["convolution", "matmul", "reorder", "concat", "pooling", "softmax",
-     "layer_normalization", "batch_normalization"],  # one module per kind
+     "layer_normalization", "batch_normalization", "eltwise", "binary"],  # one module a kind
     ["ocl_interop", "__init__", "benchdnn.*", "cache.__main__"],
 ]
 ENGINES = ("cpu", "ocl")

@@ -70,7 +70,11 @@ def size(draw, lo=1, hi=5):
     return draw(st.integers(lo, hi))
 
 
-ALGS = [a for a in dnnl.algorithm if a.name.startswith("eltwise_")]
+# Near 0 (and near x.5 for round) these amplify a float32 accumulation's error without
+# bound against the float64 reference; tests/test_eltwise.py checks them on exact inputs.
+ILL_CONDITIONED = {"eltwise_log", "eltwise_sqrt", "eltwise_pow", "eltwise_round"}
+ALGS = [a for a in dnnl.algorithm
+        if a.name.startswith("eltwise_") and a.name not in ILL_CONDITIONED]
 BAD_NUMBERS = ["1", None, b"1", object(), True, [1.0]]
 
 

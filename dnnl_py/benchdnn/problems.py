@@ -204,7 +204,8 @@ def parse_matmul(text: str) -> MatmulDesc:
 
 # benchdnn's eltwise post-op names; dnnl_py's algorithm is "eltwise_" + name
 ELTWISE_NAMES = ("relu", "gelu_tanh", "gelu_erf", "tanh", "logistic", "swish", "linear",
-                 "clip")
+                 "clip", "exp", "log", "sqrt", "square", "abs", "pow", "soft_relu", "hardswish",
+                 "hardsigmoid", "elu", "round")
 
 
 def parse_post_ops(text: str) -> tuple:

@@ -15,6 +15,18 @@ ELTWISE = {
     "eltwise_swish": lambda x, a, b: x * expit(a * x),
     "eltwise_linear": lambda x, a, b: a * x + b,
     "eltwise_clip": lambda x, a, b: np.clip(x, a, b),
+    "eltwise_exp": lambda x, a, b: np.exp(x),
+    "eltwise_log": lambda x, a, b: np.log(x),
+    "eltwise_sqrt": lambda x, a, b: np.sqrt(x),
+    "eltwise_square": lambda x, a, b: x * x,
+    "eltwise_abs": lambda x, a, b: np.abs(x),
+    "eltwise_pow": lambda x, a, b: a * np.power(x, b),
+    "eltwise_soft_relu": lambda x, a, b: np.where(a * x < 88.72283172607421875,
+                                                  np.log1p(np.exp(a * x)), a * x) / a,
+    "eltwise_hardswish": lambda x, a, b: x * np.clip(a * x + b, 0, 1),
+    "eltwise_hardsigmoid": lambda x, a, b: np.clip(a * x + b, 0, 1),
+    "eltwise_elu": lambda x, a, b: np.where(x > 0, x, a * np.expm1(x)),
+    "eltwise_round": lambda x, a, b: np.rint(x),
 }
 
 # Columns of one im2col chunk, in elements: bounds the reference's memory (a 50-image
@@ -24,11 +36,12 @@ _COLUMN_CHUNK = 1 << 23
 
 def post_ops(x, dst_old, ops):
     """ops: [("eltwise", name, alpha, beta) | ("sum", scale)] applied in order."""
-    for op in ops:
-        if op[0] == "sum":
-            x = x + op[1] * dst_old
-        else:
-            x = ELTWISE[op[1]](x, op[2], op[3])
+    with np.errstate(all="ignore"):  # log(-1), x / 0: what the formulas give
+        for op in ops:
+            if op[0] == "sum":
+                x = x + op[1] * dst_old
+            else:
+                x = ELTWISE[op[1]](x, op[2], op[3])
     return x
 
 
@@ -76,10 +89,16 @@ def tolerance(k: int) -> float:
 
 def relative_error(out, ref) -> tuple[float, tuple]:
     """The largest error measured against the reference's scale, as benchdnn does, and
-    where it is."""
-    scale = max(1.0, float(np.abs(ref).max(initial=0.0)))
-    diff = np.abs(out - ref)
-    if not np.isfinite(out).all():
-        return float("inf"), np.unravel_index(int(np.argmin(np.isfinite(out))), out.shape)
+    where it is. Where the reference is NaN or +-inf (log of a negative value, an
+    overflow), the output must be the same (any NaN for a NaN); elsewhere a non-finite
+    output is an infinite error."""
+    out, ref = np.asarray(out), np.asarray(ref)
+    finite = np.isfinite(ref)
+    same = (out == ref) | (np.isnan(out) & np.isnan(ref))
+    wrong = (~finite & ~same) | (finite & ~np.isfinite(out))
+    if wrong.any():
+        return float("inf"), np.unravel_index(int(np.argmax(wrong)), out.shape)
+    scale = max(1.0, float(np.abs(ref[finite]).max(initial=0.0)))
+    diff = np.where(finite, np.abs(out - np.where(finite, ref, 0)), 0.0)
     at = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.size else ()
     return float(diff.max(initial=0.0)) / scale, tuple(int(i) for i in at)

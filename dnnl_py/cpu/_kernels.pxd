@@ -69,6 +69,23 @@ cdef extern from "dnnl_kernels.h" nogil:
                        float *dst, int64_t ld_dst, const float *bias, int64_t bias_rs,
                        int64_t bias_cs, const dnnl_post_ops_t *po)
 
+    # --- eltwise / binary ---
+    enum: DNNL_ELT_EXP, DNNL_ELT_LOG, DNNL_ELT_SQRT, DNNL_ELT_SQUARE, DNNL_ELT_ABS
+    enum: DNNL_ELT_POW, DNNL_ELT_SOFT_RELU, DNNL_ELT_HARDSWISH, DNNL_ELT_HARDSIGMOID
+    enum: DNNL_ELT_ELU, DNNL_ELT_ROUND
+    enum: DNNL_BIN_ADD, DNNL_BIN_SUB, DNNL_BIN_MUL, DNNL_BIN_DIV, DNNL_BIN_MAX, DNNL_BIN_MIN
+    enum: DNNL_BIN_GE, DNNL_BIN_GT, DNNL_BIN_LE, DNNL_BIN_LT, DNNL_BIN_EQ, DNNL_BIN_NE
+    ctypedef struct dnnl_elementwise_t:
+        int ndims
+        int64_t dims[DNNL_MAX_DIMS]
+        int64_t src0_s[DNNL_MAX_DIMS]
+        int64_t src1_s[DNNL_MAX_DIMS]
+        int64_t dst_s[DNNL_MAX_DIMS]
+    void dnnl_eltwise_fwd(const dnnl_elementwise_t *p, const float *src, float *dst,
+                          const dnnl_post_ops_t *po)
+    void dnnl_binary(const dnnl_elementwise_t *p, int op, const float *src0, const float *src1,
+                     float *dst, const dnnl_post_ops_t *po)
+
 # --- pooling / concat ---
 cdef extern from "dnnl_kernels.h" nogil:
     enum: DNNL_POOL_MAX, DNNL_POOL_AVG_INCLUDE, DNNL_POOL_AVG_EXCLUDE

@@ -30,7 +30,13 @@ def _check_abi():
          "DNNL_ELT_RELU": DNNL_ELT_RELU, "DNNL_ELT_GELU_TANH": DNNL_ELT_GELU_TANH,
          "DNNL_ELT_GELU_ERF": DNNL_ELT_GELU_ERF, "DNNL_ELT_TANH": DNNL_ELT_TANH,
          "DNNL_ELT_LOGISTIC": DNNL_ELT_LOGISTIC, "DNNL_ELT_SWISH": DNNL_ELT_SWISH,
-         "DNNL_ELT_LINEAR": DNNL_ELT_LINEAR, "DNNL_ELT_CLIP": DNNL_ELT_CLIP}
+         "DNNL_ELT_LINEAR": DNNL_ELT_LINEAR, "DNNL_ELT_CLIP": DNNL_ELT_CLIP,
+         "DNNL_ELT_EXP": DNNL_ELT_EXP, "DNNL_ELT_LOG": DNNL_ELT_LOG,
+         "DNNL_ELT_SQRT": DNNL_ELT_SQRT, "DNNL_ELT_SQUARE": DNNL_ELT_SQUARE,
+         "DNNL_ELT_ABS": DNNL_ELT_ABS, "DNNL_ELT_POW": DNNL_ELT_POW,
+         "DNNL_ELT_SOFT_RELU": DNNL_ELT_SOFT_RELU, "DNNL_ELT_HARDSWISH": DNNL_ELT_HARDSWISH,
+         "DNNL_ELT_HARDSIGMOID": DNNL_ELT_HARDSIGMOID, "DNNL_ELT_ELU": DNNL_ELT_ELU,
+         "DNNL_ELT_ROUND": DNNL_ELT_ROUND}
     py = {"DNNL_PO_ELTWISE": abi.POST_OP_ELTWISE, "DNNL_PO_SUM": abi.POST_OP_SUM,
           "DNNL_MAX_POST_OPS": abi.MAX_POST_OPS,
           **{"DNNL_" + abi.c_name(alg): i for alg, i in abi.ELTWISE_ID.items()}}
@@ -256,6 +262,84 @@ def copy_strided(dims, float[::1] src, int64_t src_off, src_strides, float[::1] 
     checked("dst", dst, dst_off + need_dst)
     with nogil:
         dnnl_copy_strided(nd, c_dims, &src[src_off], c_ss, &dst[dst_off], c_ds)
+
+
+# --- eltwise / binary ---
+def _check_binary_abi():
+    """The binary op ids against kernel_abi.BINARY_ID, as _check_abi does for eltwise."""
+    from .. import kernel_abi as abi
+    c = {"DNNL_BIN_ADD": DNNL_BIN_ADD, "DNNL_BIN_SUB": DNNL_BIN_SUB,
+         "DNNL_BIN_MUL": DNNL_BIN_MUL, "DNNL_BIN_DIV": DNNL_BIN_DIV,
+         "DNNL_BIN_MAX": DNNL_BIN_MAX, "DNNL_BIN_MIN": DNNL_BIN_MIN,
+         "DNNL_BIN_GE": DNNL_BIN_GE, "DNNL_BIN_GT": DNNL_BIN_GT, "DNNL_BIN_LE": DNNL_BIN_LE,
+         "DNNL_BIN_LT": DNNL_BIN_LT, "DNNL_BIN_EQ": DNNL_BIN_EQ, "DNNL_BIN_NE": DNNL_BIN_NE}
+    py = {"DNNL_" + abi.c_name(alg): i for alg, i in abi.BINARY_ID.items()}
+    if c != py:
+        raise ImportError("csrc/dnnl_kernels.h disagrees with dnnl_py/kernel_abi.py: "
+                          + ", ".join(f"{k} {c.get(k)} vs {py.get(k)}"
+                                      for k in sorted(set(c) | set(py)) if c.get(k) != py.get(k)))
+
+
+_check_binary_abi()
+
+
+cdef fill_walk(dnnl_elementwise_t *p, dims, src0_s, src1_s, dst_s):
+    """The walk's dims (outermost first, at least one) and each operand's strides."""
+    nd = len(dims)
+    if not 1 <= nd <= DNNL_MAX_DIMS:
+        raise ValueError(f"{nd} dims after merging (1 to {DNNL_MAX_DIMS})")
+    if len(src0_s) != nd or len(src1_s) != nd or len(dst_s) != nd:
+        raise ValueError("dims and strides disagree")
+    p.ndims = nd
+    for i in range(nd):
+        p.dims[i], p.src0_s[i], p.src1_s[i], p.dst_s[i] = dims[i], src0_s[i], src1_s[i], dst_s[i]
+
+
+cdef class EltwiseKernel:
+    """dst = post_ops(src) over a strided walk; the eltwise algorithm is post_ops[0]."""
+    cdef dnnl_elementwise_t p
+    cdef dnnl_post_ops_t po
+    cdef int64_t need_src, need_dst
+
+    def __init__(self, dims, src_strides, dst_strides, post_ops):
+        fill_walk(&self.p, dims, src_strides, [0] * len(dims), dst_strides)
+        fill_post_ops(&self.po, post_ops)
+        self.need_src, self.need_dst = extent(dims, src_strides), extent(dims, dst_strides)
+
+    def __call__(self, src, dst):
+        cdef float *s = checked("src", src, self.need_src)
+        cdef float *d = checked("dst", dst, self.need_dst)
+        if self.need_dst == 0:
+            return
+        with nogil:
+            dnnl_eltwise_fwd(&self.p, s, d, &self.po)
+
+
+cdef class BinaryKernel:
+    """dst = post_ops(op(src0, src1)) over a strided walk; src1 broadcasts by zero strides."""
+    cdef dnnl_elementwise_t p
+    cdef dnnl_post_ops_t po
+    cdef int op
+    cdef int64_t need_src0, need_src1, need_dst
+
+    def __init__(self, int op, dims, src0_strides, src1_strides, dst_strides, post_ops):
+        if not DNNL_BIN_ADD <= op <= DNNL_BIN_NE:
+            raise ValueError(f"binary op id {op} is not one of the kernels'")
+        fill_walk(&self.p, dims, src0_strides, src1_strides, dst_strides)
+        fill_post_ops(&self.po, post_ops)
+        self.op = op
+        self.need_src0 = extent(dims, src0_strides)
+        self.need_src1 = extent(dims, src1_strides)
+        self.need_dst = extent(dims, dst_strides)
+
+    def __call__(self, src0, src1, dst):
+        cdef float *a = checked("src_0", src0, self.need_src0)
+        cdef float *b = checked("src_1", src1, self.need_src1)
+        cdef float *d = checked("dst", dst, self.need_dst)
+        if self.need_dst == 0:
+            return
+        with nogil:
+            dnnl_binary(&self.p, self.op, a, b, d, &self.po)
 
 
 # --- pooling / concat ---

@@ -4,8 +4,10 @@ it defers to a later one (Impl.defers)."""
 from ..kinds import primitive_kind
 from . import (
     batch_normalization,
+    binary,
     concat,
     convolution,
+    eltwise,
     layer_normalization,
     matmul,
     pooling,
@@ -23,4 +25,6 @@ IMPLS = {
     primitive_kind.softmax: [softmax.SoftmaxPlain],
     primitive_kind.layer_normalization: [layer_normalization.LayerNormPlain],
     primitive_kind.batch_normalization: [batch_normalization.BatchNormPlain],
+    primitive_kind.eltwise: [eltwise.EltwiseSimple],
+    primitive_kind.binary: [binary.BinarySimple],
 }

@@ -7,6 +7,10 @@
  * cancelling for negative x, and gelu(-inf) = -inf * 0 = NaN as oneDNN's formula gives. */
 
 #if PO_COUNT > 0
+#define HARDSIGMOID(x, alpha, beta) ( \
+    (alpha) * (x) + (beta) <= 0.0f ? 0.0f : (alpha) * (x) + (beta) >= 1.0f ? 1.0f \
+    : (alpha) * (x) + (beta))
+/* alpha and beta come cast to x's type T: pow has no (vector, scalar) overload. */
 #define ELTWISE(alg, x, alpha, beta) ( \
       (alg) == ELT_RELU ? ((x) > 0.0f ? (x) : (alpha) * (x)) \
     : (alg) == ELT_GELU_TANH ? (x) / (1.0f + exp(-1.5957691216f * ((x) + 0.044715f * (x) * (x) * (x)))) \
@@ -16,23 +20,35 @@
     : (alg) == ELT_SWISH ? (x) / (1.0f + exp(-(alpha) * (x))) \
     : (alg) == ELT_LINEAR ? (alpha) * (x) + (beta) \
     : (alg) == ELT_CLIP ? ((x) < (alpha) ? (alpha) : (x) > (beta) ? (beta) : (x)) \
+    : (alg) == ELT_EXP ? exp(x) \
+    : (alg) == ELT_LOG ? log(x) \
+    : (alg) == ELT_SQRT ? sqrt(x) \
+    : (alg) == ELT_SQUARE ? (x) * (x) \
+    : (alg) == ELT_ABS ? fabs(x) \
+    : (alg) == ELT_POW ? (alpha) * pow((x), (beta)) \
+    : (alg) == ELT_SOFT_RELU ? ((alpha) * (x) < 88.72283172607421875f \
+                                ? log1p(exp((alpha) * (x))) : (alpha) * (x)) / (alpha) \
+    : (alg) == ELT_HARDSWISH ? (x) * HARDSIGMOID((x), (alpha), (beta)) \
+    : (alg) == ELT_HARDSIGMOID ? HARDSIGMOID((x), (alpha), (beta)) \
+    : (alg) == ELT_ELU ? ((x) > 0.0f ? (x) : (alpha) * expm1(x)) \
+    : (alg) == ELT_ROUND ? rint(x) \
     : (x))
-#define POST_OP(n, x, old) ((PO##n##_KIND) == PO_SUM ? (x) + (PO##n##_SCALE) * (old) \
-                            : ELTWISE(PO##n##_ALG, (x), (PO##n##_ALPHA), (PO##n##_BETA)))
+#define POST_OP(n, T, x, old) ((PO##n##_KIND) == PO_SUM ? (x) + (PO##n##_SCALE) * (old) \
+                               : ELTWISE(PO##n##_ALG, (x), (T)(PO##n##_ALPHA), (T)(PO##n##_BETA)))
 
 /* Only scalar and 8-wide types: no built-in may take a 16-wide vector (see igemm.cl). */
 #if PO_COUNT == 1
-#define APPLY_POST_OPS(x, old) x = POST_OP(0, x, old);
+#define APPLY_POST_OPS(T, x, old) x = POST_OP(0, T, x, old);
 #elif PO_COUNT == 2
-#define APPLY_POST_OPS(x, old) x = POST_OP(0, x, old); x = POST_OP(1, x, old);
+#define APPLY_POST_OPS(T, x, old) x = POST_OP(0, T, x, old); x = POST_OP(1, T, x, old);
 #elif PO_COUNT == 3
-#define APPLY_POST_OPS(x, old) x = POST_OP(0, x, old); x = POST_OP(1, x, old); \
-                               x = POST_OP(2, x, old);
+#define APPLY_POST_OPS(T, x, old) x = POST_OP(0, T, x, old); x = POST_OP(1, T, x, old); \
+                                  x = POST_OP(2, T, x, old);
 #else
-#define APPLY_POST_OPS(x, old) x = POST_OP(0, x, old); x = POST_OP(1, x, old); \
-                               x = POST_OP(2, x, old); x = POST_OP(3, x, old);
+#define APPLY_POST_OPS(T, x, old) x = POST_OP(0, T, x, old); x = POST_OP(1, T, x, old); \
+                                  x = POST_OP(2, T, x, old); x = POST_OP(3, T, x, old);
 #endif
-#define DEFINE_POST_OPS(T) static T post_ops_##T(T x, T old) { APPLY_POST_OPS(x, old) return x; }
+#define DEFINE_POST_OPS(T) static T post_ops_##T(T x, T old) { APPLY_POST_OPS(T, x, old) return x; }
 DEFINE_POST_OPS(float)
 DEFINE_POST_OPS(float8)
 #endif

@@ -1,0 +1,139 @@
+"""OpenCL eltwise (and what binary shares with it): one work-item per element over any
+plain strides, scalar code (kernels/walk.cl, eltwise.cl; the algorithm and post-ops
+from post_ops.cl). The program is built as ocl/gemm.py builds its own: in the build
+worker, launched once with the real launch shape, its binary kept for cache blobs."""
+from __future__ import annotations
+
+import pyopencl as cl
+
+from .._errors import error
+from ..impl import Decline, Impl
+from ..kernel_abi import ELTWISE_ID, POST_OP_ELTWISE, POST_OP_SUM
+from ..kinds import ARG_DST, ARG_SRC
+from ..layout import elementwise_walk
+from . import program as ocl_program
+from .gemm import ELTWISE_NAMES, MAX_POST_OPS, _float
+
+LOCAL = 64  # work-items per work-group
+
+
+def decline_blocked(**mds) -> None:
+    for name, md in mds.items():
+        if not md.is_plain():
+            raise Decline(f"{name}: {md.tag_str()} layout (plain layouts only)")
+
+
+def post_op_macros(ops: list) -> dict:
+    """post_ops.cl's macros for the kernel post-ops `ops` ((kind, alg, alpha, beta, scale))."""
+    if len(ops) > MAX_POST_OPS:
+        raise Decline(f"{len(ops)} post-ops with the algorithm (at most {MAX_POST_OPS})")
+    out = {"PO_COUNT": len(ops), "WITH_SUM": 0, "PO_SUM": POST_OP_SUM}
+    for n, (kind, alg, alpha, beta, scale) in enumerate(ops):
+        out.update({f"PO{n}_KIND": kind, f"PO{n}_ALG": alg, f"PO{n}_ALPHA": _float(alpha),
+                    f"PO{n}_BETA": _float(beta), f"PO{n}_SCALE": _float(scale)})
+        out["WITH_SUM"] |= int(kind == POST_OP_SUM)
+    out.update({name: i for i, name in ELTWISE_NAMES.items()})
+    return out
+
+
+def walk_macros(dims, src0, src1, dst) -> dict:
+    """walk.cl's macros (lists as comma-separated values, no spaces: one option each)."""
+    total = 1
+    for n in dims:
+        total *= n
+    return {"WALK_ND": len(dims), "WALK_TOTAL": f"{total}UL",
+            **{name: ",".join(f"{v}L" for v in values) for name, values in
+               (("WALK_DIMS", dims), ("WALK_SRC0", src0), ("WALK_SRC1", src1),
+                ("WALK_DST", dst))}}
+
+
+class ElementwiseKernel:
+    """The built program's one kernel: kernel(queue, *buffers) enqueues it over the walk."""
+
+    def __init__(self, name: str, total: int):
+        self.name, self.total = name, total
+        self.grid = -(-total // LOCAL) * LOCAL
+        self.program, self._binary = None, None
+
+    def launches(self, sizes: list) -> list:
+        if not self.total:
+            return []
+        return [[self.name, [self.grid], [LOCAL], [["buffer", n] for n in sizes]]]
+
+    def bind(self, program, binary) -> "ElementwiseKernel":
+        self.program, self._binary = program, binary
+        self.kernel = cl.Kernel(program, self.name)
+        return self
+
+    def __call__(self, queue, *buffers):
+        if self.total:
+            self.kernel(queue, (self.grid,), (LOCAL,), *buffers)
+
+    def binary(self) -> bytes:
+        if self._binary is None:  # costly on PoCL: only when a blob asks
+            self._binary = ocl_program.binary(self.program)
+        return self._binary
+
+
+class _OclElementwise(Impl):
+    """What eltwise and binary share: the program's build, from source or a blob.
+    Subclasses give kernel_name, sources, _arg_order, and _macros()."""
+    kernel_name = "?"
+    sources: tuple = ()
+    _arg_order: tuple = ()
+
+    def _macros(self) -> dict:
+        raise NotImplementedError
+
+    def _total(self) -> int:
+        total = 1
+        for n in self.descs[ARG_DST].dims:
+            total *= n
+        return total
+
+    def _options(self) -> str:
+        return " ".join(f"-D{name}={value}" for name, value in self._macros().items())
+
+    def make_kernel(self, params: tuple):
+        rt = self.runtime
+        kernel = ElementwiseKernel(self.kernel_name, self._total())
+        sizes = [self.descs[arg].get_size() for arg in self._arg_order]
+        try:
+            built = ocl_program.build(rt.device, rt.context, ocl_program.source(*self.sources),
+                                      self._options(), kernel.launches(sizes), self.name)
+        except error as e:
+            raise Decline(str(e)) from None
+        return kernel.bind(*built)
+
+    def kernel_from_blob(self, params: tuple, records: dict, what: str):
+        rt = self.runtime
+        data = records.get("program", b"")
+        program = ocl_program.from_binary(rt.context, rt.device, data, self._options(), what)
+        return ElementwiseKernel(self.kernel_name, self._total()).bind(program, data)
+
+    def blob_records(self, kernel) -> dict:
+        return {"program": kernel.binary()}
+
+
+class EltwiseRef(_OclElementwise):
+    """Any plain strides, one work-item per element; src may be dst (in place)."""
+    name = "ocl:ref:any"
+    reference = True
+    kernel_name = "eltwise_fwd"
+    sources = ("post_ops.cl", "walk.cl", "eltwise.cl")
+    _arg_order = (ARG_SRC, ARG_DST)
+
+    @classmethod
+    def create(cls, rt, p, post_ops):
+        decline_blocked(src=p.src, dst=p.dst)
+        impl = cls(rt, p, {ARG_SRC: p.src, ARG_DST: p.dst}, post_ops)
+        impl.ops = [(POST_OP_ELTWISE, ELTWISE_ID[p.alg], p.alpha, p.beta, 0.0), *post_ops]
+        post_op_macros(impl.ops)  # declines what the kernel cannot take
+        return impl
+
+    def _macros(self) -> dict:
+        p = self.problem
+        dims, (ss, ds) = elementwise_walk(p.src.dims, p.src.strides, p.dst.strides)
+        return {**walk_macros(dims, ss, [0] * len(dims), ds), **post_op_macros(self.ops)}
+
+
