@@ -20,7 +20,7 @@ class BinaryRef(_OclElementwise):
     name = "ocl:ref:any"
     reference = True
     kernel_name = "binary"
-    sources = ("post_ops.cl", "walk.cl", "binary.cl")
+    program_sources = ("post_ops.cl", "walk.cl", "binary.cl")
     _arg_order = (ARG_SRC_0, ARG_SRC_1, ARG_DST)
 
     @classmethod

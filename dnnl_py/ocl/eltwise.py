@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import pyopencl as cl
 
-from .._errors import error
-from ..impl import Decline, Impl
+from ..impl import Decline
 from ..kernel_abi import ELTWISE_ID, POST_OP_ELTWISE, POST_OP_SUM
 from ..kinds import ARG_DST, ARG_SRC
 from ..layout import elementwise_walk
 from . import program as ocl_program
 from .gemm import ELTWISE_NAMES, MAX_POST_OPS, _float
+from .program_impl import OclProgramImpl
 
 LOCAL = 64  # work-items per work-group
 
@@ -75,11 +75,10 @@ class ElementwiseKernel:
         return self._binary
 
 
-class _OclElementwise(Impl):
+class _OclElementwise(OclProgramImpl):
     """What eltwise and binary share: the program's build, from source or a blob.
-    Subclasses give kernel_name, sources, _arg_order, and _macros()."""
+    Subclasses give kernel_name, program_sources, _arg_order, and _macros()."""
     kernel_name = "?"
-    sources: tuple = ()
     _arg_order: tuple = ()
 
     def _macros(self) -> dict:
@@ -94,25 +93,14 @@ class _OclElementwise(Impl):
     def _options(self) -> str:
         return " ".join(f"-D{name}={value}" for name, value in self._macros().items())
 
-    def make_kernel(self, params: tuple):
-        rt = self.runtime
-        kernel = ElementwiseKernel(self.kernel_name, self._total())
-        sizes = [self.descs[arg].get_size() for arg in self._arg_order]
-        try:
-            built = ocl_program.build(rt.device, rt.context, ocl_program.source(*self.sources),
-                                      self._options(), kernel.launches(sizes), self.name)
-        except error as e:
-            raise Decline(str(e)) from None
-        return kernel.bind(*built)
+    def program_options(self, params: tuple) -> str:
+        return self._options()
 
-    def kernel_from_blob(self, params: tuple, records: dict, what: str):
-        rt = self.runtime
-        data = records.get("program", b"")
-        program = ocl_program.from_binary(rt.context, rt.device, data, self._options(), what)
-        return ElementwiseKernel(self.kernel_name, self._total()).bind(program, data)
+    def new_kernel(self, params: tuple) -> ElementwiseKernel:
+        return ElementwiseKernel(self.kernel_name, self._total())
 
-    def blob_records(self, kernel) -> dict:
-        return {"program": kernel.binary()}
+    def launch_args(self) -> tuple:
+        return ([self.descs[arg].get_size() for arg in self._arg_order],)
 
 
 class EltwiseRef(_OclElementwise):
@@ -120,7 +108,7 @@ class EltwiseRef(_OclElementwise):
     name = "ocl:ref:any"
     reference = True
     kernel_name = "eltwise_fwd"
-    sources = ("post_ops.cl", "walk.cl", "eltwise.cl")
+    program_sources = ("post_ops.cl", "walk.cl", "eltwise.cl")
     _arg_order = (ARG_SRC, ARG_DST)
 
     @classmethod

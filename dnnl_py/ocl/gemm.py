@@ -10,19 +10,18 @@ from that binary: no compile at all.
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
 
 import numpy as np
 import pyopencl as cl
 
-from .._errors import error, invalid
-from ..impl import Decline, Impl, plain_or_decline
+from ..impl import Decline, plain_or_decline
 from ..kernel_abi import ELTWISE_ID, POST_OP_SUM, c_name
 from ..kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS
 from ..layout import simplify_plan
 from ..memory_desc import plain_order
 from . import program as ocl_program
+from .program_impl import OclProgramImpl
 
 MAX_POST_OPS = 4
 MAX_BATCH_DIMS = 4
@@ -148,7 +147,7 @@ def _rows(macros: dict) -> int:
     return macros["MB"] * macros["OD"] * macros["OH"] * macros["OW"]
 
 
-class _OclGemm(Impl):
+class _OclGemm(OclProgramImpl):
     """What the convolution and matmul implementations share: params, program build,
     blob records. Subclasses fill macros() from their problem."""
     kernel_class = GemmKernel
@@ -192,41 +191,20 @@ class _OclGemm(Impl):
         return [None if self.descs.get(arg) is None else self.descs[arg].get_size()
                 for arg in (ARG_SRC, ARG_WEIGHTS, ARG_BIAS, ARG_DST)]
 
-    def make_kernel(self, params: tuple):
-        """Builds the program (in the build worker, see ocl/program.py); a build that fails
-        declines to the next implementation in the list (the reference, last)."""
-        rt = self.runtime
-        kernel = self.kernel_class(rt, self.macros, params)
-        try:
-            built = ocl_program.build(rt.device, rt.context, ocl_program.source(*kernel.sources),
-                                      self._options(params), kernel.launches(self._sizes()),
-                                      self.name)
-        except error as e:
-            raise Decline(str(e)) from None
-        return kernel.bind(*built)
+    # the program (ocl/program_impl.py)
 
-    def _build_id(self, params: tuple) -> bytes:
-        """What a program binary was built from: its source and options (the blocking)."""
-        text = ocl_program.source(*self.kernel_class.sources) + "\0" + self._options(params)
-        return hashlib.sha256(text.encode()).hexdigest().encode()
+    @property
+    def program_sources(self) -> tuple:
+        return self.kernel_class.sources
 
-    def kernel_from_blob(self, params: tuple, records: dict, what: str):
-        """The kernel of a blob's binary, refused unless the binary was built from this
-        implementation's source with these options: a binary of another blocking would
-        run with the wrong launch geometry."""
-        if records.get("build") != self._build_id(params):
-            raise invalid(f"{what}: its program was built from another source or options")
-        rt = self.runtime
-        data = records.get("program", b"")
-        program = ocl_program.from_binary(rt.context, rt.device, data, self._options(params),
-                                          what)
-        try:
-            return self.kernel_class(rt, self.macros, params).bind(program, data)
-        except cl.Error as e:
-            raise invalid(f"{what}: the program binary lacks its kernel ({e})") from None
+    def program_options(self, params: tuple) -> str:
+        return self._options(params)
 
-    def blob_records(self, kernel) -> dict:
-        return {"program": kernel.binary(), "build": self._build_id(kernel.params)}
+    def new_kernel(self, params: tuple):
+        return self.kernel_class(self.runtime, self.macros, params)
+
+    def launch_args(self) -> tuple:
+        return (self._sizes(),)
 
 
 def _window_leaves_input(m: dict) -> bool:

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import pyopencl as cl
 
-from .._errors import error
-from ..impl import Decline, Impl
 from ..kinds import ARG_DST, ARG_SRC, algorithm
 from . import program as ocl_program
+from .program_impl import OclProgramImpl
 
 LOCAL = 64  # work-items per work-group
 ALG_ID = {algorithm.pooling_max: 0, algorithm.pooling_avg_include_padding: 1,
@@ -42,10 +41,11 @@ class PoolKernel:
         return self._binary
 
 
-class PoolRef(Impl):
+class PoolRef(OclProgramImpl):
     """Any plain layouts; scalar loops over the window's taps in the source."""
     name = "ocl:ref:any"
     reference = True
+    program_sources = ("pool.cl",)
 
     @classmethod
     def create(cls, rt, p, post_ops):
@@ -66,21 +66,11 @@ class PoolRef(Impl):
         p = self.problem
         return PoolKernel(p.mb * p.c * p.o[0] * p.o[1] * p.o[2])
 
-    def make_kernel(self, params: tuple):
-        rt, kernel = self.runtime, self._kernel()
-        sizes = (self.descs[ARG_SRC].get_size(), self.descs[ARG_DST].get_size())
-        try:
-            built = ocl_program.build(rt.device, rt.context, ocl_program.source("pool.cl"),
-                                      self._options(), kernel.launches(*sizes), self.name)
-        except error as e:
-            raise Decline(str(e)) from None
-        return kernel.bind(*built)
+    def program_options(self, params: tuple) -> str:
+        return self._options()
 
-    def kernel_from_blob(self, params: tuple, records: dict, what: str):
-        rt = self.runtime
-        data = records.get("program", b"")
-        program = ocl_program.from_binary(rt.context, rt.device, data, self._options(), what)
-        return self._kernel().bind(program, data)
+    def new_kernel(self, params: tuple) -> PoolKernel:
+        return self._kernel()
 
-    def blob_records(self, kernel) -> dict:
-        return {"program": kernel.binary()}
+    def launch_args(self) -> tuple:
+        return self.descs[ARG_SRC].get_size(), self.descs[ARG_DST].get_size()

@@ -10,10 +10,10 @@ import functools
 
 import pyopencl as cl
 
-from .._errors import error
-from ..impl import Decline, Impl
+from ..impl import Decline
 from ..kinds import ARG_DST, ARG_SRC
 from . import program as ocl_program
+from .program_impl import OclProgramImpl
 
 MAX_DIMS = 6
 LOCAL = 16  # work-items per work-group
@@ -48,8 +48,9 @@ class _Kernel:
         return self._binary
 
 
-class _OclReduce(Impl):
+class _OclReduce(OclProgramImpl):
     reference = True
+    program_sources = ("norm.cl",)
     kernel_name = "?"
     kernel_args: tuple = ()
 
@@ -90,24 +91,14 @@ class _OclReduce(Impl):
     def _new_kernel(self) -> _Kernel:
         return _Kernel(self.kernel_name, self.split.points, self.kernel_args)
 
-    def make_kernel(self, params: tuple):
-        rt, kernel = self.runtime, self._new_kernel()
-        sizes = {a: md.get_size() for a, md in self.descs.items() if md is not None}
-        try:
-            built = ocl_program.build(rt.device, rt.context, ocl_program.source("norm.cl"),
-                                      self._options(), kernel.launches(sizes), self.name)
-        except error as e:
-            raise Decline(str(e)) from None
-        return kernel.bind(*built)
+    def program_options(self, params: tuple) -> str:
+        return self._options()
 
-    def kernel_from_blob(self, params: tuple, records: dict, what: str):
-        rt = self.runtime
-        data = records.get("program", b"")
-        program = ocl_program.from_binary(rt.context, rt.device, data, self._options(), what)
-        return self._new_kernel().bind(program, data)
+    def new_kernel(self, params: tuple) -> _Kernel:
+        return self._new_kernel()
 
-    def blob_records(self, kernel) -> dict:
-        return {"program": kernel.binary()}
+    def launch_args(self) -> tuple:
+        return ({a: md.get_size() for a, md in self.descs.items() if md is not None},)
 
 
 class SoftmaxRef(_OclReduce):
