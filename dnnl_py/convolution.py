@@ -11,6 +11,7 @@ from .kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS, algorithm, primitive
 from .layout import check_dst
 from .memory_desc import data_type, desc, plain_order
 from .primitive import primitive, primitive_desc
+from .spatial import act_strides, ints, pad3, window_str
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,8 @@ class ConvProblem:
         return self.o[0] * self.o[1] * self.o[2]
 
     def act_strides(self, md: desc) -> tuple:
-        """(n, c, d, h, w) strides of an activation; absent spatial dims get stride 0."""
-        return (md.strides[0], md.strides[1]) + (0,) * (3 - self.ndims_spatial) + md.strides[2:]
+        """(n, c, d, h, w) strides of an activation (spatial.act_strides)."""
+        return act_strides(md, self.ndims_spatial)
 
     def wei_strides(self, md: desc) -> tuple:
         """(g, o, i, d, h, w) strides of the weights; g's is 0 without groups."""
@@ -76,25 +77,7 @@ class ConvProblem:
         mb1_ic64oc64_ih56oh56kh3sh1dh0ph1_iw56... (g<n> only with groups)."""
         groups = f"g{self.g}" if self.g > 1 else ""
         parts = [f"mb{self.mb}_{groups}ic{self.ic * self.g}oc{self.oc * self.g}"]
-        for j, axis in enumerate("dhw"):
-            if j >= 3 - self.ndims_spatial:
-                parts.append(f"i{axis}{self.i[j]}o{axis}{self.o[j]}k{axis}{self.k[j]}"
-                             f"s{axis}{self.s[j]}d{axis}{self.dil[j]}p{axis}{self.pl[j]}")
-        return "_".join(parts)
-
-
-def _ints(name: str, values, n: int) -> tuple:
-    try:
-        out = tuple(int(v) for v in values)
-    except (TypeError, ValueError):
-        raise invalid(f"{name}: expected {n} integers, got {values!r}") from None
-    if len(out) != n:
-        raise invalid(f"{name}: expected {n} values for {n} spatial dims, got {list(out)}")
-    return out
-
-
-def _pad3(t: tuple, fill: int) -> tuple:
-    return (fill,) * (3 - len(t)) + t
+        return "_".join(parts + window_str(self))
 
 
 def make_problem(aprop_kind, aalgorithm, src: desc, weights: desc, bias: Optional[desc],
@@ -120,8 +103,8 @@ def make_problem(aprop_kind, aalgorithm, src: desc, weights: desc, bias: Optiona
     elif len(wd) != nd + 1:
         raise invalid(f"weights: {len(wd)} dims, expected {nd} (or {nd + 1} with groups)")
     g, oc, ic, k = wd[0], wd[1], wd[2], tuple(wd[3:])
-    s, dil = _ints("strides", strides, sp), _ints("dilates", dilates, sp)
-    pl, pr = _ints("padding_l", padding_l, sp), _ints("padding_r", padding_r, sp)
+    s, dil = ints("strides", strides, sp), ints("dilates", dilates, sp)
+    pl, pr = ints("padding_l", padding_l, sp), ints("padding_r", padding_r, sp)
     # padding_r may be negative (oneDNN allows it: the last rows are not read)
     if any(v < 1 for v in s) or any(v < 0 for v in dil + pl):
         raise invalid(f"strides {list(s)} must be >= 1; dilates {list(dil)} and padding_l "
@@ -145,9 +128,9 @@ def make_problem(aprop_kind, aalgorithm, src: desc, weights: desc, bias: Optiona
     for name, md in (("src", src), ("weights", weights), ("bias", bias), ("dst", dst)):
         if md is not None and md.data_type != data_type.f32:
             raise unimplemented(f"{name}: data type {md.data_type.name} (f32 only)")
-    return ConvProblem(aprop_kind, aalgorithm, src, weights, bias, dst, mb, g, ic, oc, _pad3(i, 1),
-                       _pad3(o, 1), _pad3(k, 1), _pad3(s, 1), _pad3(dil, 0), _pad3(pl, 0),
-                       _pad3(pr, 0))
+    return ConvProblem(aprop_kind, aalgorithm, src, weights, bias, dst, mb, g, ic, oc, pad3(i, 1),
+                       pad3(o, 1), pad3(k, 1), pad3(s, 1), pad3(dil, 0), pad3(pl, 0),
+                       pad3(pr, 0))
 
 
 class convolution_forward(primitive):

@@ -12,6 +12,7 @@ from .kinds import ARG_DST, ARG_SRC, algorithm, primitive_kind, prop_kind
 from .layout import check_dst
 from .memory_desc import data_type, desc, plain_order
 from .primitive import primitive, primitive_desc
+from .spatial import act_strides, ints, pad3, window_str
 
 ALGORITHMS = (algorithm.pooling_max, algorithm.pooling_avg_include_padding,
               algorithm.pooling_avg_exclude_padding)
@@ -40,8 +41,8 @@ class PoolProblem:
         return self.src.get_ndims() - 2
 
     def act_strides(self, md: desc) -> tuple:
-        """(n, c, d, h, w) strides of src or dst; absent spatial dims get stride 0."""
-        return (md.strides[0], md.strides[1]) + (0,) * (3 - self.ndims_spatial) + md.strides[2:]
+        """(n, c, d, h, w) strides of src or dst (spatial.act_strides)."""
+        return act_strides(md, self.ndims_spatial)
 
     def layouts(self) -> dict:
         """{ARG_SRC, ARG_DST: layout} every engine's implementation takes: `any` src is
@@ -58,25 +59,7 @@ class PoolProblem:
         """benchdnn's pool problem syntax, as oneDNN's verbose prints it:
         mb2ic16_ih10oh5kh2sh2dh0ph0_iw10ow5kw2sw2dw0pw0."""
         parts = [f"mb{self.mb}ic{self.c}"]
-        for j, axis in enumerate("dhw"):
-            if j >= 3 - self.ndims_spatial:
-                parts.append(f"i{axis}{self.i[j]}o{axis}{self.o[j]}k{axis}{self.k[j]}"
-                             f"s{axis}{self.s[j]}d{axis}{self.dil[j]}p{axis}{self.pl[j]}")
-        return "_".join(parts)
-
-
-def _ints(name: str, values, n: int) -> tuple:
-    try:
-        out = tuple(int(v) for v in values)
-    except (TypeError, ValueError):
-        raise invalid(f"{name}: expected {n} integers, got {values!r}") from None
-    if len(out) != n:
-        raise invalid(f"{name}: expected {n} values for {n} spatial dims, got {list(out)}")
-    return out
-
-
-def _pad3(t: tuple, fill: int) -> tuple:
-    return (fill,) * (3 - len(t)) + t
+        return "_".join(parts + window_str(self))
 
 
 def _empty_window(i: int, o: int, k: int, s: int, dil: int, pl: int) -> Optional[int]:
@@ -111,9 +94,9 @@ def make_problem(aprop_kind, aalgorithm, src: desc, dst: desc, strides, kernel, 
     sp = nd - 2
     if dst.get_ndims() != nd:
         raise invalid(f"dst: {dst.get_ndims()} dims, src has {nd}")
-    s, k = _ints("strides", strides, sp), _ints("kernel", kernel, sp)
-    dil = _ints("dilation", dilation, sp)
-    pl, pr = _ints("padding_l", padding_l, sp), _ints("padding_r", padding_r, sp)
+    s, k = ints("strides", strides, sp), ints("kernel", kernel, sp)
+    dil = ints("dilation", dilation, sp)
+    pl, pr = ints("padding_l", padding_l, sp), ints("padding_r", padding_r, sp)
     if any(v < 1 for v in s):
         raise invalid(f"strides: {list(s)} must be >= 1")
     if any(v < 1 for v in k):
@@ -144,8 +127,8 @@ def make_problem(aprop_kind, aalgorithm, src: desc, dst: desc, strides, kernel, 
     for name, md in (("src", src), ("dst", dst)):
         if md.data_type != data_type.f32:
             raise unimplemented(f"{name}: data type {md.data_type.name} (f32 only)")
-    return PoolProblem(aprop_kind, aalgorithm, src, dst, mb, c, _pad3(i, 1), _pad3(o, 1),
-                       _pad3(k, 1), _pad3(s, 1), _pad3(dil, 0), _pad3(pl, 0), _pad3(pr, 0))
+    return PoolProblem(aprop_kind, aalgorithm, src, dst, mb, c, pad3(i, 1), pad3(o, 1),
+                       pad3(k, 1), pad3(s, 1), pad3(dil, 0), pad3(pl, 0), pad3(pr, 0))
 
 
 class pooling_forward(primitive):
