@@ -41,6 +41,14 @@ class ConcatProblem:
         return plain_or_decline(desc(self.dst_dims, self.srcs[0].data_type,
                                      format_tag.any), order)
 
+    def resolved(self) -> tuple:
+        """(descs by execute argument, copy plans): what every engine's implementation
+        starts from."""
+        dst = self.dst_layout()
+        descs = {ARG_MULTIPLE_SRC + i: md for i, md in enumerate(self.srcs)}
+        descs[ARG_DST] = dst
+        return descs, self.copy_plans(dst)
+
     def copy_plans(self, dst: desc) -> list:
         """(plan, dst offset in elements) of each source's copy into dst (plain); a
         source whose blocking cannot be one strided copy declines."""

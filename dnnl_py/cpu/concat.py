@@ -3,7 +3,6 @@ its slice of dst."""
 from __future__ import annotations
 
 from ..impl import Impl
-from ..kinds import ARG_DST, ARG_MULTIPLE_SRC
 from . import _kernels
 
 
@@ -12,11 +11,9 @@ class ConcatStrided(Impl):
 
     @classmethod
     def create(cls, rt, p, post_ops):
-        dst = p.dst_layout()
-        descs = {ARG_MULTIPLE_SRC + i: md for i, md in enumerate(p.srcs)}
-        descs[ARG_DST] = dst
+        descs, plans = p.resolved()
         impl = cls(rt, p, descs, post_ops)
-        impl.plans = p.copy_plans(dst)
+        impl.plans = plans
         return impl
 
     def make_kernel(self, params: tuple):

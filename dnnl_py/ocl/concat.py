@@ -3,7 +3,6 @@ slice of dst."""
 from __future__ import annotations
 
 from ..impl import Decline, Impl
-from ..kinds import ARG_DST, ARG_MULTIPLE_SRC
 from .strided_copy import MAX_DIMS
 
 
@@ -12,11 +11,9 @@ class ConcatStrided(Impl):
 
     @classmethod
     def create(cls, rt, p, post_ops):
-        dst = p.dst_layout()
-        descs = {ARG_MULTIPLE_SRC + i: md for i, md in enumerate(p.srcs)}
-        descs[ARG_DST] = dst
+        descs, plans = p.resolved()
         impl = cls(rt, p, descs, post_ops)
-        impl.plans = p.copy_plans(dst)
+        impl.plans = plans
         if any(len(dims) > MAX_DIMS for (dims, _, _), _ in impl.plans):
             raise Decline(f"more than {MAX_DIMS} dims to copy")
         return impl
