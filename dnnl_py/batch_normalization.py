@@ -20,7 +20,7 @@ from .kinds import (
     primitive_kind,
     prop_kind,
 )
-from .layer_normalization import check_epsilon, check_flags, flags_str
+from .layer_normalization import NormFlags, check_epsilon, check_flags, flags_str
 from .memory_desc import data_type, desc, plain_desc
 from .primitive import primitive, primitive_desc
 from .reduction import Split, resolve_data, split
@@ -32,24 +32,13 @@ _BNORM_FLAGS = (normalization_flags.use_global_stats | normalization_flags.use_s
 
 
 @dataclass(frozen=True)
-class BatchNormProblem:
+class BatchNormProblem(NormFlags):
     prop_kind: prop_kind
     src: desc
     dst: desc
     epsilon: float
     flags: int
 
-    @property
-    def global_stats(self) -> bool:
-        return bool(self.flags & normalization_flags.use_global_stats)
-
-    @property
-    def use_scale(self) -> bool:
-        return bool(self.flags & normalization_flags.use_scale)
-
-    @property
-    def use_shift(self) -> bool:
-        return bool(self.flags & normalization_flags.use_shift)
 
     @property
     def relu(self) -> bool:

@@ -61,13 +61,8 @@ def flags_str(flags: int) -> str:
     return "".join(letter for flag, letter in _FLAG_LETTERS if flags & flag)
 
 
-@dataclass(frozen=True)
-class LayerNormProblem:
-    prop_kind: prop_kind
-    src: desc
-    dst: desc
-    stat: desc  # mean/variance layout (row-major when the user gave none)
-    epsilon: float
+class NormFlags:
+    """The normalization_flags both normalization problems read from their `flags`."""
     flags: int
 
     @property
@@ -81,6 +76,17 @@ class LayerNormProblem:
     @property
     def use_shift(self) -> bool:
         return bool(self.flags & normalization_flags.use_shift)
+
+
+@dataclass(frozen=True)
+class LayerNormProblem(NormFlags):
+    prop_kind: prop_kind
+    src: desc
+    dst: desc
+    stat: desc  # mean/variance layout (row-major when the user gave none)
+    epsilon: float
+    flags: int
+
 
     relu = False  # fuse_norm_relu is batch normalization's
 
