@@ -17,7 +17,7 @@ typedef struct { int kind, alg; float alpha, beta, scale; } dnnl_post_op_t;
 typedef struct { int len; dnnl_post_op_t ops[DNNL_MAX_POST_OPS]; } dnnl_post_ops_t;
 
 /* The BLAS linked in (OpenBLAS's configuration string: version, core, threading) and
- * the threads it runs a GEMM with. */
+ * the threads it runs one call with: 1, dnnl_sgemm_rm splits a GEMM over OpenMP's. */
 const char *dnnl_blas_config(void);
 int dnnl_blas_threads(void);
 

@@ -58,10 +58,7 @@ def torch_times(cases: list, max_ms: float, fix_times: int = 0) -> Optional[list
     import importlib.util
     if importlib.util.find_spec("torch") is None:
         return None
-    from ..cpu import USER_OMP_WAIT_POLICY
     env = dict(os.environ)
-    if USER_OMP_WAIT_POLICY is None:  # dnnl_py's own setting: not torch's
-        env.pop("OMP_WAIT_POLICY", None)
     request = {"max_ms": max_ms, "fix_times": fix_times,
                "problems": [_torch_request(c) for c in cases]}
     done = subprocess.run([sys.executable, str(HERE / "torch_times.py")], env=env, text=True,
