@@ -36,14 +36,21 @@ __attribute__((constructor)) static void blas_single_threaded(void) {
  * (a few microseconds) would cost more than the second thread saves. */
 #define PARALLEL_MIN_MACS (1 << 18)
 
+int dnnl_sgemm_rm_refuses(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                          int64_t lda, int64_t ldb, int64_t ldc) {
+    if (m > INT_MAX || n > INT_MAX || k > INT_MAX) return 1;
+    return (trans_a ? leading_dim(lda, k, m) : leading_dim(lda, m, k)) < 0
+           || (trans_b ? leading_dim(ldb, n, k) : leading_dim(ldb, k, n)) < 0
+           || leading_dim(ldc, m, n) < 0;
+}
+
 int dnnl_sgemm_rm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                   const float *a, int64_t lda, const float *b, int64_t ldb,
                   float beta, float *c, int64_t ldc) {
-    if (m > INT_MAX || n > INT_MAX || k > INT_MAX) return -1;
-    int ilda = trans_a ? leading_dim(lda, k, m) : leading_dim(lda, m, k);
-    int ildb = trans_b ? leading_dim(ldb, n, k) : leading_dim(ldb, k, n);
-    int ildc = leading_dim(ldc, m, n);
-    if (ilda < 0 || ildb < 0 || ildc < 0) return -1;
+    if (dnnl_sgemm_rm_refuses(trans_a, trans_b, m, n, k, lda, ldb, ldc)) return -1;
+    const int ilda = trans_a ? leading_dim(lda, k, m) : leading_dim(lda, m, k);
+    const int ildb = trans_b ? leading_dim(ldb, n, k) : leading_dim(ldb, k, n);
+    const int ildc = leading_dim(ldc, m, n);
     if (m == 0 || n == 0) return 0;
     if (k == 0) { /* BLAS would still scale C by beta; be explicit */
         for (int64_t i = 0; i < m; ++i)
