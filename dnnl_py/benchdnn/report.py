@@ -220,9 +220,15 @@ def markdown(results: dict, command: str, images: str) -> str:
     return "\n".join(out) + "\n"
 
 
+# What follows this line in an existing report is written by other tools and by hand
+# (docs/performance.md's "vs oneDNN" and "Run-order effects"): a new report keeps it.
+KEEP_MARKER = "<!-- kept when --report rewrites this file -->"
+
+
 def write_report(target: str, cases: list, max_ms: float, fix_times: int = 0,
                  command: Optional[str] = None) -> Path:
-    """Measures `cases` and writes the report; returns the Markdown file's path."""
+    """Measures `cases` and writes the report, keeping whatever follows KEEP_MARKER in
+    the file it replaces; returns the Markdown file's path."""
     md_path, images = _paths(target)
     images.mkdir(parents=True, exist_ok=True)
     results = measure(cases, max_ms, fix_times)
@@ -230,5 +236,8 @@ def write_report(target: str, cases: list, max_ms: float, fix_times: int = 0,
     _plot_creation(results, images / "creation.png")
     command = command or "python -m dnnl_py.benchdnn " + shlex.join(sys.argv[1:])
     rel = os.path.relpath(images, md_path.parent)
-    md_path.write_text(markdown(results, command, "" if rel == "." else rel + "/"))
+    old = md_path.read_text() if md_path.exists() else ""
+    kept = old[old.index(KEEP_MARKER):] if KEEP_MARKER in old else ""
+    md_path.write_text(markdown(results, command, "" if rel == "." else rel + "/")
+                       + ("\n" + kept if kept else ""))
     return md_path
