@@ -199,7 +199,7 @@ def markdown(results: dict, command: str, images: str) -> str:
            + " | dnnl cpu / best reference |",
            "|---|---:|" + "---:|" * len(columns) + "---:|"]
     for r in rows:
-        cells = [f"{r['gflop'] / r['ms'][c] * 1e3:.1f}" if c in r["ms"] else "-"
+        cells = [_gflops_str(r["gflop"] / r["ms"][c] * 1e3) if c in r["ms"] else "-"
                  for c in columns]
         best = min(r["ms"][c] for c in refs)
         ratio = f"{best / r['ms']['dnnl cpu']:.2f}x" if "dnnl cpu" in r["ms"] else "-"
@@ -223,6 +223,12 @@ def markdown(results: dict, command: str, images: str) -> str:
 # What follows this line in an existing report is written by other tools and by hand
 # (docs/performance.md's "vs oneDNN" and "Run-order effects"): a new report keeps it.
 KEEP_MARKER = "<!-- kept when --report rewrites this file -->"
+
+
+def _gflops_str(value: float) -> str:
+    """One decimal, or two significant digits below 0.1: a tiny problem timed during a
+    slow spell shows how slow, not 0.0."""
+    return f"{value:.1f}" if value >= 0.1 else f"{value:.2g}"
 
 
 def write_report(target: str, cases: list, max_ms: float, fix_times: int = 0,
