@@ -161,6 +161,7 @@ int dnnl_matmul_gemm_batched(const dnnl_matmul_t *p, int64_t rows_per_chunk, int
         return -1;
     const int64_t chunks = (p->m + rows_per_chunk - 1) / rows_per_chunk;
     const int64_t tiles = batch_count(p) * chunks, acc_size = rows_per_chunk * p->n;
+    if (tiles == 0) return 0;
     threads = (int)DNNL_MIN(threads, tiles);
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
