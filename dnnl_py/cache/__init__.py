@@ -106,7 +106,7 @@ def _unframe(data, mac_key: Optional[bytes]) -> tuple[bytes, bytes]:
     view too, not a copy), its MAC checked when there is a key; ValueError says what is
     wrong."""
     head = bytes(data[:len(_MAGIC)])
-    if head.startswith(_OURS) and len(data) > len(_OURS) and not data.startswith(_MAGIC):
+    if head.startswith(_OURS) and len(data) > len(_OURS) and head != _MAGIC:
         raise ValueError(f"entry format {data[len(_OURS)]}, this build writes {_MAGIC[-1]}")
     if len(data) < len(_MAGIC) + 4 + 8 + 2 * _CHECKSUM_BYTES or head != _MAGIC:
         raise ValueError("not a dnnl_py cache entry (bad magic or truncated)")

@@ -138,7 +138,9 @@ class Builder:
 
     def _reorder(self, src: memory, md: desc) -> memory:
         dst = memory(md, self.eng)
-        reorder(src, dst).execute(self.strm, src, dst)
+        with cpu_tuning(False):  # a weight's one-off copy loop: nothing to measure
+            prim = reorder(src, dst)
+        prim.execute(self.strm, src, dst)
         return dst
 
 
@@ -752,8 +754,9 @@ class _Planner:
         inputs = []
         for p in self.m.inputs:
             mem = mem_of(p.name)
-            inputs.append((p, mem, reorder(reorder.primitive_desc(self.eng, mem.get_desc(),
-                                                                  self.eng, mem.get_desc()))))
+            copy = self.b.primitive(reorder, reorder.primitive_desc(
+                self.eng, mem.get_desc(), self.eng, mem.get_desc()))
+            inputs.append((p, mem, copy))
         outputs = []
         for p in self.m.outputs:
             if p.name in self.m.consts:

@@ -124,15 +124,20 @@ class Core:
         """ov::Core::read_model: an ONNX path, bytes or onnx.ModelProto."""
         return read_model(model, weights)
 
-    def compile_model(self, model, device_name: str = "CPU",
+    def compile_model(self, model, device_name="CPU",
                       config: Optional[dict] = None) -> "CompiledModel":
-        """ov::Core::compile_model: a Model, or anything read_model takes."""
-        kind = _device(device_name)
+        """ov::Core::compile_model: a Model, or anything read_model takes, on "CPU",
+        "GPU" (the OpenCL engine) or, dnnl_py's addition, any dnnl.engine (e.g. one of
+        dnnl.ocl_interop.make_engine)."""
+        if isinstance(device_name, engine):
+            eng = device_name
+            device_name = "CPU" if eng.get_kind() == engine.kind.cpu else "GPU"
+        else:
+            eng = engine(_device(device_name), 0)
         if config is not None and not isinstance(config, dict):
             raise invalid(f"compile_model: config must be a dict, got {type(config).__name__}")
         settings = self._settings(device_name, config or {})
         model = read_model(model)
-        eng = engine(kind, 0)
         strm = stream(eng)
         with _COMPILE_LOCK:
             p, loaded = _compile(model, eng, strm, settings)
