@@ -28,12 +28,16 @@ from .._build_info import GIT_HASH, VERSION
 from ..memory_desc import desc
 
 MAGIC = b"DNNLPYM1"
+# what the planner makes of a model changes with this code, not only with the git hash of
+# the compiled core: bump it when the plan (steps, their order, weights) changes
+PLAN_VERSION = 1
 SPEED, SIZE = 0, 1
 _ALIGN = 64
 
 
 def model_key(digest: bytes, device: str, mode: int, tuned: bool, threads: int) -> bytes:
-    fields = (f"dnnl_py model entry\0{VERSION}\0{GIT_HASH}\0{device}\0mode {mode}\0"
+    fields = (f"dnnl_py model entry\0{VERSION}\0{GIT_HASH}\0plan {PLAN_VERSION}\0"
+              f"{device}\0mode {mode}\0"
               f"tuning {int(tuned)}\0threads {threads}\0").encode()
     return hashlib.sha256(fields + digest).digest()
 
