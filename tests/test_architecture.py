@@ -23,7 +23,8 @@ LAYERS = [
     ["primitive"],
     ["convolution", "matmul", "reorder", "concat", "pooling", "softmax",
      "layer_normalization", "batch_normalization", "eltwise", "binary"],  # one module a kind
-    ["model.onnx_proto", "model.shapes", "model.cache"],  # the model layer (docs/models.md)
+    ["model.onnx_proto", "model.shapes", "model.hashing"],  # the model layer (docs/models.md)
+    ["model.cache"],
     ["model.read"],
     ["model.compile"],
     ["model.core"],

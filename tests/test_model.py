@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import numpy as np
 import pytest
@@ -321,7 +322,7 @@ def tolerant_cache(monkeypatch):
     monkeypatch.setenv("DNNL_PY_CACHE_FAILURE_FATAL", "0")
 
 
-@pytest.mark.parametrize("damage", ["truncate", "flip", "foreign"])
+@pytest.mark.parametrize("damage", ["truncate", "flip", "flip_index", "foreign"])
 def test_damaged_entry_is_a_miss_and_rewritten(tmp_path, small_model, tolerant_cache, damage,
                                                caplog):
     cache = tmp_path / "cache"
@@ -333,12 +334,15 @@ def test_damaged_entry_is_a_miss_and_rewritten(tmp_path, small_model, tolerant_c
     data = bytearray(entry.read_bytes())
     if damage == "truncate":
         data = data[:len(data) // 2]
-    elif damage == "flip":
+    elif damage == "flip":  # in a weight
         data[len(data) // 2] ^= 0x40
+    elif damage == "flip_index":  # in a primitive blob's record
+        data[300] ^= 0x40
     else:
         data = bytearray(b"not ours" * 100)
     entry.write_bytes(bytes(data))
-    with caplog.at_level("WARNING", logger="dnnl_py.cache"):
+    with caplog.at_level("WARNING", logger="dnnl_py.cache"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the entry's own check warns too
         again = core.compile_model(str(small_model), "CPU", config)
     assert "dropping cache entry" in caplog.text  # logged, as every damaged entry is
     assert not again.get_property("LOADED_FROM_CACHE")

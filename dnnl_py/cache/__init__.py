@@ -101,17 +101,18 @@ def _frame(key: bytes, value: bytes, mac_key: Optional[bytes]) -> bytes:
     return body + hashlib.blake2b(body, digest_size=_CHECKSUM_BYTES).digest()
 
 
-def _unframe(data, mac_key: Optional[bytes]) -> tuple[bytes, bytes]:
+def _unframe(data, mac_key: Optional[bytes], checksum: bool = True) -> tuple[bytes, bytes]:
     """(key, value) of a file's bytes (or a memoryview of them: the value is then a
-    view too, not a copy), its MAC checked when there is a key; ValueError says what is
-    wrong."""
+    view too, not a copy), its MAC checked when there is a key, its checksum unless the
+    caller checks the value itself; ValueError says what is wrong."""
     head = bytes(data[:len(_MAGIC)])
     if head.startswith(_OURS) and len(data) > len(_OURS) and head != _MAGIC:
         raise ValueError(f"entry format {data[len(_OURS)]}, this build writes {_MAGIC[-1]}")
     if len(data) < len(_MAGIC) + 4 + 8 + 2 * _CHECKSUM_BYTES or head != _MAGIC:
         raise ValueError("not a dnnl_py cache entry (bad magic or truncated)")
-    body, checksum = data[:-_CHECKSUM_BYTES], data[-_CHECKSUM_BYTES:]
-    if hashlib.blake2b(body, digest_size=_CHECKSUM_BYTES).digest() != bytes(checksum):
+    body = data[:-_CHECKSUM_BYTES]
+    if checksum and hashlib.blake2b(body, digest_size=_CHECKSUM_BYTES).digest() != bytes(
+            data[-_CHECKSUM_BYTES:]):
         raise ValueError("checksum mismatch (truncated or corrupted)")
     body, mac = body[:-_CHECKSUM_BYTES], body[-_CHECKSUM_BYTES:]
     if mac_key is not None and not hmac.compare_digest(bytes(mac), _mac(mac_key, body)):
@@ -157,17 +158,18 @@ class _Sealer:
             value = bytes(self.encrypt(value))
         return _frame(bytes(key), bytes(value), self.mac_key)
 
-    def unseal_or_discard(self, store, key: bytes, data: bytes) -> Optional[bytes]:
+    def unseal_or_discard(self, store, key: bytes, data: bytes,
+                          checksum: bool = True) -> Optional[bytes]:
         """The value, or None after store.discard(key, why) when anything is wrong."""
         try:
-            return self.unseal(key, data)
+            return self.unseal(key, data, checksum)
         except Exception as e:  # a user's decrypt may raise anything: a miss
             store.discard(key, str(e))
             return None
 
-    def unseal(self, key: bytes, data) -> bytes:
+    def unseal(self, key: bytes, data, checksum: bool = True) -> bytes:
         """The value a frame holds for key; anything wrong raises (a miss)."""
-        stored_key, value = _unframe(data, self.mac_key)
+        stored_key, value = _unframe(data, self.mac_key, checksum)
         if stored_key != key:
             raise ValueError("the entry belongs to another key")
         if self.decrypt is not None:
@@ -271,10 +273,13 @@ class blob_store:
             return None
         return self._sealer.unseal_or_discard(self, key, data)
 
-    def get_mapped(self, key: bytes):
+    def get_mapped(self, key: bytes, checksum: bool = True):
         """get(), but the value is a writable memoryview of a private (copy-on-write)
         memory map of the file when it is not encrypted: a large value is read from the
-        page cache as it is used, not copied. The checksum is still checked first."""
+        page cache as it is used, not copied. checksum=False leaves the frame's checksum
+        (one blake2b pass, ~0.25 s over 100 MB) to a caller whose value carries its own,
+        cheaper to check (the model cache's: sha256 per array, on every core). A MAC
+        (with a secret key) and decryption are always checked."""
         if self._sealer.decrypt is not None:
             return self.get(key)
         path = self._file(key)
@@ -298,7 +303,7 @@ class blob_store:
             _failure(f"cannot read {path}: {e}")
             log.warning("cannot read %s: %s", path, e)
             return None
-        return self._sealer.unseal_or_discard(self, key, data)
+        return self._sealer.unseal_or_discard(self, key, data, checksum)
 
     def put(self, key: bytes, value: bytes) -> None:
         """Stores value under key (atomically); a failure warns once, never raises."""

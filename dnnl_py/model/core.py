@@ -167,7 +167,7 @@ def _compile(model: Model, eng: engine, strm: stream, settings: dict) -> tuple:
                                      f"{runtime.device_id()}", mode, tuned, runtime.threads())
     with cpu_tuning(tuned):
         if store is not None:
-            value = store.get_mapped(key)
+            value = store.get_mapped(key, checksum=False)  # the entry checks itself
             if value is not None:
                 try:
                     entry = entry_format.unpack(value)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import mmap
 import os
-import threading
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -19,6 +18,7 @@ import numpy as np
 
 from .._errors import error, invalid, unimplemented
 from . import onnx_proto as pb
+from .hashing import sha256_each
 from .shapes import DTYPES as _DTYPES
 from .shapes import FOLD, SHAPE
 
@@ -163,7 +163,7 @@ class _Reader:
                 for k, a in attrs])).encode())
             arrays += [(k, a) for k, a in attrs if isinstance(a, np.ndarray)]  # Constant
         arrays += [(name, consts[name]) for name in sorted(consts)]
-        for (name, a), digest in zip(arrays, _digests([a for _, a in arrays])):
+        for (name, a), digest in zip(arrays, sha256_each([a for _, a in arrays])):
             self.digest.update(f"{name}\0{a.dtype.str}\0{a.shape}\0".encode() + digest)
         graph_inputs = [p for p in inputs if p[0] not in consts]
         self.digest.update(repr([(p[0], p[1], p[2]) for p in graph_inputs + outputs])
@@ -326,35 +326,6 @@ class _Reader:
             raise invalid(f"ONNX file: tensor {name!r}: external data [{offset}, "
                           f"{offset + length}) is outside {path!r} ({len(buf)} bytes)")
         return buf[offset:offset + length]
-
-
-def _digests(arrays: list) -> list:
-    """sha256 of each array's bytes, on every core: hashlib lets the GIL go, and hashing
-    ~100 MB of weights is most of what reading a large model costs."""
-    out = [None] * len(arrays)
-    workers = min(os.cpu_count() or 1, 8)
-
-    def work(mine):
-        for i in mine:
-            out[i] = hashlib.sha256(memoryview(np.ascontiguousarray(arrays[i])).cast("B")
-                                    ).digest()
-
-    order = sorted(range(len(arrays)), key=lambda i: -arrays[i].nbytes)
-    if workers < 2 or sum(a.nbytes for a in arrays) < 1 << 22:
-        work(order)
-        return out
-    buckets, loads = [[] for _ in range(workers)], [0] * workers
-    for i in order:  # largest first onto the least loaded: balanced by bytes
-        k = loads.index(min(loads))
-        buckets[k].append(i)
-        loads[k] += arrays[i].nbytes
-    threads = [threading.Thread(target=work, args=(b,)) for b in buckets[1:]]
-    for t in threads:
-        t.start()
-    work(buckets[0])
-    for t in threads:
-        t.join()
-    return out
 
 
 def _fold(nodes, inputs, outputs, consts, opset, digest, source) -> Model:
