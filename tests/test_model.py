@@ -317,6 +317,24 @@ def test_warm_compile_in_a_fresh_process(tmp_path, small_model, mode):
         assert entry > small_model.stat().st_size * 0.9
 
 
+def test_tuned_entry_serves_untuned_compile(tmp_path, small_model):
+    """FFTW's wisdom rule: a tuned entry serves a compile without tuning, never the
+    reverse."""
+    core = dnnl.Core()
+    untuned = {"CACHE_DIR": str(tmp_path / "a"), "TUNING": "OFF"}
+    tuned = {"CACHE_DIR": str(tmp_path / "a"), "TUNING": "ON"}
+    x = np.random.default_rng(4).standard_normal((1, 16, 10, 10)).astype(np.float32)
+    first = core.compile_model(str(small_model), "CPU", tuned)
+    assert not first.get_property("LOADED_FROM_CACHE")
+    served = core.compile_model(str(small_model), "CPU", untuned)
+    assert served.get_property("LOADED_FROM_CACHE")
+    np.testing.assert_array_equal(served([x])[0], first([x])[0])
+    other = {"CACHE_DIR": str(tmp_path / "b")}
+    core.compile_model(str(small_model), "CPU", {**other, "TUNING": "OFF"})
+    not_served = core.compile_model(str(small_model), "CPU", {**other, "TUNING": "ON"})
+    assert not not_served.get_property("LOADED_FROM_CACHE")
+
+
 @pytest.fixture
 def tolerant_cache(monkeypatch):
     monkeypatch.setenv("DNNL_PY_CACHE_FAILURE_FATAL", "0")

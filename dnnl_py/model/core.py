@@ -154,37 +154,57 @@ _WARNED: set = set()
 
 
 def _compile(model: Model, eng: engine, strm: stream, settings: dict) -> tuple:
+    """(plan, loaded from the cache). An untuned compile is also served by a tuned entry
+    (FFTW's wisdom rule: a more thorough plan serves a less thorough request); a tuned
+    compile never by an untuned one."""
     mode = _MODES[settings["CACHE_MODE"]]
     tuned = settings["TUNING"] == "ON" and eng.get_kind() == engine.kind.cpu
-    store = key = None
-    if settings["CACHE_DIR"]:
-        from ..cache import blob_store, value_offset
-        callbacks = settings["CACHE_ENCRYPTION_CALLBACKS"] or (None, None)
-        store = blob_store(settings["CACHE_DIR"], max_bytes=settings["CACHE_MAX_BYTES"],
-                           encrypt=callbacks[0], decrypt=callbacks[1])
-        runtime = eng._runtime
-        key = entry_format.model_key(model.digest, f"{eng.get_kind().name} "
-                                     f"{runtime.device_id()}", mode, tuned, runtime.threads())
+    if not settings["CACHE_DIR"]:
+        with cpu_tuning(tuned):
+            return plan(model, eng, strm, Builder(eng, strm)), False
+    from ..cache import blob_store, value_offset
+    callbacks = settings["CACHE_ENCRYPTION_CALLBACKS"] or (None, None)
+    store = blob_store(settings["CACHE_DIR"], max_bytes=settings["CACHE_MAX_BYTES"],
+                       encrypt=callbacks[0], decrypt=callbacks[1])
+    runtime = eng._runtime
+    device = f"{eng.get_kind().name} {runtime.device_id()}"
+
+    def key(with_tuning: bool) -> bytes:
+        return entry_format.model_key(model.digest, device, mode, with_tuning,
+                                      runtime.threads())
+
+    tunable = eng.get_kind() == engine.kind.cpu
+    for entry_tuned in ((True,) if tuned else (True, False) if tunable else (False,)):
+        # the entry's blobs were made with its tuning mode: loaded in that mode (from
+        # the blobs: nothing is measured)
+        with cpu_tuning(entry_tuned):
+            p = _load(model, eng, strm, store, key(entry_tuned), mode)
+        if p is not None:
+            return p, True
     with cpu_tuning(tuned):
-        if store is not None:
-            value = store.get_mapped(key, checksum=False)  # the entry checks itself
-            if value is not None:
-                try:
-                    entry = entry_format.unpack(value)
-                    if entry.digest != model.digest or entry.mode != mode:
-                        raise Stale("the entry was made for other weights or another mode")
-                    return plan(model, eng, strm, Builder(eng, strm, entry)), True
-                except (Stale, ValueError, error) as e:
-                    _warn_once(f"model cache entry in {store.path} unusable ({e}); "
-                               "compiling again and rewriting it")
-                    store.discard(key, str(e))
-        builder = Builder(eng, strm, record=store is not None)
+        builder = Builder(eng, strm, record=True)
         p = plan(model, eng, strm, builder)
-        if store is not None:
-            entry = entry_format.Entry(mode, model.digest, builder.blobs,
-                                       builder.weights if mode == entry_format.SPEED else None)
-            store.put(key, entry_format.pack(entry, value_offset(key)))
-        return p, False
+    entry = entry_format.Entry(mode, model.digest, builder.blobs,
+                               builder.weights if mode == entry_format.SPEED else None)
+    store.put(key(tuned), entry_format.pack(entry, value_offset(key(tuned))))
+    return p, False
+
+
+def _load(model: Model, eng: engine, strm: stream, store, key: bytes, mode: int):
+    """The plan from the entry under key, or None (absent; unusable: dropped)."""
+    value = store.get_mapped(key, checksum=False)  # the entry checks itself
+    if value is None:
+        return None
+    try:
+        entry = entry_format.unpack(value)
+        if entry.digest != model.digest or entry.mode != mode:
+            raise Stale("the entry was made for other weights or another mode")
+        return plan(model, eng, strm, Builder(eng, strm, entry))
+    except (Stale, ValueError, error) as e:
+        _warn_once(f"model cache entry in {store.path} unusable ({e}); compiling again "
+                   "and rewriting it")
+        store.discard(key, str(e))
+        return None
 
 
 def _warn_once(message: str) -> None:
