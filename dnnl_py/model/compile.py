@@ -240,19 +240,24 @@ class _Planner:
                                 "at run time; this layer takes it only as a constant")
         return arr
 
-    def _act(self, node: Node, name: str) -> _Value:
-        v = self.values.get(name)
-        if v is None:
-            if name in self.m.consts:  # a constant where an activation goes: a weight
-                arr = self.m.consts[name]
-                md = plain_desc(arr.shape or (1,), F32, plain_order(max(arr.ndim, 1)))
-                mem = self.b.weight(md, lambda: arr.astype(np.float32).reshape(md.dims))
-                return _Value(md, _Region(0, 0, 0, fixed=True, offset=-1)), mem
+    def _act(self, node: Node, name: str) -> str:
+        """name, checked to be a float32 value computed at run time."""
+        if name not in self.values:
+            if name in self.m.consts:
+                raise unimplemented(f"node {node.name!r} (op {node.op}): input {name!r} "
+                                    "is a constant where this layer takes a computed value")
             raise invalid(f"node {node.name!r}: input {name!r} has no value")
-        if self.m.values[name][1] != np.float32:
+        if name in self.m.values and self.m.values[name][1] != np.float32:
             raise unimplemented(f"node {node.name!r} (op {node.op}): input {name!r} is "
                                 f"{self.m.values[name][1]}; computed values must be float32")
-        return v, name
+        return name
+
+    def _const_memory(self, name: str) -> tuple:
+        """(desc, memory) of a constant used where a computed value goes (a concat's
+        source)."""
+        arr = self.m.consts[name].astype(np.float32)
+        md = plain_desc(arr.shape or (1,), F32, plain_order(max(arr.ndim, 1)))
+        return md, self.b.weight(md, lambda: arr.reshape(md.dims))
 
     def _as(self, name: str, md: desc) -> str:
         """`name` in layout md: itself, or a reordered copy (made once per layout)."""
@@ -440,7 +445,7 @@ class _Planner:
             desc(shape_out, F32, anyd), list(node.attrs["strides"]),
             [d - 1 for d in node.attrs["dilations"]], list(pads[:nsp]), list(pads[nsp:]),
             self._attr(ops))
-        src = self._as(self._act(node, x)[1], pd.src_desc())
+        src = self._as(self._act(node, x), pd.src_desc())
         args = {ARG_SRC: src,
                 ARG_WEIGHTS: self.b.weight(pd.weights_desc(),
                                            lambda: folded()[0].reshape(wdims))}
@@ -522,21 +527,23 @@ class _Planner:
 
     def _viewed(self, node: Node, name: str, nd: int) -> str:
         """`name` with leading 1s up to nd dims (a view of its row-major bytes)."""
-        v, name = self._act(node, name)
-        shape = self._shape(name) if name in self.m.values else v.md.dims
+        name = self._act(node, name)
+        shape = self.values[name].md.dims
         if len(shape) == nd:
             return name
         src = self._row_major(name)
         view = f"{name}#{nd}d"
         if view not in self.values:
             dims = (1,) * (nd - len(shape)) + tuple(shape)
-            self.consumers[view] = [node]
-            self._use(src)
+            self._use(src)  # this node's use of name: it reads the view instead
             self._view(view, plain_desc(dims, F32, plain_order(nd)), src)
+        # a later node asking for the same view leaves its use of name pending: the
+        # region is then never taken over in place, which is the safe side
+        self.values[view].region.pending += 1
         return view
 
     def _op_BatchNormalization(self, node: Node) -> None:
-        x = self._act(node, node.inputs[0])[1]
+        x = self._act(node, node.inputs[0])
         c = self._shape(x)[1]
         md = self.values[x].md
         flags = (normalization_flags.use_global_stats | normalization_flags.use_scale
@@ -550,7 +557,7 @@ class _Planner:
         self._emit(batch_normalization_forward, pd, args, node.outputs[0])
 
     def _eltwise(self, node: Node, alg, alpha, beta) -> None:
-        x = self._act(node, node.inputs[0])[1]
+        x = self._act(node, node.inputs[0])
         ops, _, _, _, out = self._chain(node.outputs[0])
         md = self.values[x].md
         pd = eltwise_forward.primitive_desc(self.eng, _INFER, alg, md, md, alpha, beta,
@@ -582,15 +589,15 @@ class _Planner:
         if self._shape(a) != shape_out or a in self.m.consts:
             if node.op not in _COMMUTATIVE:
                 raise unimplemented(f"node {node.name!r} (op {node.op}): the first operand "
-                                    f"{list(self._shape(a))} is broadcast; only the second "
-                                    "may be")
+                                    f"{list(self._shape(a))} is constant or broadcast; only "
+                                    "the second may be")
             a, b = b, a
         if self._shape(a) != shape_out or a in self.m.consts:
             raise unimplemented(f"node {node.name!r} (op {node.op}): both operands are "
                                 "broadcast or constant")
         nd = len(shape_out)
         ops, _, _, _, out = self._chain(out)
-        a = self._act(node, a)[1]
+        a = self._act(node, a)
         amd = self.values[a].md
         if b in self.m.consts:
             arr = self.m.consts[b].astype(np.float32)
@@ -608,7 +615,7 @@ class _Planner:
     _op_Sub = _op_Mul = _op_Div = _op_Add
 
     def _pool(self, node: Node, alg, kernel, strides, pads, dil) -> None:
-        x = self._act(node, node.inputs[0])[1]
+        x = self._act(node, node.inputs[0])
         md = self.values[x].md
         shape_in, shape_out = md.dims, self._shape(node.outputs[0])
         nsp = len(kernel)
@@ -641,7 +648,7 @@ class _Planner:
                    [0] * 2 * len(sp), [1] * len(sp))
 
     def _op_Softmax(self, node: Node) -> None:
-        x = self._act(node, node.inputs[0])[1]
+        x = self._act(node, node.inputs[0])
         md = self.values[x].md
         nd = len(md.dims)
         axis = node.attrs.get("axis", -1)  # opset >= 13: one axis
@@ -650,7 +657,7 @@ class _Planner:
         self._emit(softmax_forward, pd, {ARG_SRC: x}, node.outputs[0], md=md)
 
     def _op_LayerNormalization(self, node: Node) -> None:
-        x = self._act(node, node.inputs[0])[1]
+        x = self._act(node, node.inputs[0])
         md = self.values[x].md
         nd = len(md.dims)
         if node.attrs.get("axis", -1) % nd != nd - 1:
@@ -676,18 +683,19 @@ class _Planner:
         self._emit(layer_normalization_forward, pd, args, node.outputs[0], md=md)
 
     def _op_Concat(self, node: Node) -> None:
-        srcs = [self._act(node, i) for i in node.inputs if i]
+        srcs = [self._const_memory(i) if i in self.m.consts else
+                (self.values[self._act(node, i)].md, i) for i in node.inputs if i]
         nd = len(self._shape(node.outputs[0]))
         axis = node.attrs.get("axis", 0) % nd
-        first = srcs[0][0].md
+        first = srcs[0][0]
         dst = plain_desc(self._shape(node.outputs[0]), F32,
                          first.tag_str() if first.is_plain() else plain_order(nd))
-        pd = concat.primitive_desc(self.eng, dst, axis, [v.md for v, _ in srcs])
+        pd = concat.primitive_desc(self.eng, dst, axis, [md for md, _ in srcs])
         args = {ARG_MULTIPLE_SRC + k: s for k, (_, s) in enumerate(srcs)}
         self._emit(concat, pd, args, node.outputs[0], md=dst)
 
     def _reshape(self, node: Node) -> None:
-        x = self._row_major(self._act(node, node.inputs[0])[1])
+        x = self._row_major(self._act(node, node.inputs[0]))
         out = node.outputs[0]
         shape = self._shape(out)
         self._use(x)
@@ -704,7 +712,7 @@ class _Planner:
     _op_Identity = _op_Dropout = _op_Cast
 
     def _op_Transpose(self, node: Node) -> None:
-        x = self._act(node, node.inputs[0])[1]
+        x = self._act(node, node.inputs[0])
         md = self.values[x].md
         if not md.is_plain():
             x = self._row_major(x)
