@@ -1,5 +1,6 @@
 """How fast a whole network starts and runs: ResNet-50 v1.5 and 4 BERT-base encoder
-layers (seq 128), f32, batch 1, random weights, against onnxruntime in the same run.
+layers (seq 128), f32, batch 1, random weights, against onnxruntime in the same run
+(and MobileNet v2 with --models mobilenetv2).
 
     PYTHONPATH=. .venv/bin/python benchmarks/model_start.py [--dir DIR] [--runs N]
         [--niter N] [--tuning]
@@ -87,6 +88,40 @@ def _torch_models():
             x = self.ln1(x + self.o(ctx))
             return self.ln2(x + self.out(nn.functional.gelu(self.i(x))))
 
+    class InvertedResidual(nn.Module):
+        def __init__(self, cin, cout, stride, expand):
+            super().__init__()
+            hidden, self.res = cin * expand, stride == 1 and cin == cout
+            layers = []
+            if expand != 1:
+                layers += [nn.Conv2d(cin, hidden, 1, bias=False), nn.BatchNorm2d(hidden),
+                           nn.ReLU6()]
+            layers += [nn.Conv2d(hidden, hidden, 3, stride, 1, groups=hidden, bias=False),
+                       nn.BatchNorm2d(hidden), nn.ReLU6(),
+                       nn.Conv2d(hidden, cout, 1, bias=False), nn.BatchNorm2d(cout)]
+            self.conv = nn.Sequential(*layers)
+
+        def forward(self, x):
+            return x + self.conv(x) if self.res else self.conv(x)
+
+    class MobileNetV2(nn.Module):
+        def __init__(self):
+            super().__init__()
+            layers, cin = [nn.Conv2d(3, 32, 3, 2, 1, bias=False), nn.BatchNorm2d(32),
+                           nn.ReLU6()], 32
+            for t, c, n, s in ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
+                               (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)):
+                for i in range(n):
+                    layers.append(InvertedResidual(cin, c, s if i == 0 else 1, t))
+                    cin = c
+            layers += [nn.Conv2d(cin, 1280, 1, bias=False), nn.BatchNorm2d(1280), nn.ReLU6()]
+            self.features = nn.Sequential(*layers)
+            self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(1280, 1000))
+
+        def forward(self, x):
+            x = nn.functional.adaptive_avg_pool2d(self.features(x), 1)
+            return self.classifier(torch.flatten(x, 1))
+
     class Bert4(nn.Module):
         def __init__(self):
             super().__init__()
@@ -95,10 +130,11 @@ def _torch_models():
         def forward(self, x):
             return self.layers(x)
 
-    return ResNet50, Bert4
+    return {"resnet50": ResNet50, "bert4": Bert4, "mobilenetv2": MobileNetV2}
 
 
-MODELS = {"resnet50": ("input", (1, 3, 224, 224)), "bert4": ("hidden", (1, 128, 768))}
+MODELS = {"resnet50": ("input", (1, 3, 224, 224)), "bert4": ("hidden", (1, 128, 768)),
+          "mobilenetv2": ("input", (1, 3, 224, 224))}
 
 
 def export(directory: str) -> dict:
@@ -108,11 +144,14 @@ def export(directory: str) -> dict:
         return paths
     import torch
     torch.manual_seed(0)
-    resnet, bert = _torch_models()
+    nets = _torch_models()
     os.makedirs(directory, exist_ok=True)
-    for name, net in (("resnet50", resnet()), ("bert4", bert())):
+    for name in MODELS:
+        if os.path.exists(paths[name]):
+            continue
+        net = nets[name]()
         net.eval()
-        if name == "resnet50":  # random statistics, so that BN folding is exercised
+        if name != "bert4":  # random statistics, so that BN folding is exercised
             for mod in net.modules():
                 if isinstance(mod, torch.nn.BatchNorm2d):
                     mod.running_mean.uniform_(-0.1, 0.1)

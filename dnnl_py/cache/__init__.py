@@ -278,7 +278,7 @@ class blob_store:
         memory map of the file when it is not encrypted: a large value is read from the
         page cache as it is used, not copied. checksum=False leaves the frame's checksum
         (one blake2b pass, ~0.25 s over 100 MB) to a caller whose value carries its own,
-        cheaper to check (the model cache's: sha256 per array, on every core). A MAC
+        cheaper to check (the model cache's: crc32 per array, on every core). A MAC
         (with a secret key) and decryption are always checked."""
         if self._sealer.decrypt is not None:
             return self.get(key)

@@ -11,11 +11,11 @@ optional MAC and encryption of the whole entry, max_bytes), laid out as
     magic b"DNNLPYM1", u8 mode (0 speed, 1 size), 32-byte model digest,
     u32 primitive count, then per primitive: u32 length, its cache blob,
     u32 weight count, then per weight: u32 length, memory desc blob, u64 offset, u64 bytes,
-    32-byte sha256 of its bytes; the sha256 of all of the above;
+    crc32 of its bytes (u32); the sha256 of all of the above;
     padding, then the weights' bytes (OPTIMIZE_SPEED only), each at an offset that is a
     multiple of 64 in the file, so that they are used in place from a memory map.
 
-The entry checks itself (sha256 of the index, and of each weight on every core), so it
+The entry checks itself (sha256 of the index, crc32 of each weight on every core), so it
 is read with the directory store's frame checksum skipped (one serial blake2b pass over
 the whole file: most of a warm start's cost); the frame's MAC and decryption still apply.
 
@@ -31,12 +31,12 @@ from typing import Optional
 
 from .._build_info import GIT_HASH, VERSION
 from ..memory_desc import desc
-from .hashing import sha256_each
+from .hashing import crc32_each
 
 MAGIC = b"DNNLPYM1"
 # what the planner makes of a model changes with this code, not only with the git hash of
 # the compiled core: bump it when the plan (steps, their order, weights) changes
-PLAN_VERSION = 2
+PLAN_VERSION = 3
 SPEED, SIZE = 0, 1
 _ALIGN = 64
 
@@ -65,8 +65,8 @@ def pack(entry: Entry, value_offset: int) -> bytes:
         head += [struct.pack("<I", len(b)), bytes(b)]
     weights = entry.weights or []
     mds = [md.get_blob() for md, _ in weights]
-    sums = sha256_each([data for _, data in weights])
-    index_size = sum(len(h) for h in head) + 4 + sum(4 + len(m) + 48 for m in mds) + 32
+    sums = crc32_each([data for _, data in weights])
+    index_size = sum(len(h) for h in head) + 4 + sum(4 + len(m) + 20 for m in mds) + 32
     at = _pad(value_offset + index_size) - value_offset
     head.append(struct.pack("<I", len(weights)))
     offsets = []
@@ -99,13 +99,13 @@ def unpack(value) -> Entry:
     for _ in range(r.unpack("<I")):
         md = bytes(r.take(r.unpack("<I")))
         off, n = struct.unpack("<QQ", r.take(16))
-        sums.append(bytes(r.take(32)))
+        sums.append(bytes(r.take(4)))
         if off + n > len(mv):
             raise ValueError("a weight runs past the end of the entry")
         weights.append((md, mv[off:off + n]))
     if hashlib.sha256(mv[:r.at]).digest() != bytes(r.take(32)):
         raise ValueError("index checksum mismatch (truncated or corrupted)")
-    if sha256_each([data for _, data in weights]) != sums:
+    if crc32_each([data for _, data in weights]) != sums:
         raise ValueError("weights checksum mismatch (truncated or corrupted)")
     weights = [(desc(md), data) for md, data in weights]
     return Entry(mode, digest, blobs, weights if mode == SPEED else None)
