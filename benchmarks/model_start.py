@@ -212,11 +212,12 @@ def _spawn(kind: str, path: str, cache_dir: str, tuning: bool) -> dict:
 
 
 def latency(path: str, niter: int) -> dict:
-    """Steady latency, the two libraries interleaved in one process."""
-    import numpy as np
-    import onnxruntime as ort
+    """Steady latency, the two libraries interleaved in one fresh process (no torch in
+    it: torch's spinning OpenMP threads would slow dnnl_py's kernels)."""
+    import numpy as np  # noqa: I001 - dnnl_py first: its OpenMP settings come first
 
     import dnnl_py as dnnl
+    import onnxruntime as ort
     name = os.path.basename(path)[:-5]
     x = np.random.default_rng(1).standard_normal(MODELS[name][1]).astype(np.float32)
     sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
@@ -249,7 +250,11 @@ def main(argv=None) -> int:
     ap.add_argument("--tuning", action="store_true", help="compile with TUNING ON")
     ap.add_argument("--models", default="resnet50,bert4")
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    ap.add_argument("--latency-child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.latency_child:
+        print(json.dumps(latency(args.latency_child[0], int(args.latency_child[1]))))
+        return 0
     if args.child:
         kind, path, cache_dir, tuning = args.child
         child(kind, path, cache_dir, tuning == "1")
@@ -284,7 +289,12 @@ def main(argv=None) -> int:
         warm_c = statistics.median(r["compile_ms"] for r in rows["warm"])
         print(f"warm start / onnxruntime cold start: {warm_start / ort_start:.2f}x; "
               f"compile cold / from cache: {cold_c / warm_c:.1f}x")
-        lat = latency(path, args.niter)
+        res = subprocess.run([sys.executable, __file__, "--latency-child", path,
+                              str(args.niter)], capture_output=True, text=True, check=False,
+                             env=dict(os.environ, PYTHONPATH=ROOT))
+        if res.returncode:
+            raise SystemExit(f"latency child failed:\n{res.stderr}")
+        lat = json.loads(res.stdout.strip().splitlines()[-1])
         print(f"steady latency (interleaved, {args.niter} runs, median / min ms): dnnl_py "
               f"{lat['dnnl'][0]:.1f} / {lat['dnnl'][1]:.1f}, onnxruntime {lat['ort'][0]:.1f} / "
               f"{lat['ort'][1]:.1f} -> {lat['dnnl'][0] / lat['ort'][0]:.2f}x; max error vs "

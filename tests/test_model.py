@@ -360,6 +360,23 @@ def test_tuned_entry_serves_untuned_compile(tmp_path, small_model):
     assert not not_served.get_property("LOADED_FROM_CACHE")
 
 
+def test_cache_max_bytes_bounds_the_directory(tmp_path, rng):
+    core = dnnl.Core()
+    first, second = mobilenet_block(rng), residual_block(rng)
+    sizes = []
+    for i, m in enumerate((first, second)):
+        core.compile_model(m, "CPU", {"CACHE_DIR": str(tmp_path / f"alone{i}")})
+        sizes.append(next((tmp_path / f"alone{i}").iterdir()).stat().st_size)
+    cache = tmp_path / "cache"
+    bound = {"CACHE_DIR": str(cache), "CACHE_MAX_BYTES": max(sizes) + 64}
+    assert max(sizes) + 64 < sum(sizes)
+    core.compile_model(first, "CPU", bound)
+    core.compile_model(second, "CPU", bound)  # the least recently used entry goes
+    assert len(list(cache.iterdir())) == 1
+    assert core.compile_model(second, "CPU", bound).get_property("LOADED_FROM_CACHE")
+    assert not core.compile_model(first, "CPU", bound).get_property("LOADED_FROM_CACHE")
+
+
 @pytest.fixture
 def tolerant_cache(monkeypatch):
     monkeypatch.setenv("DNNL_PY_CACHE_FAILURE_FATAL", "0")
