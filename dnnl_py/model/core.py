@@ -110,8 +110,9 @@ class Core:
             return list(_SETTABLE + _READ_ONLY)
         if name == "FULL_DEVICE_NAME":
             return engine(_DEVICES[device], 0)._runtime.device_id()
-        return self._settings(device, {}).get(name) if name in _SETTABLE else \
-            _unknown(name)
+        if name not in _SETTABLE:
+            raise _unknown(name)
+        return self._settings(device, {})[name]
 
     def _settings(self, device: str, config: dict) -> dict:
         out = dict(_DEFAULTS)
@@ -144,8 +145,8 @@ class Core:
         return CompiledModel(model, p, loaded, settings, device_name)
 
 
-def _unknown(name: str):
-    raise invalid(f"property {name!r}: unknown (supported: "
+def _unknown(name: str) -> error:
+    return invalid(f"property {name!r}: unknown (supported: "
                   f"{', '.join(_SETTABLE + _READ_ONLY)}, LOADED_FROM_CACHE on a compiled "
                   "model)")
 
@@ -277,7 +278,7 @@ class CompiledModel:
             return self._plan.arena_bytes
         if name in self._settings:
             return self._settings[name]
-        return _unknown(name)
+        raise _unknown(name)
 
     def create_infer_request(self) -> "InferRequest":
         return InferRequest(self)
