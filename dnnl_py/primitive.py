@@ -252,9 +252,15 @@ def _build(pd: primitive_desc, identity: dict, cache_blob) -> _Built:
                       "from_cache_blob", identity)
     store = active_store() if pd._persistent else None
     if store is not None:
-        key = blob_id(identity)
-        data = store.get(key)
-        if data is not None:
+        # without tuning, a blob that tuning made serves too (primitive_blob.read), and
+        # is the better choice: looked up first
+        wanted = ([primitive_blob.tuned(identity)] if identity["tuning"] == "off"
+                  and pd._engine._runtime.tunable else []) + [identity]
+        for ident in wanted:
+            key = blob_id(ident)
+            data = store.get(key)
+            if data is None:
+                continue
             try:
                 impl, params, records = primitive_blob.read(pd, identity, data)
                 return _Built(impl.kernel_from_blob(params, records, what), impl, params,

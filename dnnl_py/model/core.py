@@ -176,8 +176,8 @@ def _compile(model: Model, eng: engine, strm: stream, settings: dict) -> tuple:
 
     tunable = eng.get_kind() == engine.kind.cpu
     for entry_tuned in ((True,) if tuned else (True, False) if tunable else (False,)):
-        # the entry's blobs were made with its tuning mode: loaded in that mode (from
-        # the blobs: nothing is measured)
+        # in the entry's own tuning mode: its reorders, created without blobs, are then
+        # the same as when the entry was made; the blobs are used, nothing is measured
         with cpu_tuning(entry_tuned):
             p = _load(model, eng, strm, store, key(entry_tuned), mode)
         if p is not None:
