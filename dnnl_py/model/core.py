@@ -175,14 +175,12 @@ def _compile(model: Model, eng: engine, strm: stream, settings: dict) -> tuple:
                                       runtime.threads())
 
     tunable = eng.get_kind() == engine.kind.cpu
-    for entry_tuned in ((True,) if tuned else (True, False) if tunable else (False,)):
-        # in the entry's own tuning mode: its reorders, created without blobs, are then
-        # the same as when the entry was made; the blobs are used, nothing is measured
-        with cpu_tuning(entry_tuned):
-            p = _load(model, eng, strm, store, key(entry_tuned), mode)
-        if p is not None:
-            return p, True
     with cpu_tuning(tuned):
+        # a tuned entry's blobs serve an untuned compile too (primitive_blob.read)
+        for entry_tuned in ((True,) if tuned else (True, False) if tunable else (False,)):
+            p = _load(model, eng, strm, store, key(entry_tuned), mode)
+            if p is not None:
+                return p, True
         builder = Builder(eng, strm, record=True)
         p = plan(model, eng, strm, builder)
     entry = entry_format.Entry(mode, model.digest, builder.blobs,
