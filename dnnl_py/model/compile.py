@@ -61,7 +61,8 @@ from .read import Model, Node
 from .shapes import perm_of
 
 F32 = data_type.f32
-ALIGN = 256  # bytes: an OpenCL sub-buffer's origin must be aligned to the device's base
+ALIGN = 4096  # bytes: an OpenCL sub-buffer's origin is aligned to the device's base address
+# alignment (up to 4096 bits on GPUs); on the CPU, regions start on pages
 _FLT_MAX = float(np.finfo(np.float32).max)
 _INFER = prop_kind.forward_inference
 _ELTWISE = {"Relu": algorithm.eltwise_relu, "Sigmoid": algorithm.eltwise_logistic,
