@@ -43,18 +43,29 @@ def _conv(x, w, b, a):
 def _pool(x, a, kind):
     k = a["kernel_shape"]
     nsp = len(k)
-    pads = a.get("pads", [0] * 2 * nsp)
+    pads = list(a.get("pads", [0] * 2 * nsp))
     strides = a.get("strides", [1] * nsp)
-    if a.get("ceil_mode", 0):
-        raise NotImplementedError("ceil_mode in the reference")
-    fill = -np.inf if kind == "max" else np.nan
-    win, _ = _windows(x, k, strides, pads, a.get("dilations", [1] * nsp), fill)
+    dil = a.get("dilations", [1] * nsp)
+    if a.get("auto_pad", "NOTSET") != "NOTSET":
+        raise NotImplementedError("auto_pad in the reference")
+    include = kind == "avg" and a.get("count_include_pad", 0)
+    # explicit pads: counted by an average with count_include_pad (zeros), else not (nan)
+    x = np.pad(x, [(0, 0), (0, 0)] + [(pads[i], pads[nsp + i]) for i in range(nsp)],
+               constant_values=-np.inf if kind == "max" else 0.0 if include else np.nan)
+    if a.get("ceil_mode", 0):  # the windows ceil_mode adds are never counted
+        extra = []
+        for i in range(nsp):
+            span = x.shape[2 + i] - dil[i] * (k[i] - 1) - 1
+            out = -(-span // strides[i]) + 1
+            if (out - 1) * strides[i] >= x.shape[2 + i] - pads[nsp + i]:
+                out -= 1
+            extra.append(max(0, (out - 1) * strides[i] + dil[i] * (k[i] - 1) + 1
+                             - x.shape[2 + i]))
+        x = np.pad(x, [(0, 0), (0, 0)] + [(0, e) for e in extra],
+                   constant_values=-np.inf if kind == "max" else np.nan)
+    win, _ = _windows(x, k, strides, [0] * 2 * nsp, dil, 0.0)
     axes = tuple(range(-nsp, 0))
-    if kind == "max":
-        return win.max(axis=axes)
-    if a.get("count_include_pad", 0):
-        return np.nan_to_num(win, nan=0.0).sum(axis=axes) / math.prod(k)
-    return np.nanmean(win, axis=axes)
+    return win.max(axis=axes) if kind == "max" else np.nanmean(win, axis=axes)
 
 
 def _bcast(x, y):

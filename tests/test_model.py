@@ -165,6 +165,27 @@ def test_outputs_match_onnxruntime(name, rng):
     _check(dnnl.Core().compile_model(model, "CPU")([x])[0], sess.run(None, {"x": x})[0])
 
 
+POOLS = [
+    ("MaxPool", dict(kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)),
+    ("MaxPool", dict(kernel_shape=[3, 3], strides=[1, 1], dilations=[2, 2], pads=[1, 2, 0, 1])),
+    ("AveragePool", dict(kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)),
+    ("AveragePool", dict(kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1,
+                         count_include_pad=1)),
+    ("AveragePool", dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1],
+                         count_include_pad=1)),
+    ("AveragePool", dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], ceil_mode=1)),
+]
+
+
+@pytest.mark.parametrize("op,attrs", POOLS, ids=[f"{o}-{sorted(a)}" for o, a in POOLS])
+def test_pooling_variants(op, attrs, rng):
+    """ceil_mode, dilation, asymmetric pads and count_include_pad as ONNX defines them."""
+    model = _model([helper.make_node(op, ["x"], ["y"], **attrs)], [("x", [1, 3, 10, 11])],
+                   ["y"], {})
+    x = _input(model, rng)
+    _check(dnnl.Core().compile_model(model)([x])[0], onnx_reference.run(model, {"x": x})[0])
+
+
 def _post_ops(compiled):
     return [(prim.get_primitive_desc().get_kind().name,
              prim.get_primitive_desc().get_primitive_attr().get_post_ops().verbose_str())

@@ -625,6 +625,12 @@ class _Planner:
             ext = dil[i] * (kernel[i] - 1) + 1
             pr[i] = max(pr[i], (shape_out[2 + i] - 1) * strides[i] + ext - shape_in[2 + i]
                         - pl[i])
+        if alg == algorithm.pooling_avg_include_padding and pr != list(pads[nsp:]):
+            # ONNX counts the explicit pads in the average, not ceil_mode's extension
+            if any(pads):
+                raise unimplemented(f"node {node.name!r} (op {node.op}): ceil_mode with "
+                                    "count_include_pad and explicit pads")
+            alg = algorithm.pooling_avg_exclude_padding  # no explicit pads to count
         dst = plain_desc(shape_out, F32, md.tag_str())
         pd = pooling_forward.primitive_desc(self.eng, _INFER, alg, md, dst, list(strides),
                                             list(kernel), [d - 1 for d in dil], pl, pr)
