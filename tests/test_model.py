@@ -186,6 +186,61 @@ def test_pooling_variants(op, attrs, rng):
     _check(dnnl.Core().compile_model(model)([x])[0], onnx_reference.run(model, {"x": x})[0])
 
 
+def _variants():
+    """(id, nodes, inputs, initializers): single ops and small chains in the layouts and
+    broadcasts a plan meets (after a convolution the layout is nhwc)."""
+    r = np.random.default_rng(5)
+    w = {"Wc": _w(r, 4, 3, 3, 3), "W2": _w(r, 4, 4, 3, 3)}
+    conv = helper.make_node("Conv", ["x", "Wc"], ["c"], pads=[1, 1, 1, 1])
+    n = helper.make_node
+    x = [("x", [2, 3, 6, 5])]
+    return [
+        ("sub_broadcast", [conv, n("Sub", ["c", "b"], ["y"])], x, {**w, "b": _w(r, 4, 1, 1)}),
+        ("mul_first_broadcast", [conv, n("Mul", ["b", "c"], ["y"])], x,
+         {**w, "b": _w(r, 1, 4, 1, 1)}),
+        ("flatten_axis2", [conv, n("Flatten", ["c"], ["y"], axis=2)], x, w),
+        ("transpose_nhwc", [conv, n("Transpose", ["c"], ["y"], perm=[0, 3, 1, 2])], x, w),
+        ("softmax_axis1", [conv, n("Softmax", ["c"], ["y"], axis=1)], x, w),
+        ("concat_constant", [conv, n("Concat", ["c", "k"], ["y"], axis=1)], x,
+         {**w, "k": _w(r, 2, 2, 6, 5)}),
+        ("clip_min_only", [conv, n("Clip", ["c", "lo"], ["y"])], x,
+         {**w, "lo": np.array(0.1, np.float32)}),
+        ("sigmoid_tanh", [n("Sigmoid", ["x"], ["s"]), n("Tanh", ["s"], ["y"])], x, {}),
+        ("unsqueeze_squeeze", [conv, n("Unsqueeze", ["c", "ax"], ["u"]),
+                               n("Squeeze", ["u", "ax"], ["y"])], x,
+         {**w, "ax": np.array([2], np.int64)}),
+        ("conv_then_bias_add", [conv, n("Add", ["c", "b"], ["y"])], x,
+         {**w, "b": _w(r, 1, 4, 1, 1)}),
+        ("residual_read_twice", [conv, n("Relu", ["c"], ["q"]),
+                                 n("Conv", ["q", "W2"], ["c2"], pads=[1, 1, 1, 1]),
+                                 n("Add", ["c2", "q"], ["a"]), n("Add", ["a", "q"], ["y"])],
+         x, w),
+        ("gemm_transb_alpha_beta", [n("Gemm", ["x", "B", "C"], ["y"], transB=1, alpha=0.5,
+                                      beta=2.0)], [("x", [3, 5])],
+         {"B": _w(r, 4, 5), "C": _w(r, 4)}),
+        ("matmul_3d_by_2d", [n("MatMul", ["x", "b"], ["y"])], [("x", [2, 3, 5]), ("b", [5, 4])],
+         {}),
+        ("matmul_batch_broadcast", [n("MatMul", ["x", "b"], ["y"])],
+         [("x", [2, 1, 3, 5]), ("b", [1, 4, 5, 2])], {}),
+        ("layernorm_no_bias", [n("LayerNormalization", ["x", "g"], ["y"], epsilon=1e-3)],
+         [("x", [2, 3, 8])], {"g": _w(r, 8)}),
+        ("add_broadcast_computed", [n("Add", ["x", "b"], ["y"])],
+         [("x", [2, 3, 8]), ("b", [3, 1])], {}),
+    ]
+
+
+VARIANTS = _variants()
+
+
+@pytest.mark.parametrize("nodes,inputs,inits", [v[1:] for v in VARIANTS],
+                         ids=[v[0] for v in VARIANTS])
+def test_op_variants(nodes, inputs, inits, rng):
+    model = _model(nodes, inputs, ["y"], inits)
+    feeds = {name: rng.standard_normal(shape).astype(np.float32) for name, shape in inputs}
+    got = dnnl.Core().compile_model(model)(feeds)[0]
+    _check(got, onnx_reference.run(model, feeds)[0])
+
+
 def _post_ops(compiled):
     return [(prim.get_primitive_desc().get_kind().name,
              prim.get_primitive_desc().get_primitive_attr().get_post_ops().verbose_str())
