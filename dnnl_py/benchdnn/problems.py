@@ -208,26 +208,48 @@ ELTWISE_NAMES = ("relu", "gelu_tanh", "gelu_erf", "tanh", "logistic", "swish", "
                  "hardsigmoid", "elu", "round")
 
 
+BINARY_NAMES = ("add", "sub", "mul", "div", "max", "min", "ge", "gt", "le", "lt", "eq", "ne")
+_BINARY_POLICIES = ("common", "per_tensor", "per_oc", "per_dim_0", "per_dim_1", "per_dim_01",
+                    "per_dim_2", "per_dim_3", "per_mb", "per_mb_spatial", "per_spatial",
+                    "per_mb_w", "per_w")
+
+
 def parse_post_ops(text: str) -> tuple:
-    """benchdnn's --attr-post-ops: entries joined by '+', each `sum[:SCALE]` or
-    `ELTWISE[:ALPHA[:BETA]]` (alpha and beta 0 by default, as in benchdnn). Returns
-    (("sum", scale) | ("eltwise", "eltwise_<name>", alpha, beta), ...)."""
+    """benchdnn's --attr-post-ops: entries joined by '+', each `sum[:SCALE[:ZERO_POINT[:DT]]]`,
+    `ELTWISE[:ALPHA[:BETA]]` (alpha and beta 0 by default, as in benchdnn),
+    `BINARY[:DT[:POLICY[:TAG]]]` (add, mul, ...) or `prelu[:POLICY]`. Returns
+    (("sum", scale[, zero_point, dt]) | ("eltwise", "eltwise_<name>", alpha, beta)
+    | ("binary", spelling), ...)."""
     ops = []
     for entry in filter(None, text.strip().strip("'\"").split("+")):
         kind, *values = entry.split(":")
+        if kind in BINARY_NAMES or kind == "prelu":
+            policies = values[1:2] if kind in BINARY_NAMES else values[:1]
+            if (len(values) > (3 if kind in BINARY_NAMES else 1)
+                    or any(p not in _BINARY_POLICIES for p in policies)):
+                raise ProblemError(f"--attr-post-ops={text}: {entry!r}: expected "
+                                   f"{kind}[:DT[:POLICY[:TAG]]]" if kind != "prelu" else
+                                   f"--attr-post-ops={text}: {entry!r}: expected prelu[:POLICY]")
+            ops.append(("binary", entry))
+            continue
         try:
-            nums = [float(v) for v in values]
+            nums = [float(v) for v in values[:2 if kind == "sum" else 3]]
+            if kind == "sum" and len(values) > 1:
+                nums[1] = int(values[1])
         except ValueError:
             raise ProblemError(f"--attr-post-ops={text}: {entry!r}: values after ':' must be "
                                "numbers") from None
-        if kind == "sum" and len(nums) <= 1:
-            ops.append(("sum", nums[0] if nums else 1.0))
+        if kind == "sum" and len(values) <= 3:
+            dt = values[2] if len(values) > 2 else ""
+            extra = (int(nums[1]), dt) if len(values) > 1 and (nums[1] or dt) else ()
+            ops.append(("sum", nums[0] if nums else 1.0, *extra))
         elif kind in ELTWISE_NAMES and len(nums) <= 2:
             nums += [0.0] * (2 - len(nums))
             ops.append(("eltwise", "eltwise_" + kind, *nums))
         else:
-            raise ProblemError(f"--attr-post-ops={text}: {entry!r}: expected sum[:SCALE] or "
-                               f"ELTWISE[:ALPHA[:BETA]] with ELTWISE one of "
+            raise ProblemError(f"--attr-post-ops={text}: {entry!r}: expected "
+                               "sum[:SCALE[:ZERO_POINT[:DT]]], BINARY[:DT[:POLICY]], "
+                               "prelu[:POLICY] or ELTWISE[:ALPHA[:BETA]] with ELTWISE one of "
                                + ", ".join(ELTWISE_NAMES))
     return tuple(ops)
 
@@ -235,8 +257,11 @@ def parse_post_ops(text: str) -> tuple:
 def post_ops_str(ops) -> str:
     """The --attr-post-ops spelling of parse_post_ops' result."""
     def entry(op):
+        if op[0] == "binary":
+            return op[1]
         if op[0] == "sum":
-            return "sum" + (f":{op[1]:g}" if op[1] != 1 else "")
+            extra = f":{op[2]}" + (f":{op[3]}" if op[3] else "") if len(op) > 2 else ""
+            return "sum" + (f":{op[1]:g}" if op[1] != 1 or extra else "") + extra
         values = [f"{v:g}" for v in op[2:]]
         while values and values[-1] == "0":
             values.pop()
@@ -250,11 +275,25 @@ def part_str(d: tuple) -> str:
 
 def batch_lines(path: Union[str, Path]) -> Iterator[tuple[int, list]]:
     """(line number, tokens) of a benchdnn batch file's non-empty lines; '#' starts a
-    comment. Tokens are options (`--mb=1`) or problems; quotes are kept."""
+    comment and a line ending in '\\' continues on the next (joined without the
+    whitespace around the break, so `--attr-post-ops=, \\` + `sum:0.5` is one value).
+    Tokens are options (`--mb=1`) or problems; quotes are kept."""
+    joined, start = "", 0
     for lineno, line in enumerate(Path(path).read_text().splitlines(), 1):
-        tokens = line.split("#", 1)[0].split()
+        text = line.split("#", 1)[0]
+        if joined:
+            text = text.lstrip()
+        else:
+            start = lineno
+        if text.rstrip().endswith("\\"):
+            joined += text.rstrip()[:-1].rstrip()
+            continue
+        tokens = (joined + text).split()
+        joined = ""
         if tokens:
-            yield lineno, tokens
+            yield start, tokens
+    if joined.split():
+        yield start, joined.split()
 
 
 def read_batch(path: Union[str, Path], parse) -> Iterator:
