@@ -105,7 +105,7 @@ def _apply(opts: Options, key: str, value: str) -> Options:
             raise UsageError(f"--engine={value}: expected cpu or gpu[:INDEX]")
         return replace(opts, engine=value)
     if key == "mb":
-        if opts.driver != "conv":
+        if opts.driver not in ("conv", "pool", "bnorm"):
             raise UsageError(f"--mb: not an option of the --{opts.driver} driver")
         return replace(opts, mb=_int(key, value))
     if key == "max-ms-per-prb":
@@ -162,8 +162,10 @@ def parse_args(argv: list) -> tuple[Options, list]:
         return opts
 
     def step(token: str, opts: Options, here: Path) -> Options:
-        if token in ("--conv", "--matmul"):
-            return replace(opts, driver=token[2:])
+        if token.startswith("--") and token[2:] in DRIVERS:
+            # a driver's settings are its own, as in benchdnn: another driver starts afresh
+            return opts if opts.driver == token[2:] else replace(opts.reset(),
+                                                                 driver=token[2:])
         if token == "--reset":
             return opts.reset()
         if token.startswith("--batch="):
@@ -180,9 +182,9 @@ def parse_args(argv: list) -> tuple[Options, list]:
         problem = driver.parse(token)
         if opts.match and not re.fullmatch(opts.match, token):
             return opts                       # benchdnn's --match: neither run nor counted
-        if opts.mb and driver.name == "conv":
+        if opts.mb:
             problem = problem.with_mb(opts.mb)
-        for setup in configurations(dict(opts.lists)):
+        for setup in configurations(dict(opts.lists), driver.name):
             setup = replace(setup, impl=opts.impl, skip_impl=opts.skip_impl)
             cases.append((Case(driver, problem, opts.engine, setup), opts))
         return opts
@@ -218,15 +220,25 @@ CSV_HEADER = ["index", "state", "engine", "impl", "name", "driver", "prb", "post
               "min_gflops", "avg_ms", "avg_gflops", "reason"]
 
 
+# the memory-bound kinds: GB read and written once, and GB/s, where the others have
+# GFLOP and GFLOP/s
+PERF_TEMPLATE_BYTES = (PERF_TEMPLATE.replace("%Gops%", "%Gbytes%")
+                       .replace("Gflops%", "GBps%"))
+
+
+def _giga(case: Case) -> float:
+    return case.driver.work(case.problem, case.setup) / 1e9
+
+
 def _perf_line(case: Case, outcome, engine_kind: str) -> str:
-    p, gops = outcome.perf, case.problem.flops / 1e9
+    p, gops = outcome.perf, _giga(case)
     return (f"perf,{engine_kind},{outcome.impl},\"{case.problem.name}\",{case.repro()},"
             f"{gops:.6g},{p.ctime_miss:.4g},{p.ctime_hit:.4g},{p.ctime_blob:.4g},"
             f"{p.min:.6g},{gops / p.min * 1e3:.6g},{p.avg:.6g},{gops / p.avg * 1e3:.6g}")
 
 
 def _csv_row(index: int, case: Case, outcome, engine_kind: str) -> list:
-    gops, p = case.problem.flops / 1e9, outcome.perf
+    gops, p = _giga(case), outcome.perf
     row = [index, outcome.state, engine_kind, outcome.impl, case.problem.name,
            case.driver.name, case.repro(), post_ops_str(case.setup.post_ops), gops]
     if p:
@@ -237,11 +249,12 @@ def _csv_row(index: int, case: Case, outcome, engine_kind: str) -> list:
     return row + [outcome.reason]
 
 
-# benchdnn's summary line; mistrusted, invalid_arguments and listed stay 0 here (no
-# mistrust heuristics, no --mode=L)
+# benchdnn's summary line; mistrusted and listed stay 0 here (no mistrust heuristics, no
+# --mode=L)
 SUMMARY = ("tests", "passed", "skipped", "mistrusted", "unimplemented", "invalid_arguments",
            "failed", "listed")
-_COUNTED = {"FAILED": "failed", "SKIPPED": "skipped", "UNIMPLEMENTED": "unimplemented"}
+_COUNTED = {"FAILED": "failed", "SKIPPED": "skipped", "UNIMPLEMENTED": "unimplemented",
+            "INVALID_ARGUMENTS": "invalid_arguments"}
 
 
 def run_cases(cases: list, template: str = "def", out=None, err=None) -> int:
@@ -255,8 +268,7 @@ def run_cases(cases: list, template: str = "def", out=None, err=None) -> int:
     writer = csv.writer(out) if template == "csv" else None
     if writer:
         writer.writerow(CSV_HEADER)
-    elif any("P" in opts.mode for _, opts in cases):
-        print(f"Output template: {PERF_TEMPLATE}", file=out)
+    unit = None
     bar = Progress(len(cases), err)
     interrupted = False
     try:
@@ -283,6 +295,10 @@ def run_cases(cases: list, template: str = "def", out=None, err=None) -> int:
             if writer:
                 writer.writerow(_csv_row(index, case, outcome, kind))
             else:
+                if outcome.perf and case.driver.work_unit != unit:  # again when it changes
+                    unit = case.driver.work_unit
+                    template = PERF_TEMPLATE if unit == "flops" else PERF_TEMPLATE_BYTES
+                    print(f"Output template: {template}", file=out)
                 if outcome.perf:
                     print(_perf_line(case, outcome, kind), file=out)
                 if outcome.state != "EXECUTED":

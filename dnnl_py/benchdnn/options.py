@@ -30,7 +30,7 @@ CFG_DT = {"f32": ("f32",), "f32_full": ("f32",), "bf16bf16bf16": ("bf16",),
           "s8s8u8": ("s8", "s8", "u8"), "s8s8s8": ("s8", "s8", "s8"),
           "s8s8f32": ("s8", "s8", "f32"), "s8s8s32": ("s8", "s8", "s32")}
 DIRS = ("FWD_B", "FWD_D", "FWD_I", "BWD_D", "BWD_W", "BWD_WB", "BWD_DW")
-_ATTR_ARGS = ("src", "wei", "dst", "bia", "src1", "msrc", "attr_post_op_dw_wei",
+_ATTR_ARGS = ("src", "wei", "dst", "bia", "src0", "src1", "attr_post_op_dw_wei",
               "attr_post_op_dw_dst")
 _POLICIES = ("common", "per_oc", "per_ocic", "per_dim_0", "per_dim_1", "per_dim_01",
              "per_dim_2", "per_dim_3", "per_tensor", "per_mb", "per_mb_spatial",
@@ -93,8 +93,8 @@ def _attr_entries(value: str) -> tuple:
     out = []
     for entry in filter(None, value.split("+")):
         parts = entry.split(":")
-        if len(parts) < 2 or parts[0] not in _ATTR_ARGS and not parts[0].startswith(
-                "attr_post_op_"):
+        if len(parts) < 2 or parts[0] not in _ATTR_ARGS and not re.fullmatch(
+                r"msrc\d+|attr_post_op_\w+", parts[0]):
             raise OptionError(f"{entry!r}: expected ARG:POLICY[:VALUE][:DT[:GROUPS]] with "
                               "ARG one of " + ", ".join(_ATTR_ARGS[:4]))
         if parts[1] not in _POLICIES:
@@ -179,9 +179,18 @@ def _post_ops(value: str) -> tuple:
 class Setup:
     """One configuration: the driver options that shape a problem beyond its dims, one
     value each (a cross-product of the option lists gives many)."""
-    dir: str = "FWD_B"
+    dir: str = ""          # "": the driver's default (conv FWD_B, the others FWD_D)
     dt: tuple = ("f32",)
-    alg: str = "direct"
+    sdt: tuple = ("f32",)  # the sources' data types (binary, concat, softmax)
+    ddt: str = "f32"
+    alg: str = ""          # "": the driver's default (conv direct, pool max, ...)
+    alpha: float = 0.0
+    beta: float = 0.0
+    axis: int = 1
+    flags: str = ""
+    inplace: bool = False
+    tag: str = "abx"       # src and dst (pool, eltwise, lnorm, bnorm)
+    stat_tag: str = "abx"
     bia_dt: str = "undef"
     bia_mask: int = 2
     stag: str = "any"
@@ -206,8 +215,9 @@ class Setup:
         """Why the driver cannot run this configuration on dnnl_py, or ''. The driver
         checks f32 data against a float64 reference through the library's API: a setting
         the API cannot express is skipped, never dropped silently."""
-        if any(d != "f32" for d in self.dt):
-            return f"data type {':'.join(self.dt)} (dnnl_py computes f32 only)"
+        for name, dts in (("dt", self.dt), ("sdt", self.sdt), ("ddt", (self.ddt,))):
+            if any(d != "f32" for d in dts):
+                return f"--{name}={':'.join(dts)}: data type (dnnl_py computes f32 only)"
         if self.dir.startswith("BWD"):
             return f"--dir={self.dir}: dnnl_py has forward propagation only"
         if self.bia_dt not in ("undef", "f32"):
@@ -242,11 +252,11 @@ class Setup:
         return ""
 
     def repro(self, driver: str) -> list:
-        """The options that differ from the defaults, in benchdnn's spelling."""
-        out = []
+        """The options that differ from the driver's defaults, in benchdnn's spelling."""
+        out, defaults = [], default_setup(driver)
         for f in fields(self):
-            value, default = getattr(self, f.name), f.default
-            if value != default and not (f.name == "dir" and driver != "conv"):
+            value, default = getattr(self, f.name), getattr(defaults, f.name)
+            if value != default:
                 out.append(f"--{OPTION_OF[f.name]}={_spell(f.name, value)}")
         return out
 
@@ -268,38 +278,134 @@ def _spell(name: str, value) -> str:
         return f"{value[0]}:{value[1]}"
     if name in ("impl", "skip_impl"):
         return ",".join(value)
+    if name in ("sdt",):
+        return ":".join(value)
+    if name in ("alpha", "beta"):
+        return f"{value:g}"
+    if name == "inplace":
+        return "true" if value else "false"
     return str(value)
+
+
+def _tags(value: str) -> str:
+    """--stag of binary and concat: one tag per source, ':'-separated (axb:any)."""
+    for part in value.split(":"):
+        tag_ok(part)
+    return value
+
+
+def _dst_tag(value: str) -> str:
+    return value if value == "undef" else tag_ok(value)  # concat: undef, no dst given
+
+
+def _float(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise OptionError(f"{value!r} is not a number") from None
+
+
+def _sdt(value: str) -> tuple:
+    parts = tuple(value.split(":"))
+    if any(p not in DATA_TYPES for p in parts):
+        raise OptionError("expected data types joined by ':', each one of "
+                          + ", ".join(DATA_TYPES))
+    return parts
+
+
+def _dt_pair(value: str) -> tuple:
+    parts = _sdt(value)
+    if len(parts) > 2:
+        raise OptionError("expected a data type or SRC:DST data types")
+    return parts
+
+
+def _flags(letters: str) -> Callable:
+    def parse(value: str) -> str:
+        if set(value) - set(letters) or len(set(value)) != len(value):
+            raise OptionError(f"expected flag letters from {letters} (each at most once)")
+        return value
+    return parse
+
+
+def _bool(value: str) -> bool:
+    if value not in ("true", "false"):
+        raise OptionError("expected true or false")
+    return value == "true"
 
 
 CONV, MATMUL = ("conv",), ("matmul",)
 BOTH = CONV + MATMUL
-# option -> (Setup field, value parser, the drivers that know it)
+MEMORY_BOUND = ("pool", "eltwise", "binary", "softmax", "lnorm", "bnorm", "concat")
+# benchdnn's algorithm names per driver (binary and softmax: upper or lower case)
+ALGS = {
+    "conv": ("direct", "wino", "auto"),
+    "pool": ("max", "avg_np", "avg_p"),
+    "eltwise": ("abs", "clip", "clip_v2", "clip_v2_dst", "elu", "elu_dst", "exp", "exp_dst",
+                "gelu_erf", "gelu_tanh", "hardsigmoid", "hardswish", "linear", "log",
+                "logistic", "logistic_dst", "logsigmoid", "mish", "pow", "relu", "relu_dst",
+                "round", "soft_relu", "sqrt", "sqrt_dst", "square", "swish", "tanh",
+                "tanh_dst"),
+    "binary": ("add", "sub", "mul", "div", "max", "min", "ge", "gt", "le", "lt", "eq", "ne"),
+    "softmax": ("softmax", "logsoftmax"),
+}
+
+
+def _alg(driver: str) -> Callable:
+    def parse(value: str) -> str:
+        name = value.lower() if driver in ("binary", "softmax") else value
+        if name not in ALGS[driver]:
+            raise OptionError("expected one of " + ", ".join(ALGS[driver]))
+        return name
+    return parse
+
+
+_FWD_BWD = ("FWD_D", "FWD_I", "BWD_D", "BWD_DW", "BWD_W", "BWD_WB")
+# option -> (Setup field, value parser or {driver: parser}, the drivers that know it)
 LIST_OPTIONS = {
-    "dir": ("dir", _one_of(DIRS), CONV),
-    "dt": ("dt", _dt, BOTH),
+    "dir": ("dir", {"conv": _one_of(DIRS), **{d: _one_of(_FWD_BWD) for d in
+                                                ("pool", "eltwise", "softmax", "lnorm",
+                                                 "bnorm")}},
+            CONV + ("pool", "eltwise", "softmax", "lnorm", "bnorm")),
+    "dt": ("dt", {"conv": _dt, "matmul": _dt, "lnorm": _dt_pair, "pool": _dt_pair,
+                  "eltwise": _dt_pair, "bnorm": _dt_pair},
+           BOTH + ("pool", "eltwise", "lnorm", "bnorm")),
     "cfg": ("dt", lambda v: CFG_DT[_one_of(tuple(CFG_DT))(v)], BOTH),
-    "alg": ("alg", _one_of(("direct", "wino", "auto")), CONV),
+    "sdt": ("sdt", _sdt, ("binary", "softmax", "concat")),
+    "ddt": ("ddt", _bia_dt, ("binary", "softmax", "concat")),
+    "alg": ("alg", {d: _alg(d) for d in ALGS}, tuple(ALGS)),
+    "alpha": ("alpha", _float, ("eltwise",)),
+    "beta": ("beta", _float, ("eltwise",)),
+    "axis": ("axis", _int, ("softmax", "concat")),
+    "flags": ("flags", {"lnorm": _flags("GCHM"), "bnorm": _flags("GCHRA")},
+              ("lnorm", "bnorm")),
+    "inplace": ("inplace", _bool, ("eltwise", "binary", "softmax", "lnorm", "bnorm")),
+    "tag": ("tag", tag_ok, ("pool", "eltwise", "lnorm", "bnorm")),
+    "stat_tag": ("stat_tag", tag_ok, ("lnorm",)),
     "bia-dt": ("bia_dt", _bia_dt, MATMUL),
     "bia_dt": ("bia_dt", _bia_dt, MATMUL),
     "bia_mask": ("bia_mask", _int, MATMUL),
     "bia-mask": ("bia_mask", _int, MATMUL),
-    "stag": ("stag", tag_ok, BOTH),
+    "stag": ("stag", {"binary": _tags, "concat": _tags, "conv": tag_ok, "matmul": tag_ok,
+                      "softmax": tag_ok}, BOTH + ("binary", "concat", "softmax")),
     "wtag": ("wtag", tag_ok, BOTH),
-    "dtag": ("dtag", tag_ok, BOTH),
+    "dtag": ("dtag", {"concat": _dst_tag, "conv": tag_ok, "matmul": tag_ok,
+                      "binary": tag_ok, "softmax": tag_ok},
+             BOTH + ("binary", "concat", "softmax")),
     "strides": ("strides", _strides, MATMUL),
-    "attr-post-ops": ("post_ops", _post_ops, BOTH),
-    "attr-scales": ("scales", _attr_entries, BOTH),
-    "attr-zero-points": ("zero_points", _attr_entries, BOTH),
-    "attr-fpmath": ("fpmath", _fpmath, BOTH),
-    "attr-scratchpad": ("scratchpad", _one_of(("library", "user")), BOTH),
+    "attr-post-ops": ("post_ops", _post_ops, BOTH + MEMORY_BOUND),
+    "attr-scales": ("scales", _attr_entries, BOTH + MEMORY_BOUND),
+    "attr-zero-points": ("zero_points", _attr_entries, BOTH + MEMORY_BOUND),
+    "attr-fpmath": ("fpmath", _fpmath, BOTH + MEMORY_BOUND),
+    "attr-scratchpad": ("scratchpad", _one_of(("library", "user")), BOTH + MEMORY_BOUND),
     "attr-acc-mode": ("acc_mode", _one_of(("strict", "relaxed", "any", "f32", "s32", "f16")),
-                      BOTH),
-    "attr-rounding-mode": ("rounding", _rounding, BOTH),
+                      BOTH + MEMORY_BOUND),
+    "attr-rounding-mode": ("rounding", _rounding, BOTH + MEMORY_BOUND),
     "attr-dropout": ("dropout", _dropout, MATMUL),
     "runtime_dims_masks": ("runtime_dims", _runtime_dims, MATMUL),
     "runtime-dims-masks": ("runtime_dims", _runtime_dims, MATMUL),
-    "ctx-init": ("ctx_init", _ctx, BOTH),
-    "ctx-exe": ("ctx_exe", _ctx, BOTH),
+    "ctx-init": ("ctx_init", _ctx, BOTH + MEMORY_BOUND),
+    "ctx-exe": ("ctx_exe", _ctx, BOTH + MEMORY_BOUND),
 }
 OPTION_OF: dict = {}  # Setup field -> its option's name (the first spelling above)
 for _name, (_field, _, _) in LIST_OPTIONS.items():
@@ -318,6 +424,8 @@ def parse_list_option(driver: str, key: str, value: str) -> tuple:
     field, parse, drivers = LIST_OPTIONS[key]
     if driver not in drivers:
         raise OptionError(f"--{key}: not an option of the --{driver} driver")
+    if isinstance(parse, dict):
+        parse = parse[driver]
     values, items = [], split_list(value)
     for item in items:
         try:
@@ -328,11 +436,21 @@ def parse_list_option(driver: str, key: str, value: str) -> tuple:
     return field, tuple(values)
 
 
-def configurations(lists: dict) -> list:
+# benchdnn's defaults where a driver's differ from Setup's: plain sources (abx) for the
+# memory-bound kinds that take a source tag, and no dst descriptor for concat
+_DRIVER_DEFAULTS = {"binary": {"stag": "abx"}, "softmax": {"stag": "abx"},
+                    "concat": {"stag": "abx", "dtag": "undef"}}
+
+
+def default_setup(driver: str) -> Setup:
+    return replace(Setup(), **_DRIVER_DEFAULTS.get(driver, {}))
+
+
+def configurations(lists: dict, driver: str = "conv") -> list:
     """Every Setup of the option lists' cross-product, in benchdnn's order (the first
     option outermost)."""
     names = list(lists)
-    return [replace(Setup(), **dict(zip(names, combo)))
+    return [replace(default_setup(driver), **dict(zip(names, combo)))
             for combo in itertools.product(*(lists[n] for n in names))]
 
 

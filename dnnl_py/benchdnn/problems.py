@@ -104,7 +104,8 @@ def _split_name(text: str) -> tuple[str, str]:
     return text[:m.start()], m.group(1) if m.group(1) is not None else m.group(2)
 
 
-def parse_conv(text: str) -> ConvDesc:
+def _fields(text: str, keys: tuple) -> tuple[dict, str]:
+    """({field: value}, name) of a `mb2ic16_ih5...n"name"` problem with fields `keys`."""
     body, name = _split_name(text.strip())
     vals: dict[str, int] = {}
     pos = 0
@@ -114,9 +115,9 @@ def parse_conv(text: str) -> ConvDesc:
             raise ProblemError(f"{text!r}: unexpected {gap!r} at position {pos} (expected "
                                "fields such as ic64, each a name and a number)")
         key, value = m.group(1), int(m.group(2))
-        if key not in _CONV_KEYS:
+        if key not in keys:
             raise ProblemError(f"{text!r}: unknown field {key!r}; expected one of "
-                               + ", ".join(_CONV_KEYS))
+                               + ", ".join(keys))
         if key in vals:
             raise ProblemError(f"{text!r}: field {key!r} given twice")
         vals[key] = value
@@ -124,9 +125,12 @@ def parse_conv(text: str) -> ConvDesc:
     if body[pos:].replace("_", ""):
         raise ProblemError(f"{text!r}: unexpected {body[pos:]!r} at position {pos} (expected "
                            "fields such as ic64, each a name and a number)")
-    for key in ("ic", "oc"):
-        if key not in vals:
-            raise ProblemError(f"{text!r}: field {key!r} is required")
+    return vals, name
+
+
+def _window(text: str, vals: dict) -> tuple:
+    """(spatial ndims, i, o, k, s, p, d as (d, h, w) tuples) of a windowed problem, by
+    benchdnn's rules (see the module's docstring)."""
     given = {a: any(f"{x}{a}" in vals for x in "iokspd") for a in "dhw"}
     if not any(given.values()):
         raise ProblemError(f"{text!r}: no spatial size (id/ih/iw) given")
@@ -163,11 +167,19 @@ def parse_conv(text: str) -> ConvDesc:
                                f"(k{a}{kk} d{a}{dd}) is wider than the padded input "
                                f"(i{a}{ii} p{a}{pp}), giving o{a}{oo}")
         i.append(ii), o.append(oo), k.append(kk), s.append(ss), p.append(pp), d.append(dd)
+    return nsp, tuple(i), tuple(o), tuple(k), tuple(s), tuple(p), tuple(d)
+
+
+def parse_conv(text: str) -> ConvDesc:
+    vals, name = _fields(text, _CONV_KEYS)
+    for key in ("ic", "oc"):
+        if key not in vals:
+            raise ProblemError(f"{text!r}: field {key!r} is required")
+    nsp, i, o, k, s, p, d = _window(text, vals)
     g = vals.get("g", 1)
     if g < 1 or vals["ic"] % g or vals["oc"] % g:
         raise ProblemError(f"{text!r}: ic{vals['ic']} and oc{vals['oc']} must divide by g{g}")
-    return ConvDesc(g, vals.get("mb", 2), vals["ic"], vals["oc"], nsp, tuple(i), tuple(o),
-                    tuple(k), tuple(s), tuple(p), tuple(d), name)
+    return ConvDesc(g, vals.get("mb", 2), vals["ic"], vals["oc"], nsp, i, o, k, s, p, d, name)
 
 
 def _copy_axis(vals: dict, src: str, dst: str) -> None:
@@ -200,6 +212,125 @@ def parse_matmul(text: str) -> MatmulDesc:
     if len(dims) == 3 and dims[2] != out:
         raise ProblemError(f"{text!r}: dst {part_str(dims[2])} should be {part_str(out)}")
     return MatmulDesc(src, wei, dims[2] if len(dims) == 3 else None, name)
+
+
+# ---- the memory-bound kinds --------------------------------------------------------
+
+_POOL_KEYS = tuple(k for k in _CONV_KEYS if k not in ("g", "oc"))
+
+
+@dataclass(frozen=True)
+class PoolDesc:
+    """--pool: `mb2ic16_ih10oh5kh2sh2ph0`, the window fields of a convolution."""
+    mb: int
+    ic: int
+    ndims_spatial: int
+    i: tuple
+    o: tuple
+    k: tuple
+    s: tuple
+    p: tuple
+    d: tuple
+    name: str = ""
+
+    pr = ConvDesc.pr
+
+    def __str__(self) -> str:
+        conv = ConvDesc(1, self.mb, self.ic, self.ic, self.ndims_spatial, self.i, self.o,
+                        self.k, self.s, self.p, self.d, self.name)
+        return str(conv).replace(f"oc{self.ic}", "", 1)
+
+    def with_mb(self, mb: int) -> "PoolDesc":
+        return replace(self, mb=mb) if mb else self
+
+
+def parse_pool(text: str) -> PoolDesc:
+    vals, name = _fields(text, _POOL_KEYS)
+    if "ic" not in vals:
+        raise ProblemError(f"{text!r}: field 'ic' is required")
+    nsp, i, o, k, s, p, d = _window(text, vals)
+    return PoolDesc(vals.get("mb", 2), vals["ic"], nsp, i, o, k, s, p, d, name)
+
+
+@dataclass(frozen=True)
+class DimsDesc:
+    """--eltwise, --softmax, --lnorm: the dims, `2x16x7x7_n"name"`."""
+    dims: tuple
+    name: str = ""
+
+    def __str__(self) -> str:
+        return part_str(self.dims) + (f'_n"{self.name}"' if self.name else "")
+
+
+@dataclass(frozen=True)
+class DimsListDesc:
+    """--binary, --concat: the sources' dims, `1x64x56x56:1x64x1x1`."""
+    parts: tuple
+    name: str = ""
+
+    def __str__(self) -> str:
+        return ":".join(map(part_str, self.parts)) + (f'_n"{self.name}"' if self.name else "")
+
+
+def _dims(text: str, part: str, what: str) -> tuple:
+    try:
+        d = tuple(int(x) for x in part.split("x"))
+    except ValueError:
+        raise ProblemError(f"{text!r}: {what} dims {part!r} are not integers joined by "
+                           "'x'") from None
+    if min(d) < 1:
+        raise ProblemError(f"{text!r}: {what} dims {part!r} must be positive")
+    return d
+
+
+def parse_dims(text: str) -> DimsDesc:
+    body, name = _split_name(text.strip())
+    body = body.rstrip("_")
+    if ":" in body:
+        raise ProblemError(f"{text!r}: expected one set of dims such as 2x16x7x7")
+    return DimsDesc(_dims(text, body, "the"), name)
+
+
+def parse_dims_list(text: str) -> DimsListDesc:
+    body, name = _split_name(text.strip())
+    return DimsListDesc(tuple(_dims(text, part, f"source {n}") for n, part in
+                              enumerate(body.rstrip("_").split(":"))), name)
+
+
+@dataclass(frozen=True)
+class BnormDesc:
+    """--bnorm: `mb2ic16ih7iw7` (iw copies ih, ih and iw copy id when not given)."""
+    mb: int
+    ic: int
+    spatial: tuple
+    name: str = ""
+
+    @property
+    def dims(self) -> tuple:
+        return (self.mb, self.ic, *self.spatial)
+
+    def __str__(self) -> str:
+        axes = "dhw"[3 - len(self.spatial):]
+        sp = "".join(f"i{a}{n}" for a, n in zip(axes, self.spatial))
+        return f"mb{self.mb}ic{self.ic}{sp}" + (f'_n"{self.name}"' if self.name else "")
+
+    def with_mb(self, mb: int) -> "BnormDesc":
+        return replace(self, mb=mb) if mb else self
+
+
+def parse_bnorm(text: str) -> BnormDesc:
+    vals, name = _fields(text, ("mb", "ic", "id", "ih", "iw"))
+    if "ic" not in vals:
+        raise ProblemError(f"{text!r}: field 'ic' is required")
+    if "id" in vals:
+        sp = (vals["id"], vals.get("ih", vals["id"]), vals.get("iw", vals["id"]))
+    elif "ih" in vals:
+        sp = (vals["ih"], vals.get("iw", vals["ih"]))
+    else:
+        sp = (vals["iw"],) if "iw" in vals else ()
+    if min((vals["ic"], vals.get("mb", 2)) + sp) < 1:
+        raise ProblemError(f"{text!r}: sizes must be positive")
+    return BnormDesc(vals.get("mb", 2), vals["ic"], sp, name)
 
 
 # benchdnn's eltwise post-op names; dnnl_py's algorithm is "eltwise_" + name

@@ -40,7 +40,7 @@ def _numpy_runner(case: Case):
     if case.driver.name == "matmul":
         out = np.empty(case.driver.dims(case.problem)["dst"], np.float32)
         return lambda: np.matmul(src, wei, out=out)
-    return lambda: case.driver.reference(case.problem, data, np.float32)
+    return lambda: case.driver.reference(case.problem, data, dtype=np.float32)
 
 
 def _torch_request(case: Case) -> dict:

@@ -15,7 +15,7 @@ import numpy as np
 import dnnl_py as dnnl
 
 from . import reference
-from .drivers import to_memory
+from .driver_base import to_memory
 from .options import Setup
 from .timing import time_runs
 
@@ -60,8 +60,9 @@ class Perf:
 
 @dataclass
 class Outcome:
-    """PASSED, FAILED, UNIMPLEMENTED (no implementation accepts) or SKIPPED (larger than
-    memory), both counted as skipped, or, in --mode=P alone, EXECUTED."""
+    """PASSED, FAILED, UNIMPLEMENTED (no implementation accepts), INVALID_ARGUMENTS (the
+    library refuses the problem), SKIPPED (a configuration the driver cannot run, or
+    larger than memory) or, in --mode=P alone, EXECUTED."""
     state: str
     reason: str = ""
     impl: str = ""
@@ -105,15 +106,25 @@ def _any_ocl_engine(kind: str, index: int) -> tuple:
 def inputs(case: Case, seed: int = 0) -> dict:
     """Seeded float32 data of O(1): src, weights, bias and dst (read by a sum post-op)."""
     rng = np.random.default_rng(seed)
-    return {k: rng.standard_normal(d, dtype=np.float32) for k, d in case.dims().items()}
+    data = {k: rng.standard_normal(d, dtype=np.float32) for k, d in case.dims().items()}
+    case.driver.fill(data, case.problem, case.setup)
+    return data
 
 
-_ARGS = {"src": dnnl.ARG_SRC, "weights": dnnl.ARG_WEIGHTS, "bias": dnnl.ARG_BIAS,
-         "dst": dnnl.ARG_DST}
-
-
-def _memories(pd, eng, strm, data: dict) -> dict:
-    return {_ARGS[k]: to_memory(eng, strm, a, pd.query_md(_ARGS[k])) for k, a in data.items()}
+def _memories(case: Case, pd, eng, strm, data: dict):
+    """{execute argument: memory} holding `data` in the layouts the pd chose, or the
+    Outcome that ends the case. With --inplace=true dst is the source's memory, and
+    `data` says so (a sum post-op then reads the source)."""
+    arg = case.driver.arg
+    args = {arg(k): to_memory(eng, strm, a, pd.query_md(arg(k))) for k, a in data.items()}
+    if case.setup.inplace:
+        src = arg(case.driver.inplace_src)
+        if args[src].get_desc() != args[dnnl.ARG_DST].get_desc():
+            return Outcome("SKIPPED", "--inplace=true: the dst layout chosen differs from "
+                                      "the source's")
+        args[dnnl.ARG_DST] = args[src]
+        data["dst"] = data[case.driver.inplace_src]
+    return args
 
 
 # bytes per element of src, weights and dst: the seeded float32 inputs, the library's
@@ -160,13 +171,16 @@ def _physical_memory() -> int:
 
 def _pd_or_outcome(case: Case, eng):
     """The primitive descriptor, or the Outcome that ends the case: UNIMPLEMENTED when no
-    implementation accepts, FAILED when the library refuses the problem, SKIPPED when
+    implementation accepts, INVALID_ARGUMENTS when the library refuses the problem as
+    invalid (benchdnn's state; oneDNN may accept what dnnl_py refuses, so the reason
+    says which rule), FAILED on any other error, SKIPPED when
     --impl or --skip-impl rules out the implementation chosen (dnnl_py's primitive
     descriptors have no next_impl to try another)."""
     try:
         pd = case.driver.pd(eng, case.problem, case.setup)
     except dnnl.error as e:
-        state = "UNIMPLEMENTED" if e.status == dnnl.status.unimplemented else "FAILED"
+        state = {dnnl.status.unimplemented: "UNIMPLEMENTED",
+                 dnnl.status.invalid_arguments: "INVALID_ARGUMENTS"}.get(e.status, "FAILED")
         return None, Outcome(state, str(e))
     name, setup = pd.impl_info_str(), case.setup
     if any(s in name for s in setup.skip_impl) or \
@@ -183,20 +197,26 @@ def check(case: Case, eng, strm) -> Outcome:
     if ended:
         return ended
     data = inputs(case)
-    args = _memories(pd, eng, strm, data)
-    case.driver.primitive(pd).execute(strm, args)
+    args = _memories(case, pd, eng, strm, data)
+    if isinstance(args, Outcome):
+        return args
+    driver, p, setup = case.driver, case.problem, case.setup
+    refs = driver.reference(p, data, setup)
+    refs = refs if isinstance(refs, dict) else {"dst": refs}
+    refs["dst"] = reference.post_ops(refs["dst"], data["dst"].astype(np.float64),
+                                     setup.post_ops)
+    driver.primitive(pd).execute(strm, args)
     strm.wait()
-    out = args[dnnl.ARG_DST].to_numpy()
-    ref = case.driver.reference(case.problem, data)
-    ref = reference.post_ops(ref, data["dst"].astype(np.float64), case.setup.post_ops)
-    err, at = reference.relative_error(out, ref)
-    tol = reference.tolerance(case.driver.accumulation(case.problem))
+    tol = reference.tolerance(driver.accumulation(p, setup))
     impl = pd.impl_info_str()
-    if err <= tol:
-        return Outcome("PASSED", impl=impl)
-    where = ",".join(map(str, at))
-    return Outcome("FAILED", f"relative error {err:.3g} > {tol:.3g} at dst[{where}]: got "
-                   f"{out[at]:.6g}, expected {ref[at]:.6g}", impl)
+    for name in driver.outputs(p, setup):
+        out = args[driver.arg(name)].to_numpy()
+        err, at = reference.relative_error(out, refs[name])
+        if err > tol:
+            where = ",".join(map(str, at))
+            return Outcome("FAILED", f"relative error {err:.3g} > {tol:.3g} at {name}[{where}]"
+                           f": got {out[at]:.6g}, expected {refs[name][at]:.6g}", impl)
+    return Outcome("PASSED", impl=impl)
 
 
 @contextlib.contextmanager
@@ -235,7 +255,9 @@ def perf(case: Case, eng, strm, max_ms: float, fix_times: int = 0,
         blob = prim.get_cache_blob()
         dnnl.set_primitive_cache_capacity(0)
         from_blob = min(_ms(make, pd, blob)[0] for _ in range(3))
-    args = _memories(pd, eng, strm, inputs(case))
+    args = _memories(case, pd, eng, strm, inputs(case))
+    if isinstance(args, Outcome):
+        return args
 
     def run():
         prim.execute(strm, args)
