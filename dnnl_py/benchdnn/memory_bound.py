@@ -113,8 +113,9 @@ class Eltwise(MemoryBound):
 
 
 class Binary(MemoryBound):
-    """--binary: dst = src0 (op) src1, src1 broadcast; src1's missing trailing dims are 1,
-    as benchdnn reads `32x17x2x3:32x17`."""
+    """--binary: dst = src0 (op) src1, either broadcast along a dim where it is 1 (dst
+    takes the larger); src1's missing trailing dims are 1, as benchdnn reads
+    `32x17x2x3:32x17`."""
     name = "binary"
     primitive = dnnl.binary
     parse = staticmethod(parse_dims_list)
@@ -124,15 +125,16 @@ class Binary(MemoryBound):
     def dims(self, p: DimsListDesc, setup: Setup) -> dict:
         src0, src1 = p.parts[0], p.parts[1]
         src1 = tuple(src1) + (1,) * (len(src0) - len(src1))
-        return {"src0": list(src0), "src1": list(src1), "dst": list(src0)}
+        return {"src0": list(src0), "src1": list(src1),
+                "dst": [max(a, b) for a, b in zip(src0, src1)]}
 
     def unsupported(self, p: DimsListDesc, setup: Setup) -> str:
         if len(p.parts) != 2:
             return f"{len(p.parts)} sources (binary takes 2)"
         d = self.dims(p, setup)
         if len(d["src1"]) != len(d["src0"]) or any(
-                b not in (1, a) for a, b in zip(d["src0"], d["src1"])):
-            return f"src1 dims {d['src1']} do not broadcast to src0's {d['src0']}"
+                1 not in (a, b) and a != b for a, b in zip(d["src0"], d["src1"])):
+            return f"src0 dims {d['src0']} and src1 dims {d['src1']} do not broadcast"
         stags = setup.stag.split(":")
         return _tags_problem([("stag", t, len(d["src0"])) for t in stags]
                              + [("dtag", setup.dtag, len(d["dst"]))])
