@@ -10,7 +10,6 @@ from conftest import INPUTS
 
 from dnnl_py.benchdnn import cli, drivers
 from dnnl_py.benchdnn.problems import (
-    ProblemError,
     parse_bnorm,
     parse_dims,
     parse_dims_list,
@@ -175,3 +174,12 @@ def test_onednn_smoke_file_runs_as_written(capsys, driver):
     assert c["failed"] == 0 and c["passed"] > 0
     assert c["tests"] == c["passed"] + c["skipped"] + c["unimplemented"] + \
         c["invalid_arguments"]
+
+
+def test_every_driver_on_the_opencl_engine(capsys, ocl):
+    status, out, _ = run_cli(
+        capsys, "--engine=gpu", "--pool", "--alg=max,avg_np", "mb2ic5ih9oh4kh3sh2ph0",
+        "--eltwise", "--alg=gelu_erf", "3x7x5", "--binary", "2x16x5x5:1x16x1x1",
+        "--softmax", "7x33", "--lnorm", "--flags=CH", "5x3x40", "--bnorm", "--dir=FWD_I",
+        "--flags=GCH", "mb3ic5ih4iw3", "--concat", "2x3x4:2x5x4")
+    assert status == 0 and counts(out)["passed"] == 8, out
