@@ -184,8 +184,8 @@ def parse_args(argv: list) -> tuple[Options, list]:
             return opts                       # benchdnn's --match: neither run nor counted
         if opts.mb:
             problem = problem.with_mb(opts.mb)
-        for setup in configurations(dict(opts.lists), driver.name):
-            setup = replace(setup, impl=opts.impl, skip_impl=opts.skip_impl)
+        for setup in configurations(dict(opts.lists), driver.name, impl=opts.impl,
+                                    skip_impl=opts.skip_impl):
             cases.append((Case(driver, problem, opts.engine, setup), opts))
         return opts
 

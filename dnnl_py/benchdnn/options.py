@@ -11,9 +11,10 @@ whether the library can run it is decided per configuration, when the problem ru
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import re
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from typing import Callable
 
 import dnnl_py as dnnl
@@ -442,15 +443,16 @@ _DRIVER_DEFAULTS = {"binary": {"stag": "abx"}, "softmax": {"stag": "abx"},
                     "concat": {"stag": "abx", "dtag": "undef"}}
 
 
+@functools.lru_cache(maxsize=None)
 def default_setup(driver: str) -> Setup:
-    return replace(Setup(), **_DRIVER_DEFAULTS.get(driver, {}))
+    return Setup(**_DRIVER_DEFAULTS.get(driver, {}))
 
 
-def configurations(lists: dict, driver: str = "conv") -> list:
+def configurations(lists: dict, driver: str = "conv", **fixed) -> list:
     """Every Setup of the option lists' cross-product, in benchdnn's order (the first
-    option outermost)."""
-    names = list(lists)
-    return [replace(default_setup(driver), **dict(zip(names, combo)))
+    option outermost), with the `fixed` fields set in each."""
+    names, base = list(lists), {**_DRIVER_DEFAULTS.get(driver, {}), **fixed}
+    return [Setup(**{**base, **dict(zip(names, combo))})
             for combo in itertools.product(*(lists[n] for n in names))]
 
 
