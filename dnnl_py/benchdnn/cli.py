@@ -33,21 +33,30 @@ from .run import Case, open_engine, run_case
 INPUTS = Path(__file__).resolve().parent / "inputs"
 USAGE = """usage: python -m dnnl_py.benchdnn [OPTIONS] PROBLEM...
 
-  --conv | --matmul          the driver for the problems that follow
-  --batch=FILE               problems and options from FILE ('#' comments); a relative
-                             FILE is also looked for beside the current batch file and in
-                             dnnl_py/benchdnn/inputs/
+  --conv | --matmul | --pool | --eltwise | --binary | --softmax | --lnorm | --bnorm
+  | --concat                 the driver for the problems that follow
+  --batch=FILE               problems and options from FILE ('#' comments, '\\' continues
+                             a line); a relative FILE is also looked for beside the
+                             current batch file and in dnnl_py/benchdnn/inputs/[DRIVER/]
   --engine=cpu|gpu[:N]       gpu: the OpenCL engine (PoCL's CPU device if no GPU)
-  --mb=N                     convolution minibatch (0: as in the problem)
-  --attr-post-ops=LIST       e.g. relu, sum:0.5+relu, linear:2:1
-  --stag= --wtag= --dtag=    format tags (default any)
   --mode=C|P|CP              C: check against numpy; P: creation and execution times
   --max-ms-per-prb=N         timing budget per problem (default 3000)
   --fix-times-per-prb=N      time exactly N executions instead
+  --cold-cache=none|all      all: evict the caches before each timed run
   --perf-template=def|csv    csv: stdout is one CSV row per problem, with a header
-  --reset                    options back to their defaults
+  --reset                    the driver's options back to their defaults
   --report=DIR|FILE.md       time the problems given (default: inputs/report_set) against
                              the references and write a Markdown report with PNG plots
+Driver options hold comma-separated lists; a problem runs once per combination:
+  --dt= --sdt= --ddt=        data types (f32 runs; others are SKIPPED), e.g. s8:s8:f32
+  --dir=FWD_B|FWD_D|FWD_I    conv: FWD_B (with bias) by default; BWD_* SKIPPED
+  --alg= --alpha= --beta= --axis= --flags= --inplace=
+  --stag= --wtag= --dtag= --tag= --stat_tag=  format tags: any, abx, axb, acb, nhwc, ...
+  --bia-dt= --bia_mask= --strides= --runtime_dims_masks=   matmul
+  --attr-post-ops=LIST       e.g. relu, sum:0.5+relu, linear:2:1
+  --attr-scales= --attr-zero-points= --attr-fpmath= --attr-scratchpad= --attr-acc-mode=
+  --mb= --match=REGEX --impl= --skip-impl= --check-ref-impl= --ctx-init= --ctx-exe=
+(docs/benchdnn.md: every option, and what is SKIPPED and why)
 """
 
 
