@@ -6,7 +6,7 @@ import numpy as np
 import dnnl_py as dnnl
 
 from . import reference
-from .driver_base import DEFAULT, PLAIN, Driver, attr_of, dt, memory_desc, tag, tag_problem
+from .driver_base import DEFAULT, PLAIN, Driver, dt, memory_desc, tag, tag_problem
 from .options import Setup
 from .problems import ConvDesc, MatmulDesc, parse_conv, parse_matmul
 
@@ -53,7 +53,7 @@ class Conv(Driver):
             memory_desc(d["src"], setup.stag), memory_desc(d["weights"], setup.wtag), bias,
             memory_desc(d["dst"], setup.dtag), strides=sp(p, p.s),
             dilates=sp(p, p.d), padding_l=sp(p, p.p), padding_r=sp(p, p.pr),
-            attr=attr_of(setup.post_ops))
+            attr=self.attr(p, setup))
 
     def reference(self, p: ConvDesc, data: dict, setup: Setup = DEFAULT, dtype=np.float64):
         sp = self._spatial
@@ -104,12 +104,15 @@ class Matmul(Driver):
             eng, memory_desc(d["src"], setup.stag, setup.strides[0]),
             memory_desc(d["weights"], setup.wtag, setup.strides[1]), bias,
             memory_desc(d["dst"], setup.dtag, setup.strides[2]),
-            attr=attr_of(setup.post_ops))
+            attr=self.attr(p, setup))
 
     def reference(self, p: MatmulDesc, data: dict, setup: Setup = DEFAULT,
                   dtype=np.float64):
         out = reference.matmul(data["src"], data["weights"], dtype)
         return out + data["bias"].astype(dtype) if "bias" in data else out
+
+    def oc_axis(self, ndims: int) -> int:
+        return ndims - 1   # N, the output channels of a matmul
 
     @staticmethod
     def accumulation(p: MatmulDesc, setup: Setup = DEFAULT) -> int:

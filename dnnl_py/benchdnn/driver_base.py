@@ -8,7 +8,7 @@ import numpy as np
 import dnnl_py as dnnl
 
 from .options import Setup
-from .problems import ProblemError
+from .problems import ProblemError, binary_post_op
 
 dt, tag = dnnl.memory.data_type, dnnl.memory.format_tag
 DEFAULT = Setup()
@@ -63,12 +63,42 @@ def memory_desc(dims: list, name: str, strides: tuple = ()) -> dnnl.memory.desc:
     return md(dims, dt.f32, out)
 
 
-def attr_of(ops) -> dnnl.primitive_attr:
-    """A primitive_attr holding post-ops in parse_post_ops' form."""
+# benchdnn's broadcast policies as the dst dims src1 keeps (n: dst's ndims); per_oc is
+# the channel dim, `oc` (matmul's: the last)
+_POLICY_DIMS = {
+    "common": lambda n, oc: (), "per_tensor": lambda n, oc: tuple(range(n)),
+    "per_oc": lambda n, oc: (oc,), "per_dim_0": lambda n, oc: (0,),
+    "per_dim_1": lambda n, oc: (1,), "per_dim_01": lambda n, oc: (0, 1),
+    "per_dim_2": lambda n, oc: (2,), "per_dim_3": lambda n, oc: (3,),
+    "per_mb": lambda n, oc: (0,), "per_mb_spatial": lambda n, oc: (0, *range(2, n)),
+    "per_spatial": lambda n, oc: tuple(range(2, n)), "per_mb_w": lambda n, oc: (0, n - 1),
+    "per_w": lambda n, oc: (n - 1,),
+}
+
+
+def src1_dims(spelling: str, dst: list, oc_axis: int) -> list:
+    """The dims of a binary post-op's src1 over `dst`: dst's along the dims its policy (or
+    integer mask) keeps, 1 elsewhere; raises ValueError for a dim dst lacks."""
+    _, _, policy, _ = binary_post_op(spelling)
+    n = len(dst)
+    kept = [d for d in range(n) if int(policy) >> d & 1] if policy.isdigit() else \
+        _POLICY_DIMS[policy](n, oc_axis)
+    if any(d >= n for d in kept) or policy.isdigit() and int(policy) >> n:
+        raise ValueError(f"policy {policy} names a dim that the {n}-dim dst lacks")
+    return [size if d in kept else 1 for d, size in enumerate(dst)]
+
+
+def attr_of(ops, src1: dict = None) -> dnnl.primitive_attr:
+    """A primitive_attr holding post-ops in parse_post_ops' form; `src1` gives the dims of
+    each binary post-op's src1 by post-op index."""
     po = dnnl.post_ops()
-    for op in ops:
+    for i, op in enumerate(ops):
         if op[0] == "sum":
             po.append_sum(op[1])
+        elif op[0] == "binary":
+            alg, _, _, tag_name = binary_post_op(op[1])
+            po.append_binary(getattr(dnnl.algorithm, "binary_" + alg),
+                             memory_desc(src1[i], tag_name))
         else:
             po.append_eltwise(getattr(dnnl.algorithm, op[1]), op[2], op[3])
     attr = dnnl.primitive_attr()
@@ -111,7 +141,23 @@ class Driver:
         return ""
 
     def arg(self, name: str) -> int:
+        if name.startswith("post_op_"):          # post_op_<i>: binary post-op i's src1
+            return dnnl.ARG_ATTR_MULTIPLE_POST_OP(int(name[8:])) | dnnl.ARG_SRC_1
         return self.args[name]
+
+    def oc_axis(self, ndims: int) -> int:
+        """The dst dim benchdnn's per_oc policy names."""
+        return 1
+
+    def post_op_src1(self, p, setup: Setup) -> dict:
+        """{post-op index: src1 dims} of the binary post-ops (ValueError for a policy that
+        names a dim dst lacks)."""
+        dst = self.dims(p, setup)["dst"]
+        return {i: src1_dims(op[1], dst, self.oc_axis(len(dst)))
+                for i, op in enumerate(setup.post_ops) if op[0] == "binary"}
+
+    def attr(self, p, setup: Setup) -> dnnl.primitive_attr:
+        return attr_of(setup.post_ops, self.post_op_src1(p, setup))
 
     def work(self, p, setup: Setup) -> float:
         """flops (compute-bound kinds) or bytes read and written (memory-bound ones)."""

@@ -3,12 +3,14 @@
 numpy reference (reference.py) and timed in GB/s: bytes read and written once per run."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 import dnnl_py as dnnl
 
 from . import reference
-from .driver_base import Driver, attr_of, memory_desc, tag_problem
+from .driver_base import Driver, memory_desc, tag_problem
 from .options import Setup
 from .problems import (
     BnormDesc,
@@ -73,7 +75,7 @@ class Pool(MemoryBound):
             eng, _prop(setup), getattr(dnnl.algorithm, self._ALG[setup.alg or "max"]),
             memory_desc(d["src"], setup.tag), memory_desc(d["dst"], setup.tag),
             sp(p, p.s), sp(p, p.k), sp(p, p.d), sp(p, p.p), sp(p, p.pr),
-            attr=attr_of(setup.post_ops))
+            attr=self.attr(p, setup))
 
     def reference(self, p: PoolDesc, data: dict, setup: Setup):
         sp = self._sp
@@ -104,7 +106,7 @@ class Eltwise(MemoryBound):
         md = memory_desc(list(p.dims), setup.tag)
         return dnnl.eltwise_forward.primitive_desc(
             eng, _prop(setup), getattr(dnnl.algorithm, "eltwise_" + (setup.alg or "relu")),
-            md, md, alpha=setup.alpha, beta=setup.beta, attr=attr_of(setup.post_ops))
+            md, md, alpha=setup.alpha, beta=setup.beta, attr=self.attr(p, setup))
 
     def reference(self, p: DimsDesc, data: dict, setup: Setup):
         with np.errstate(all="ignore"):  # log(-1), 1 / 0: what the formulas give
@@ -146,7 +148,7 @@ class Binary(MemoryBound):
         return dnnl.binary.primitive_desc(
             eng, getattr(dnnl.algorithm, "binary_" + (setup.alg or "add")),
             memory_desc(d["src0"], stags[0]), memory_desc(d["src1"], stags[1]),
-            memory_desc(d["dst"], setup.dtag), attr=attr_of(setup.post_ops))
+            memory_desc(d["dst"], setup.dtag), attr=self.attr(p, setup))
 
     def reference(self, p: DimsListDesc, data: dict, setup: Setup):
         return reference.binary(setup.alg or "add", data["src0"], data["src1"])
@@ -172,7 +174,7 @@ class Softmax(MemoryBound):
             dnnl.algorithm.softmax_accurate
         return dnnl.softmax_forward.primitive_desc(
             eng, _prop(setup), alg, memory_desc(list(p.dims), setup.stag),
-            memory_desc(list(p.dims), setup.dtag), setup.axis, attr=attr_of(setup.post_ops))
+            memory_desc(list(p.dims), setup.dtag), setup.axis, attr=self.attr(p, setup))
 
     def reference(self, p: DimsDesc, data: dict, setup: Setup):
         return reference.softmax(data["src"], setup.axis, setup.alg == "logsoftmax")
@@ -261,7 +263,7 @@ class Lnorm(_Norm):
                                                                  setup.stat_tag)
         return dnnl.layer_normalization_forward.primitive_desc(
             eng, _prop(setup), md, md, stat, EPSILON, self._flags(setup),
-            attr=attr_of(setup.post_ops))
+            attr=self.attr(p, setup))
 
     def reference(self, p: DimsDesc, data: dict, setup: Setup):
         n = len(p.dims)
@@ -292,7 +294,7 @@ class Bnorm(_Norm):
         md = memory_desc(list(p.dims), setup.tag)
         return dnnl.batch_normalization_forward.primitive_desc(
             eng, _prop(setup), md, md, EPSILON, self._flags(setup),
-            attr=attr_of(setup.post_ops))
+            attr=self.attr(p, setup))
 
     def reference(self, p: BnormDesc, data: dict, setup: Setup):
         n = len(p.dims)
@@ -311,7 +313,9 @@ class Concat(MemoryBound):
     parse = staticmethod(parse_dims_list)
 
     def arg(self, name: str) -> int:
-        return dnnl.ARG_DST if name == "dst" else dnnl.ARG_MULTIPLE_SRC + int(name[3:])
+        if re.fullmatch(r"src\d+", name):
+            return dnnl.ARG_MULTIPLE_SRC + int(name[3:])
+        return super().arg(name)
 
     def dims(self, p: DimsListDesc, setup: Setup) -> dict:
         out = {f"src{i}": list(d) for i, d in enumerate(p.parts)}
@@ -336,7 +340,7 @@ class Concat(MemoryBound):
         stags = setup.stag.split(":")
         stags += stags[-1:] * (len(p.parts) - len(stags))
         srcs = [memory_desc(list(s), t) for s, t in zip(p.parts, stags)]
-        attr = attr_of(setup.post_ops)
+        attr = self.attr(p, setup)
         if setup.dtag == "undef":
             return dnnl.concat.primitive_desc(eng, setup.axis, srcs, attr)
         return dnnl.concat.primitive_desc(eng, memory_desc(d["dst"], setup.dtag),

@@ -19,7 +19,7 @@ from typing import Callable
 
 import dnnl_py as dnnl
 
-from .problems import ProblemError, parse_post_ops, post_ops_str
+from .problems import ProblemError, binary_post_op, parse_post_ops, post_ops_str
 
 # benchdnn's data type names; dnnl_py computes f32 only
 DATA_TYPES = ("f32", "f64", "bf16", "f16", "s32", "s8", "u8", "s4", "u4", "f8_e5m2",
@@ -245,8 +245,9 @@ class Setup:
             return "--ctx-init/--ctx-exe: dnnl_py has no per-primitive thread count"
         for op in self.post_ops:
             if op[0] == "binary":
-                return f"--attr-post-ops: post-op {op[1]} (binary and prelu post-ops are " \
-                       "not run by the driver)"
+                why = _binary_post_op_problem(op[1])
+                if why:
+                    return f"--attr-post-ops: {op[1]}: {why}"
             if op[0] == "sum" and len(op) > 2:
                 return f"--attr-post-ops: sum with a zero point or a data type " \
                        f"({post_ops_str((op,))})"
@@ -260,6 +261,17 @@ class Setup:
             if value != default:
                 out.append(f"--{OPTION_OF[f.name]}={_spell(f.name, value)}")
         return out
+
+
+def _binary_post_op_problem(spelling: str) -> str:
+    kind, dt, _, _ = binary_post_op(spelling)
+    if kind == "prelu":
+        return "dnnl_py's post_ops has no append_prelu"
+    if not hasattr(dnnl.post_ops, "append_binary"):
+        return "dnnl_py's post_ops has no append_binary"
+    if dt != "f32":
+        return f"src1 data type {dt} (f32 only)"
+    return ""
 
 
 def _spell(name: str, value) -> str:

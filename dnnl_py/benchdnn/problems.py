@@ -350,14 +350,14 @@ def parse_post_ops(text: str) -> tuple:
     `ELTWISE[:ALPHA[:BETA]]` (alpha and beta 0 by default, as in benchdnn),
     `BINARY[:DT[:POLICY[:TAG]]]` (add, mul, ...) or `prelu[:POLICY]`. Returns
     (("sum", scale[, zero_point, dt]) | ("eltwise", "eltwise_<name>", alpha, beta)
-    | ("binary", spelling), ...)."""
+    | ("binary", spelling), ...); binary_post_op reads a binary entry's fields."""
     ops = []
     for entry in filter(None, text.strip().strip("'\"").split("+")):
         kind, *values = entry.split(":")
         if kind in BINARY_NAMES or kind == "prelu":
             policies = values[1:2] if kind in BINARY_NAMES else values[:1]
             if (len(values) > (3 if kind in BINARY_NAMES else 1)
-                    or any(p not in _BINARY_POLICIES for p in policies)):
+                    or any(p not in _BINARY_POLICIES and not p.isdigit() for p in policies)):
                 raise ProblemError(f"--attr-post-ops={text}: {entry!r}: expected "
                                    f"{kind}[:DT[:POLICY[:TAG]]]" if kind != "prelu" else
                                    f"--attr-post-ops={text}: {entry!r}: expected prelu[:POLICY]")
@@ -383,6 +383,15 @@ def parse_post_ops(text: str) -> tuple:
                                "prelu[:POLICY] or ELTWISE[:ALPHA[:BETA]] with ELTWISE one of "
                                + ", ".join(ELTWISE_NAMES))
     return tuple(ops)
+
+
+def binary_post_op(spelling: str) -> tuple:
+    """(algorithm, src1 data type, mask policy or integer mask, tag) of a binary post-op
+    entry: `add:f32:per_oc` -> ("add", "f32", "per_oc", "any"); benchdnn's defaults
+    (f32, common, any) fill what is left out."""
+    kind, *values = spelling.split(":")
+    values += [""] * (3 - len(values))
+    return kind, values[0] or "f32", values[1] or "common", values[2] or "any"
 
 
 def post_ops_str(ops) -> str:

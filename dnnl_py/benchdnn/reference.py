@@ -37,12 +37,16 @@ ELTWISE = {
 _COLUMN_CHUNK = 1 << 23
 
 
-def post_ops(x, dst_old, ops):
-    """ops: [("eltwise", name, alpha, beta) | ("sum", scale)] applied in order."""
+def post_ops(x, dst_old, ops, src1: dict = None):
+    """ops: [("eltwise", name, alpha, beta) | ("sum", scale) | ("binary", "add:f32:...")]
+    applied in order; src1: {post-op index: binary post-op i's src1, broadcast to x}."""
     with np.errstate(all="ignore"):  # log(-1), x / 0: what the formulas give
-        for op in ops:
+        for i, op in enumerate(ops):
             if op[0] == "sum":
                 x = x + op[1] * dst_old
+            elif op[0] == "binary":
+                x = BINARY[op[1].split(":")[0]](x, src1[i].astype(np.float64)).astype(
+                    np.float64)
             else:
                 x = ELTWISE[op[1]](x, op[2], op[3])
     return x

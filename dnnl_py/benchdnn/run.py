@@ -34,11 +34,20 @@ class Case:
         return " ".join(opts + self.setup.repro(self.driver.name) + [str(self.problem)])
 
     def dims(self) -> dict:
-        return self.driver.dims(self.problem, self.setup)
+        """The dims of every array the case reads or writes: the kind's, and post_op_<i>
+        for binary post-op i's src1."""
+        src1 = self.driver.post_op_src1(self.problem, self.setup)
+        return {**self.driver.dims(self.problem, self.setup),
+                **{f"post_op_{i}": d for i, d in src1.items()}}
 
     def unsupported(self) -> str:
         """Why the driver cannot run this case (benchdnn's SKIPPED), or ''."""
-        return self.setup.unsupported() or self.driver.unsupported(self.problem, self.setup)
+        why = self.setup.unsupported() or self.driver.unsupported(self.problem, self.setup)
+        try:
+            self.driver.post_op_src1(self.problem, self.setup)
+        except ValueError as e:
+            why = why or f"--attr-post-ops: {e}"
+        return why
 
 
 @dataclass
@@ -203,8 +212,9 @@ def check(case: Case, eng, strm) -> Outcome:
     driver, p, setup = case.driver, case.problem, case.setup
     refs = driver.reference(p, data, setup)
     refs = refs if isinstance(refs, dict) else {"dst": refs}
+    src1 = {int(k[8:]): v for k, v in data.items() if k.startswith("post_op_")}
     refs["dst"] = reference.post_ops(refs["dst"], data["dst"].astype(np.float64),
-                                     setup.post_ops)
+                                     setup.post_ops, src1)
     driver.primitive(pd).execute(strm, args)
     strm.wait()
     tol = reference.tolerance(driver.accumulation(p, setup))
