@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from conftest import INPUTS
 
-from dnnl_py.benchdnn import cli, drivers
+import dnnl_py as dnnl
+from dnnl_py.benchdnn import cli, driver_base, drivers, reference
 from dnnl_py.benchdnn.options import Setup
 from dnnl_py.benchdnn.problems import batch_lines
 
@@ -141,6 +142,19 @@ def test_impl_filters_and_ref_check(capsys):
     assert run_cli(capsys, "--matmul", "--check-ref-impl=true", "2x3:3x4")[0] == 0
 
 
+def test_a_library_exception_fails_the_case_not_the_run(capsys, monkeypatch):
+    real = drivers.Matmul.primitive
+
+    def broken(pd, *args):
+        if pd.query_md(dnnl.ARG_SRC).dims[0] == 3:
+            raise ValueError("a kernel bug")
+        return real(pd, *args)
+    monkeypatch.setattr(drivers.Matmul, "primitive", staticmethod(broken))
+    status, out, _ = run_cli(capsys, "--matmul", "3x4:4x5", "2x4:4x5")
+    assert status == 1 and "0:FAILED (ValueError: a kernel bug)" in out
+    assert "1:PASSED" in out and counts(out)["failed"] == 1
+
+
 def test_cold_cache_times(capsys):
     status, out, _ = run_cli(capsys, "--mode=P", "--fix-times-per-prb=2", "--cold-cache=all",
                              "--matmul", "8x8:8x8", "--cold-cache=wei", "8x8:8x8")
@@ -189,3 +203,53 @@ def test_onednn_batch_file_runs_as_written(capsys, name):
         assert any(":PASSED __REPRO: --conv --engine=cpu g" in x or
                    re.match(r"\d+:PASSED __REPRO: --conv --engine=cpu (--\S+ )*mb", x)
                    for x in results)
+
+
+# ---- binary post-ops ---------------------------------------------------------------
+
+HAS_BINARY_POST_OPS = hasattr(dnnl.post_ops, "append_binary")
+
+
+@pytest.mark.parametrize("spelling,oc_axis,dims", [
+    ("add:f32", 1, [1, 1, 1, 1]),
+    ("add:f32:common", 1, [1, 1, 1, 1]),
+    ("add:f32:per_oc", 1, [1, 6, 1, 1]),
+    ("mul:f32:per_oc", 3, [1, 1, 1, 5]),                  # matmul: the last dim
+    ("sub:f32:per_tensor:axb", 1, [2, 6, 4, 5]),
+    ("max:f32:per_mb_spatial", 1, [2, 1, 4, 5]),
+    ("min:f32:per_spatial", 1, [1, 1, 4, 5]),
+    ("div:f32:per_w", 1, [1, 1, 1, 5]),
+    ("ge:f32:per_dim_01", 1, [2, 6, 1, 1]),
+    ("add:f32:12", 1, [1, 1, 4, 5]),                        # an integer mask
+])
+def test_binary_post_op_src1_dims(spelling, oc_axis, dims):
+    assert driver_base.src1_dims(spelling, [2, 6, 4, 5], oc_axis) == dims
+
+
+def test_binary_post_op_policy_beyond_dst_is_skipped(capsys):
+    status, out, _ = run_cli(capsys, "--matmul", "--attr-post-ops=add:f32:per_dim_3",
+                             "3x4:4x5")
+    assert status == 0 and "0:SKIPPED (--attr-post-ops: " in out
+    if HAS_BINARY_POST_OPS:
+        assert "per_dim_3 names a dim that the 2-dim dst lacks" in out
+
+
+@pytest.mark.skipif(HAS_BINARY_POST_OPS, reason="dnnl_py's post_ops has append_binary")
+def test_binary_post_ops_skipped_without_append_binary(capsys):
+    status, out, _ = run_cli(capsys, "--conv", "--attr-post-ops=add:f32:per_oc",
+                             "ic4ih5oc6kh3")
+    assert status == 0 and "no append_binary" in out
+
+
+@pytest.mark.skipif(not HAS_BINARY_POST_OPS,
+                    reason="dnnl_py's post_ops has no append_binary (binary post-ops)")
+def test_binary_post_ops_run_and_are_checked(capsys, monkeypatch):
+    ops = "--attr-post-ops=add:f32,add:f32:per_oc,mul:f32:per_tensor,sub:f32:per_dim_0," \
+          "max:f32:per_mb_spatial,add:f32:per_oc+relu+sum:0.5"
+    args = ["--conv", ops, "mb2ic4ih5oc6oh5kh3ph1", "--matmul", ops.replace(
+        "per_mb_spatial", "per_dim_1"), "3x5:5x7", "2x3x5:2x5x7"]
+    status, out, _ = run_cli(capsys, *args)
+    assert status == 0 and counts(out)["passed"] == 18, out
+    monkeypatch.setitem(reference.BINARY, "add", np.subtract)  # a wrong reference
+    status, out, _ = run_cli(capsys, "--matmul", "--attr-post-ops=add:f32:per_oc", "3x5:5x7")
+    assert status == 1 and "0:FAILED (relative error" in out

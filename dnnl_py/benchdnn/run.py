@@ -145,7 +145,9 @@ def run_case(case: Case, mode: str, eng, strm, max_ms: float, fix_times: int,
              cold_cache: str = "none") -> Outcome:
     """--mode=C, P or CP on one case. As benchdnn, a problem larger than memory is
     SKIPPED: refused up front by an estimate, or when an allocation fails; so is a
-    configuration the driver cannot run (Case.unsupported)."""
+    configuration the driver cannot run (Case.unsupported). An error the library raises
+    while creating or executing (a dnnl.error, or any exception: a bug) is FAILED with
+    its message, and the run goes on."""
     why = case.unsupported()
     if why:
         return Outcome("SKIPPED", why)
@@ -167,8 +169,10 @@ def run_case(case: Case, mode: str, eng, strm, max_ms: float, fix_times: int,
         return Outcome("SKIPPED", f"out of memory: {e}")
     except dnnl.error as e:
         if e.status != dnnl.status.out_of_memory:
-            raise
+            return Outcome("FAILED", str(e))
         return Outcome("SKIPPED", str(e))
+    except Exception as e:  # a library bug: counted as FAILED, and the file goes on
+        return Outcome("FAILED", f"{type(e).__name__}: {e}")
 
 
 def _physical_memory() -> int:
