@@ -66,6 +66,7 @@ def test_problem_syntax(parse, text, fields):
     (["--binary", "--stag=axb:nhwcx"], "unknown format tag"),
     (["--softmax", "--inplace=yes"], "--inplace=yes: expected true or false"),
     (["--eltwise", "--alpha=x"], "--alpha=x: 'x' is not a number"),
+    (["--report=/tmp/never.md", "--pool", "ic4ih5kh3"], "--report: conv and matmul"),
 ])
 def test_bad_problems_and_options(capsys, args, message):
     status, out, err = run_cli(capsys, *args, *(["2x3"] if args[-1].startswith("--")

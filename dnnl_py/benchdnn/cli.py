@@ -341,6 +341,9 @@ def main(argv: Optional[list] = None) -> int:
         if opts.report:
             from .report import write_report
             cases = cases or parse_args(["--batch=report_set"])[1]  # the report's default
+            if any(c.driver.work_unit != "flops" for c, _ in cases):
+                raise UsageError("--report: conv and matmul problems only (the report "
+                                 "compares GFLOP/s)")
             write_report(opts.report, [c for c, _ in cases], opts.max_ms, opts.fix_times)
             return 0
         if not cases:
