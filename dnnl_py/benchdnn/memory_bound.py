@@ -259,8 +259,8 @@ class Lnorm(_Norm):
 
     def pd(self, eng, p: DimsDesc, setup: Setup):
         md = memory_desc(list(p.dims), setup.tag)
-        stat = None if setup.stat_tag == "any" else memory_desc(list(p.dims[:-1]),
-                                                                 setup.stat_tag)
+        stat = None if setup.stat_tag == "any" or len(p.dims) < 2 else \
+            memory_desc(list(p.dims[:-1]), setup.stat_tag)   # 1 dim: the library says why
         return dnnl.layer_normalization_forward.primitive_desc(
             eng, _prop(setup), md, md, stat, EPSILON, self._flags(setup),
             attr=self.attr(p, setup))
