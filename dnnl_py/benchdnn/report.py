@@ -108,6 +108,12 @@ def measure(cases: list, max_ms: float, fix_times: int = 0) -> dict:
             "engines": [e[2][2] for e in engines if e[2][2]]}
 
 
+def _rate(gflops: float) -> str:
+    """A GFLOP/s cell: one decimal, but three significant digits below 10 so that a tiny
+    problem on a loaded machine never reads as 0.0."""
+    return f"{gflops:.1f}" if gflops >= 10 else f"{gflops:.3g}"
+
+
 def _label(case: Case) -> str:
     return case.problem.name or str(case.problem)
 
@@ -202,7 +208,7 @@ def markdown(results: dict, command: str, images: str) -> str:
            + " | dnnl cpu / best reference |",
            "|---|---:|" + "---:|" * len(columns) + "---:|"]
     for r in rows:
-        cells = [f"{r['gflop'] / r['ms'][c] * 1e3:.1f}" if c in r["ms"] else "-"
+        cells = [_rate(r["gflop"] / r["ms"][c] * 1e3) if c in r["ms"] else "-"
                  for c in columns]
         best = min(r["ms"][c] for c in refs)
         ratio = f"{best / r['ms']['dnnl cpu']:.2f}x" if "dnnl cpu" in r["ms"] else "-"
