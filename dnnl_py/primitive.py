@@ -11,7 +11,7 @@ from . import primitive_blob, tuning, verbose
 from ._errors import error, invalid, status, unimplemented
 from .attr import primitive_attr, resolve
 from .blob_id import blob_id, primitive_identity
-from .cache_key import frozen, primitive_key
+from .cache_key import call_key, primitive_key, problem_key
 from .engine import engine, stream
 from .impl import Decline, Impl
 from .kinds import ARG_BIAS, ARG_DST, ARG_NAMES, ARG_SRC, ARG_WEIGHTS, primitive_kind
@@ -20,8 +20,29 @@ from .memory_desc import desc
 from .primitive_cache import CACHE
 from .store import active_store
 
-_CHOSEN: dict = {}  # (kind, frozen problem, post-ops, engine, list) -> (impl, args, key)
+_CHOSEN: dict = {}  # (kind, problem key, post-ops, engine, list) -> (impl, args, key)
 _CHOSEN_MAX = 4096
+_VALIDATED: dict = {}  # (make_problem, call_key(arguments)) -> its problem
+_VALIDATED_MAX = 4096
+
+
+def validated(make_problem, *args):
+    """make_problem(*args), a kind's validation of a descriptor's arguments, memoized
+    on the arguments (cache_key.call_key): a repeated descriptor skips the checks that
+    its arguments, equal to ones that passed them, would pass again, and gets the same
+    problem object back (whose key is then computed once). Only problems that passed are
+    kept; arguments that cannot be keyed are validated every time."""
+    try:
+        memo = (make_problem, call_key(args))
+        problem = _VALIDATED.get(memo)
+    except TypeError:  # unhashable: a numpy array as strides, say
+        return make_problem(*args)
+    if problem is None:
+        problem = make_problem(*args)
+        if len(_VALIDATED) >= _VALIDATED_MAX:
+            _VALIDATED.clear()
+        _VALIDATED[memo] = problem
+    return problem
 
 
 class primitive_desc:
@@ -40,13 +61,13 @@ class primitive_desc:
         impls = tuple(runtime.impls(self.kind))
         # A repeated descriptor (oneDNN's idiom: rebuilt for every creation) reuses the
         # walk's result: the list is walked in Python, ~100 us a problem.
-        walk = (self.kind, frozen(problem), po_key, aengine._cache_key(), impls)
+        walk = (self.kind, problem_key(problem), po_key, aengine._cache_key(), impls)
         chosen = _CHOSEN.get(walk)
         if chosen is None:
             impl = self._first_accepting(impls, problem)
             args = tuple((arg, impl.descs.get(arg)) for arg in self._arg_order)
-            chosen = impl, args, primitive_key(self.kind.name, walk[1], po_key, impl.name,
-                                               args, walk[3])
+            chosen = impl, args, primitive_key(self.kind.name, walk[1].parts, po_key,
+                                               impl.name, args, walk[3])
             if len(_CHOSEN) >= _CHOSEN_MAX:
                 _CHOSEN.clear()
             _CHOSEN[walk] = chosen
