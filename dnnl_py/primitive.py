@@ -172,11 +172,22 @@ class primitive_desc:
 
 class _Built:
     """What the primitive cache holds: the kernel and the choice it was built with."""
-    __slots__ = ("kernel", "impl", "params", "source", "identity")
+    __slots__ = ("kernel", "impl", "params", "source", "_for", "_identity")
 
-    def __init__(self, kernel, impl: Impl, params: tuple, source: str, identity: dict):
+    def __init__(self, kernel, impl: Impl, params: tuple, source: str, built_for: tuple,
+                 identity: Optional[dict] = None):
         self.kernel, self.impl, self.params, self.source = kernel, impl, params, source
-        self.identity = identity  # of the descriptor it was built for
+        self._for, self._identity = built_for, identity  # (pd, threads, tuned)
+
+    @property
+    def identity(self) -> dict:
+        """The identity of the descriptor it was built for: computed when a blob is
+        first read or made (a sha256 over the key that a creation without blobs, most
+        misses, never needs)."""
+        if self._identity is None:
+            pd, threads, tuned = self._for
+            self._identity = pd._identity(threads, tuned)
+        return self._identity
 
 
 class primitive:
@@ -196,7 +207,7 @@ class primitive:
         try:
             built, hit = CACHE.get_or_create(
                 (pd._cache_key, threads, tuned),
-                lambda: _build(pd, pd._identity(threads, tuned), cache_blob))
+                lambda: _build(pd, threads, tuned, cache_blob))
         except MemoryError:  # a kernel's scratch is made with it, as oneDNN's scratchpad
             raise error(status.out_of_memory, f"{pd.kind.name}: cannot allocate the "
                         f"scratch memory of {pd._impl.name} for {pd._problem}") from None
@@ -262,31 +273,34 @@ def _tuned(runtime) -> bool:
     return runtime.tunable and tuning.get_cpu_tuning()
 
 
-def _build(pd: primitive_desc, identity: dict, cache_blob) -> _Built:
+def _build(pd: primitive_desc, threads: int, tuned: bool, cache_blob) -> _Built:
     """Builds pd's kernel: from `cache_blob` when given (dnnl.error if it does not fit);
     otherwise from the cache directory's blob when it has a valid one; otherwise measured
     (tuning) or the heuristic's, the resulting blob then stored in the cache directory."""
     what = f"{pd.kind.name} cache blob"
+    built_for, identity = (pd, threads, tuned), None
     if cache_blob is not None:
+        identity = pd._identity(threads, tuned)
         impl, params, records = primitive_blob.read(pd, identity, cache_blob)
         return _Built(impl.kernel_from_blob(params, records, what), impl, params,
-                      "from_cache_blob", identity)
+                      "from_cache_blob", built_for, identity)
     store = active_store() if pd._persistent else None
     if store is not None:
+        identity = pd._identity(threads, tuned)
         key = blob_id(identity)
         data = store.get(key)
         if data is not None:
             try:
                 impl, params, records = primitive_blob.read(pd, identity, data)
                 return _Built(impl.kernel_from_blob(params, records, what), impl, params,
-                              "from_cache_blob", identity)
+                              "from_cache_blob", built_for, identity)
             except error as e:
                 store.discard(key, str(e))
-    if identity["tuning"] == "on":
+    if tuned:
         impl, params, kernel = tuning.tune(pd)
     else:
         impl, params, kernel = _first_buildable(pd)
-    built = _Built(kernel, impl, params, "cache_miss", identity)
+    built = _Built(kernel, impl, params, "cache_miss", built_for, identity)
     if store is not None:
         store.put(blob_id(identity), _blob(built))
     return built

@@ -315,3 +315,24 @@ def test_the_memo_never_passes_a_value_its_kind_refuses(eng, make, good, bad):
     with pytest.raises(dnnl.error) as e:
         make(eng, bad)
     assert e.value.status == dnnl.status.invalid_arguments
+
+
+def test_a_miss_without_blobs_leaves_the_identity_for_later(eng, clean_caches, monkeypatch):
+    """A blob's identity (a sha256 over the key) is computed when a blob is first made
+    or read, not on every miss; the blob made later reads back into the primitive."""
+    from dnnl_py.primitive import primitive_desc
+
+    calls = []
+    real = primitive_desc._identity
+    monkeypatch.setattr(primitive_desc, "_identity",
+                        lambda self, *a: calls.append(a) or real(self, *a))
+    pd = conv_pd(eng, mb=17)  # a minibatch no other test uses
+    prim = dnnl.convolution_forward(pd)
+    assert calls == []
+    blob = prim.get_cache_blob()
+    assert calls == [(CPU_RUNTIME.threads(), False)] and prim.get_cache_blob() == blob
+    assert len(calls) == 1  # kept
+    dnnl.set_primitive_cache_capacity(0)  # a miss from the blob: its identity at once
+    from_blob = dnnl.convolution_forward(pd, blob)
+    assert from_blob._kernel is not prim._kernel and len(calls) == 2
+    assert from_blob.get_cache_blob() == blob and len(calls) == 2
