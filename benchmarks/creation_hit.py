@@ -1,8 +1,9 @@
 """Creation of a problem the caches already hold, as a oneDNN user repeats it: the memory
 descriptors made once, then per creation a new primitive descriptor (pd) and the
 primitive from it (a primitive-cache hit). Prints, per kind, in microseconds (median of
-many rounds): the pd alone, pd + primitive on a hit, a miss (a problem never seen: the
-implementation list walked and the kernel built), and one memory descriptor's creation.
+many rounds): the pd alone, pd + primitive on a hit, a miss (a problem never seen: its
+pd, which walks the implementation list, and pd + primitive, which builds the kernel),
+and one memory descriptor's creation.
 
     PYTHONPATH=. .venv/bin/python benchmarks/creation_hit.py [--rounds N]
 """
@@ -100,15 +101,19 @@ def median_us(fn, rounds: int, per_round: int = 50) -> float:
     return statistics.median(times) * 1e6
 
 
-def miss_us(kind, count: int) -> float:
-    """The median of `count` creations of problems never seen (mds made beforehand)."""
+def miss_us(kind, count: int) -> tuple:
+    """Medians over `count` creations of problems never seen (mds made beforehand): of
+    the pd (the implementation list walked), and of pd + primitive (the kernel built)."""
     makers = [KINDS[kind](n) for n in range(1, count + 1)]
-    times = []
+    pd_times, times = [], []
     for prim_cls, make_pd in makers:
         t0 = time.perf_counter()
-        prim_cls(make_pd())
+        pd = make_pd()
+        t1 = time.perf_counter()
+        prim_cls(pd)
+        pd_times.append(t1 - t0)
         times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e6
+    return statistics.median(pd_times) * 1e6, statistics.median(times) * 1e6
 
 
 def main():
@@ -119,14 +124,14 @@ def main():
     args = parser.parse_args()
     dnnl.set_cache_dir(None)
     dnnl.set_cpu_tuning(False)
-    print(f"{'kind':12s} {'pd us':>8s} {'pd+hit us':>10s} {'miss us':>9s}")
+    print(f"{'kind':12s} {'pd us':>8s} {'pd+hit us':>10s} {'miss pd us':>11s} {'miss us':>9s}")
     for kind in args.kinds.split(","):
         prim_cls, make_pd = KINDS[kind](0)
         prim_cls(make_pd())  # now in both caches
         pd_only = median_us(make_pd, args.rounds)
         hit = median_us(lambda c=prim_cls, m=make_pd: c(m()), args.rounds)
-        miss = miss_us(kind, args.misses)
-        print(f"{kind:12s} {pd_only:8.1f} {hit:10.1f} {miss:9.0f}")
+        miss_pd, miss = miss_us(kind, args.misses)
+        print(f"{kind:12s} {pd_only:8.1f} {hit:10.1f} {miss_pd:11.0f} {miss:9.0f}")
     for label, fn in (("md nhwc 4d", lambda: md([1, 64, 56, 56], dt.f32, tag.nhwc)),
                       ("md ab 2d", lambda: md([128, 768], dt.f32, tag.ab)),
                       ("md strides", lambda: md([128, 768], dt.f32, [768, 1])),

@@ -7,7 +7,6 @@ elements, over padded dims) and inner blocks. A plain layout has no inner blocks
 """
 from __future__ import annotations
 
-import enum
 import math
 import re
 from typing import Sequence, Union
@@ -16,13 +15,14 @@ import numpy as np
 
 from . import blob
 from ._errors import invalid
+from .kinds import IdHashEnum
 
 MAX_NDIMS = 12
 INT64_MAX = 2**63 - 1
 _LETTERS = "abcdefghijkl"
 
 
-class data_type(enum.Enum):
+class data_type(IdHashEnum):
     """dnnl::memory::data_type. Only f32 is computed; others describe memory."""
     undef = "undef"
     f16 = "f16"
@@ -45,14 +45,14 @@ def _itemsize(dt: data_type) -> int:
     return np.dtype(_NUMPY_DTYPE[dt]).itemsize
 
 
-class format_kind(enum.Enum):
+class format_kind(IdHashEnum):
     """dnnl::memory::format_kind."""
     undef = "undef"
     any = "any"
     blocked = "blocked"
 
 
-class format_tag(enum.Enum):
+class format_tag(IdHashEnum):
     """dnnl::memory::format_tag: letters name dims in memory order, outermost first;
     a capital letter is a blocked dim whose block (e.g. `16b`) is innermost."""
     undef = "undef"
