@@ -435,6 +435,8 @@ class desc:
     def factors(self, dim: int, extent: int) -> list:
         """(size, stride) pairs, outermost first, that address `extent` elements of dim.
         A blocked dim is addressed over its padded extent only."""
+        if not self.inner_blks:  # plain: every copy plan of a reorder or concat asks
+            return [(extent, self.strides[dim])]
         inner = [(b, self._inner_stride(j)) for j, (d, b) in
                  enumerate(zip(self.inner_idxs, self.inner_blks)) if d == dim]
         block = self._block(dim)
