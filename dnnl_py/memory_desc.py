@@ -306,8 +306,8 @@ def _fields(dims, dt, kind, strides, blocks) -> tuple:
     dims, strides = tuple(dims), tuple(strides)
     inner_blks = tuple(b for _, b in blocks)
     inner_idxs = tuple(d for d, _ in blocks)
-    padded = tuple(-(-d // blk) * blk for d, blk in
-                   ((d, _block(inner_idxs, inner_blks, i)) for i, d in enumerate(dims)))
+    block = [_block(inner_idxs, inner_blks, i) for i in range(len(dims))]
+    padded = tuple(-(-d // b) * b for d, b in zip(dims, block))
     key = (dims, dt, kind, strides, inner_blks, inner_idxs)
     return dims, dt, kind, strides, inner_blks, inner_idxs, padded, key, hash(key)
 
