@@ -4,7 +4,9 @@ copy bandwidth (numpy.copyto of the same byte count, measured in the same run) a
 torch's equivalent at the same thread count; best of N. Prints a Markdown table
 (docs/performance.md, "Memory-bound kinds", quotes it).
 
-    PYTHONPATH=. OMP_NUM_THREADS=2 .venv/bin/python benchmarks/memory_bound.py [--runs N] [--only SUBSTR]
+    PYTHONPATH=. OMP_NUM_THREADS=2 .venv/bin/python benchmarks/memory_bound.py
+
+(--runs N: best of N, default 15; --only TEXT: the rows whose kind contains TEXT.)
 
 torch is a reference only (imported here, nowhere in dnnl_py); without it the torch column
 is left out. Problems are larger than L2 (>= 16 MB moved) except the two named after
@@ -17,9 +19,9 @@ import os
 import time
 
 import numpy as np
+from dnnl_py.cpu._kernels import max_threads
 
 import dnnl_py as dnnl
-from dnnl_py.cpu._kernels import max_threads
 
 try:
     import torch
@@ -51,7 +53,7 @@ def filled(eng, desc, low=-2.0, high=2.0):
 
 
 def tensor(a: np.ndarray, channels_last: bool = False):
-    t = torch.from_numpy(np.ascontiguousarray(a))
+    t = torch.from_numpy(np.array(a, order="C"))  # a writable copy
     return t.contiguous(memory_format=torch.channels_last) if channels_last else t
 
 
@@ -64,9 +66,9 @@ class Case:
 
 
 def pool_cases(eng):
-    for name, shape in (("ResNet-50 pool", (1, 64, 112, 112)), ("pool", (8, 64, 112, 112))):
+    for shape in ((1, 64, 112, 112), (8, 64, 112, 112)):
         for fmt, t in (("nchw", tag.nchw), ("nhwc", tag.nhwc)):
-            for alg, torch_op in (("max", "max"), ("avg", "avg")):
+            for alg in ("max", "avg"):
                 n, c, h, w = shape
                 oh, ow = (h + 2 - 3) // 2 + 1, (w + 2 - 3) // 2 + 1
                 a = (dnnl.algorithm.pooling_max if alg == "max"
@@ -80,7 +82,7 @@ def pool_cases(eng):
                 tf = None
                 if torch is not None:
                     tx = tensor(x, fmt == "nhwc")
-                    tf = ((lambda tx=tx: F.max_pool2d(tx, 3, 2, 1)) if torch_op == "max" else
+                    tf = ((lambda tx=tx: F.max_pool2d(tx, 3, 2, 1)) if alg == "max" else
                           (lambda tx=tx: F.avg_pool2d(tx, 3, 2, 1, count_include_pad=True)))
                 yield Case(f"pooling_{alg} 3x3s2p1 {fmt}" + (" (ResNet-50)" if n == 1 else ""),
                            "x".join(map(str, shape)), dnnl.pooling_forward(pd),

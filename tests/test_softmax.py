@@ -85,6 +85,18 @@ def test_long_rows(engines, rng):
 
 
 @pytest.mark.parametrize("alg", [ACC, LOG], ids=lambda a: a.name)
+def test_inner_axis_lane_blocks(eng, strm, rng, alg):
+    """An axis with contiguous rows beside it: the CPU carries blocks of 64 adjacent rows
+    along the axis together (csrc/softmax.c's lanes); 70 rows leave a partial block, and a
+    NaN stays in its row, in the partial block."""
+    x = (rng.standard_normal((3, 9, 70)) * 4).astype(np.float32)
+    x[1, 4, 66] = np.nan
+    out, _ = run(eng, strm, x, 1, alg)
+    check(out, x, 1, alg)
+    assert np.isnan(out[1, :, 66]).all() and np.isfinite(np.delete(out, 66, axis=2)).all()
+
+
+@pytest.mark.parametrize("alg", [ACC, LOG], ids=lambda a: a.name)
 def test_large_values_are_stable(engines, rng, alg):
     """exp(80) overflows float32: only max subtraction keeps these finite."""
     eng, strm = engines
