@@ -15,6 +15,7 @@ their network (ResNet-50's first pool, BERT's layer norm).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import time
 
@@ -34,14 +35,18 @@ THREADS = int(os.environ.get("OMP_NUM_THREADS", "2"))
 RNG = np.random.default_rng(0)
 
 
-def best(fn, runs: int) -> float:
-    fn()  # warm: first-touch page faults, lazy initialisation
-    times = []
+def best(fns, runs: int) -> list:
+    """The minimum time of each function over `runs` rounds, the functions taking turns
+    within a round: on a shared machine each sees the same spells of load."""
+    for fn in fns:
+        fn()  # warm: first-touch page faults, lazy initialisation
+    times = [[] for _ in fns]
     for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for fn, ts in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - start)
+    return [min(ts) for ts in times]
 
 
 def filled(eng, desc, low=-2.0, high=2.0):
@@ -239,19 +244,20 @@ def main() -> None:
             # the copy of the same byte count: half read, half written
             half = case.nbytes // 8
             a, b = np.ones(half, np.float32), np.empty(half, np.float32)
-            t_copy = best(lambda a=a, b=b: np.copyto(b, a), args.runs)
 
             def run(case=case):
                 case.prim.execute(strm, case.args)
                 strm.wait()
-            t = best(run, args.runs)
+            fns = [lambda a=a, b=b: np.copyto(b, a), run]
+            if case.torch_fn is not None:
+                fns.append(case.torch_fn)
+            with torch.no_grad() if torch is not None else contextlib.nullcontext():
+                t_copy, t, *t_torch = best(fns, args.runs)
             gbs, copy_gbs = case.nbytes / t / 1e9, 8 * half / t_copy / 1e9
             row = [case.kind, case.shape, f"{case.nbytes / 1e6:.1f}", f"{gbs:.1f}",
                    f"{100 * gbs / copy_gbs:.0f}%"]
-            if case.torch_fn is not None:
-                with torch.no_grad():
-                    t_torch = best(case.torch_fn, args.runs)
-                row += [f"{case.nbytes / t_torch / 1e9:.1f}", f"{t_torch / t:.2f}x"]
+            if t_torch:
+                row += [f"{case.nbytes / t_torch[0] / 1e9:.1f}", f"{t_torch[0] / t:.2f}x"]
             print("| " + " | ".join(row) + " |", flush=True)
 
 

@@ -41,12 +41,13 @@ static inline float pow2i_f(int32_t k) { /* 2^k for -126 <= k <= 127 (unsigned: 
 }
 
 static inline float exp_f(float x) {
-    /* Clamped with comparisons, which keep a NaN (fminf/fmaxf drop it); a NaN's k is
-     * garbage (integer arithmetic, no undefined conversion) and x is given back. */
+    /* Clamped with comparisons, which keep a NaN (fminf/fmaxf drop it): a NaN's
+     * polynomial is NaN, and NaN times its garbage 2^k (integer arithmetic, no undefined
+     * conversion) is NaN, with no select. */
     const float c = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
     int32_t k;
     const float p = exp_poly_f(c, &k);
-    return x == x ? p * pow2i_f(k) : x;
+    return p * pow2i_f(k);
 }
 
 /* Exactly 0 where exp(-x) overflows, as oneDNN: swish(-inf) = -inf * 0 is then NaN. */
@@ -81,8 +82,8 @@ static inline float exp_full_f(float x) {
     const float c = x < -104.0f ? -104.0f : x > 89.0f ? 89.0f : x;
     int32_t k;
     const float p = exp_poly_f(c, &k);
-    const int32_t h = k >> 1;
-    return x == x ? p * pow2i_f(h) * pow2i_f(k - h) : x;
+    const int32_t h = k >> 1; /* a NaN stays NaN, as in exp_f */
+    return p * pow2i_f(h) * pow2i_f(k - h);
 }
 
 /* Natural log, Cephes logf: x = m * 2^e with m in [sqrt(1/2), sqrt(2)), a polynomial in
