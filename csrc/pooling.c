@@ -154,39 +154,84 @@ static void pool_row(const dnnl_pool_t *p, const float *src, float *dst, int64_t
         dst[ow * p->dst_s[4]] = pool_one(p, src, bd, bh, d0, d1, h0, h1, ow);
 }
 
-/* Channels-last (src and dst channel strides 1): one output pixel's channels at a time,
- * accumulated in dst, vectorised over the channels. */
-DNNL_MULTIVERSION
-static void pool_pixel_cl(const dnnl_pool_t *p, const float *src, float *restrict dst,
-                          int64_t od, int64_t oh, int64_t ow) {
-    const int64_t stepd = p->dd + 1, steph = p->dh + 1, stepw = p->dw + 1, c = p->c;
-    const int64_t bd = od * p->sd - p->pd, bh = oh * p->sh - p->ph, bw = ow * p->sw - p->pw;
-    int64_t d0, d1, h0, h1, w0, w1;
-    tap_range(bd, p->kd, stepd, p->id, &d0, &d1);
-    tap_range(bh, p->kh, steph, p->ih, &h0, &h1);
-    tap_range(bw, p->kw, stepw, p->iw, &w0, &w1);
-    const int is_max = p->alg == DNNL_POOL_MAX;
-    const float init = is_max ? -INFINITY : 0.0f;
-    for (int64_t i = 0; i < c; ++i) dst[i] = init;
+/* Channels-last (src and dst channel strides 1): each output pixel's channels in blocks
+ * of CB, accumulated in registers across the window's taps (a block of CB is a constant
+ * trip count the compiler turns into whole vectors), vectorised over the channels. kind
+ * as pool_tap's. */
+#define CB 16
+
+static inline __attribute__((always_inline)) void cl_block(
+    int kind, int64_t m, const dnnl_pool_t *p, const float *restrict src, float *restrict dst,
+    int64_t bd, int64_t bh, int64_t bw, int64_t d0, int64_t d1, int64_t h0, int64_t h1,
+    int64_t w0, int64_t w1, int64_t n) {
+    const int64_t stepd = p->dd + 1, steph = p->dh + 1, stepw = p->dw + 1;
+    float acc[CB];
+    for (int64_t i = 0; i < m; ++i) acc[i] = kind == 2 ? 0.0f : -INFINITY;
     for (int64_t kd = d0; kd < d1; ++kd)
-        for (int64_t kh = h0; kh < h1; ++kh)
+        for (int64_t kh = h0; kh < h1; ++kh) {
+            const float *row = src + (bd + kd * stepd) * p->src_s[2]
+                               + (bh + kh * steph) * p->src_s[3] + bw * p->src_s[4];
             for (int64_t kw = w0; kw < w1; ++kw) {
-                const float *restrict s = src + (bd + kd * stepd) * p->src_s[2]
-                                          + (bh + kh * steph) * p->src_s[3]
-                                          + (bw + kw * stepw) * p->src_s[4];
-                if (is_max) {
-                    /* NaN wins: once dst[i] is NaN no comparison replaces it */
-                    for (int64_t i = 0; i < c; ++i)
-                        dst[i] = (s[i] > dst[i] || s[i] != s[i]) ? s[i] : dst[i];
-                } else {
-                    for (int64_t i = 0; i < c; ++i) dst[i] += s[i];
+                const float *restrict s = row + kw * stepw * p->src_s[4];
+                /* loop-vectorised: unrolled into CB scalar selects, the max became branches */
+#pragma omp simd
+                for (int64_t i = 0; i < m; ++i) {
+                    const float v = s[i];
+                    if (kind == 0) acc[i] = (v > acc[i] || v != v) ? v : acc[i];
+                    else if (kind == 1) acc[i] = v > acc[i] ? v : acc[i];
+                    else acc[i] += v;
                 }
             }
-    if (!is_max) {
+        }
+    if (kind == 2)
+        for (int64_t i = 0; i < m; ++i) dst[i] = n ? acc[i] / (float)n : 0.0f;
+    else
+        for (int64_t i = 0; i < m; ++i) dst[i] = acc[i];
+}
+
+static inline __attribute__((always_inline)) void cl_row(int kind, const dnnl_pool_t *p,
+                                                         const float *src, float *dst,
+                                                         int64_t bd, int64_t bh, int64_t d0,
+                                                         int64_t d1, int64_t h0, int64_t h1) {
+    const int64_t stepw = p->dw + 1, c = p->c;
+    for (int64_t ow = 0; ow < p->ow; ++ow) {
+        const int64_t bw = ow * p->sw - p->pw;
+        int64_t w0, w1;
+        tap_range(bw, p->kw, stepw, p->iw, &w0, &w1);
         const int64_t n = p->alg == DNNL_POOL_AVG_INCLUDE ? p->kd * p->kh * p->kw
                                                           : (d1 - d0) * (h1 - h0) * (w1 - w0);
-        for (int64_t i = 0; i < c; ++i) dst[i] = n ? dst[i] / (float)n : 0.0f;
+        float *d = dst + ow * p->dst_s[4];
+        int64_t c0 = 0;
+        for (; c0 + CB <= c; c0 += CB)
+            cl_block(kind, CB, p, src + c0, d + c0, bd, bh, bw, d0, d1, h0, h1, w0, w1, n);
+        if (c0 < c)
+            cl_block(kind, c - c0, p, src + c0, d + c0, bd, bh, bw, d0, d1, h0, h1, w0, w1, n);
     }
+}
+
+/* A row of output pixels. Max checks the source rows its windows read for a NaN once
+ * (contiguous spans, in cache for the taps that follow) and takes the NaN-propagating
+ * select only for a row that holds one; otherwise one maxps per tap. */
+DNNL_MULTIVERSION
+static void pool_row_cl(const dnnl_pool_t *p, const float *src, float *dst, int64_t od,
+                        int64_t oh) {
+    const int64_t stepd = p->dd + 1, steph = p->dh + 1;
+    const int64_t bd = od * p->sd - p->pd, bh = oh * p->sh - p->ph;
+    int64_t d0, d1, h0, h1;
+    tap_range(bd, p->kd, stepd, p->id, &d0, &d1);
+    tap_range(bh, p->kh, steph, p->ih, &h0, &h1);
+    if (p->alg != DNNL_POOL_MAX) {
+        cl_row(2, p, src, dst, bd, bh, d0, d1, h0, h1);
+        return;
+    }
+    const int64_t span = (p->iw - 1) * p->src_s[4] + p->c; /* a source row's extent */
+    int nan = 0;
+    for (int64_t kd = d0; kd < d1 && !nan; ++kd)
+        for (int64_t kh = h0; kh < h1 && !nan; ++kh)
+            nan = any_nan(src + (bd + kd * stepd) * p->src_s[2] + (bh + kh * steph) * p->src_s[3],
+                          span);
+    if (nan) cl_row(0, p, src, dst, bd, bh, d0, d1, h0, h1);
+    else cl_row(1, p, src, dst, bd, bh, d0, d1, h0, h1);
 }
 
 void dnnl_pool_fwd(const dnnl_pool_t *p, const float *src, float *dst) {
@@ -197,11 +242,8 @@ void dnnl_pool_fwd(const dnnl_pool_t *p, const float *src, float *dst) {
         for (int64_t n = 0; n < p->mb; ++n)
             for (int64_t r = 0; r < rows; ++r) {
                 const int64_t od = r / p->oh, oh = r % p->oh;
-                for (int64_t ow = 0; ow < p->ow; ++ow)
-                    pool_pixel_cl(p, src + n * p->src_s[0],
-                                  dst + n * p->dst_s[0] + od * p->dst_s[2] + oh * p->dst_s[3]
-                                      + ow * p->dst_s[4],
-                                  od, oh, ow);
+                pool_row_cl(p, src + n * p->src_s[0],
+                            dst + n * p->dst_s[0] + od * p->dst_s[2] + oh * p->dst_s[3], od, oh);
             }
         return;
     }

@@ -193,6 +193,26 @@ def test_nchw_interior_vectorised_over_width(eng, strm, rng, alg, case):
     assert np.isnan(out[0, 0]).any() and np.isnan(out[0, 1]).any()
 
 
+@pytest.mark.parametrize("alg", ALGS, ids=lambda a: a.name)
+def test_nhwc_channel_blocks(eng, strm, rng, alg):
+    """The CPU's channels-last pixels: channels in register blocks of 16 (37 leaves a
+    partial one); max rows without a NaN take a plain max, a row with one (in the second
+    block, at the image's border) the NaN-propagating select."""
+    src = rng.standard_normal((2, 37, 9, 11)).astype(np.float32)
+    src[1, 20, 8, 10], src[0, 36, 4, 5] = np.nan, np.inf
+    args = (alg, (3, 3), (2, 2), (0, 0), (1, 1), (1, 1))
+    out, _ = run_pool(eng, strm, src, *args, src_tag=tag.acdb, dst_tag=tag.acdb)
+    with np.errstate(invalid="ignore"):
+        ref = pool_ref(src, *args)
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(ref))
+    assert np.isnan(out[1, 20, 4, 5]) and np.isnan(out).sum() == 1
+    if alg == dnnl.algorithm.pooling_max:
+        np.testing.assert_array_equal(out, ref.astype(np.float32))  # NaN == NaN here
+    else:
+        ok = ~np.isnan(ref) & ~np.isinf(ref)
+        assert_close(out[ok], ref[ok], 9)
+
+
 def pool_pd(eng, dims=(1, 2, 8, 8), odims=(1, 2, 4, 4), alg=dnnl.algorithm.pooling_max,
             strides=(2, 2), kernel=(2, 2), dilation=(0, 0), pl=(0, 0), pr=(0, 0),
             prop=dnnl.prop_kind.forward_inference, src_tag=tag.abcd, dst_tag=tag.abcd,
