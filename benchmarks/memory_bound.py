@@ -58,7 +58,8 @@ def filled(eng, desc, low=-2.0, high=2.0):
 
 
 def tensor(a: np.ndarray, channels_last: bool = False):
-    t = torch.from_numpy(np.array(a, order="C"))  # a writable copy
+    """A copy in torch's own memory, as torch's users hold their tensors."""
+    t = torch.from_numpy(np.array(a, order="C")).clone()
     return t.contiguous(memory_format=torch.channels_last) if channels_last else t
 
 
