@@ -6,7 +6,8 @@ torch's equivalent at the same thread count; best of N. Prints a Markdown table
 
     PYTHONPATH=. OMP_NUM_THREADS=2 .venv/bin/python benchmarks/memory_bound.py
 
-(--runs N: best of N, default 15; --only TEXT: the rows whose kind contains TEXT.)
+(--runs N: best of N, default 15; --repeat K: the median of K tables, for a shared
+machine; --only TEXT: the rows whose kind contains TEXT.)
 
 torch is a reference only (imported here, nowhere in dnnl_py); without it the torch column
 is left out. Problems are larger than L2 (>= 16 MB moved) except the two named after
@@ -17,6 +18,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import statistics
+import sys
 import time
 
 import numpy as np
@@ -222,9 +225,30 @@ CASES = (pool_cases, eltwise_cases, binary_cases, softmax_cases, lnorm_cases, bn
          concat_cases)
 
 
+def measure(case, strm, runs: int) -> tuple:
+    """(dnnl_py GB/s, copy GB/s, torch GB/s or None) of one case, best of `runs`."""
+    # the copy of the same byte count: half read, half written
+    half = case.nbytes // 8
+    a, b = np.ones(half, np.float32), np.empty(half, np.float32)
+
+    def run():
+        case.prim.execute(strm, case.args)
+        strm.wait()
+    fns = [lambda: np.copyto(b, a), run]
+    if case.torch_fn is not None:
+        fns.append(case.torch_fn)
+    with torch.no_grad() if torch is not None else contextlib.nullcontext():
+        t_copy, t, *t_torch = best(fns, runs)
+    return (case.nbytes / t / 1e9, 8 * half / t_copy / 1e9,
+            case.nbytes / t_torch[0] / 1e9 if t_torch else None)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=15, help="best of this many runs")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="measure the whole table this many times, minutes apart, and print "
+                         "each row's median (and the range of its torch ratio)")
     ap.add_argument("--only", default="", help="rows whose kind contains this")
     args = ap.parse_args()
     if torch is not None:
@@ -232,34 +256,31 @@ def main() -> None:
     eng = dnnl.engine(dnnl.engine.kind.cpu, 0)
     strm = dnnl.stream(eng)
     print(f"threads: dnnl_py {max_threads()}, torch "
-          f"{torch.get_num_threads() if torch is not None else '-'}; best of {args.runs}\n")
+          f"{torch.get_num_threads() if torch is not None else '-'}; best of {args.runs}"
+          + (f", median of {args.repeat} tables" if args.repeat > 1 else "") + "\n")
     cols = ["kind", "shape", "MB moved", "dnnl_py GB/s", "% of copy"]
     if torch is not None:
         cols += ["torch GB/s", "dnnl_py / torch"]
+    rows = {}  # (kind, shape) -> [(gbs, copy, torch)] over the repeats
+    for rep in range(args.repeat):
+        for make in CASES:
+            for case in make(eng):
+                if args.only in case.kind:
+                    rows.setdefault((case.kind, case.shape, case.nbytes), []).append(
+                        measure(case, strm, args.runs))
+        print(f"table {rep + 1} of {args.repeat} measured", file=sys.stderr, flush=True)
     print("| " + " | ".join(cols) + " |")
     print("|" + "|".join(["---", "---"] + ["---:"] * (len(cols) - 2)) + "|")
-    for make in CASES:
-        for case in make(eng):
-            if args.only not in case.kind:
-                continue
-            # the copy of the same byte count: half read, half written
-            half = case.nbytes // 8
-            a, b = np.ones(half, np.float32), np.empty(half, np.float32)
-
-            def run(case=case):
-                case.prim.execute(strm, case.args)
-                strm.wait()
-            fns = [lambda a=a, b=b: np.copyto(b, a), run]
-            if case.torch_fn is not None:
-                fns.append(case.torch_fn)
-            with torch.no_grad() if torch is not None else contextlib.nullcontext():
-                t_copy, t, *t_torch = best(fns, args.runs)
-            gbs, copy_gbs = case.nbytes / t / 1e9, 8 * half / t_copy / 1e9
-            row = [case.kind, case.shape, f"{case.nbytes / 1e6:.1f}", f"{gbs:.1f}",
-                   f"{100 * gbs / copy_gbs:.0f}%"]
-            if t_torch:
-                row += [f"{case.nbytes / t_torch[0] / 1e9:.1f}", f"{t_torch[0] / t:.2f}x"]
-            print("| " + " | ".join(row) + " |", flush=True)
+    for (kind, shape, nbytes), results in rows.items():
+        gbs = statistics.median(r[0] for r in results)
+        pct = statistics.median(100 * r[0] / r[1] for r in results)
+        row = [kind, shape, f"{nbytes / 1e6:.1f}", f"{gbs:.1f}", f"{pct:.0f}%"]
+        if results[0][2] is not None:
+            ratios = [r[0] / r[2] for r in results]
+            spread = f" ({min(ratios):.2f}-{max(ratios):.2f})" if len(ratios) > 1 else ""
+            row += [f"{statistics.median(r[2] for r in results):.1f}",
+                    f"{statistics.median(ratios):.2f}x{spread}"]
+        print("| " + " | ".join(row) + " |", flush=True)
 
 
 if __name__ == "__main__":
