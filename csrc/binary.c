@@ -4,12 +4,14 @@
 #include "isa.h"
 
 /* max/min give a NaN of either side, as numpy's maximum/minimum; comparisons are
- * false on NaN (ne true). */
+ * false on NaN (ne true). bs is a constant after inlining: 1, or 0 for a src1 that is
+ * one value over the segment (a per-channel add), loaded once instead of copied out. */
 #define BINARY_LOOP(EXPR) \
-    { for (int64_t i = 0; i < m; ++i) { const float x = a[i], y = b[i]; v[i] = (EXPR); } } break;
+    { for (int64_t i = 0; i < m; ++i) { const float x = a[i], y = b[i * bs]; v[i] = (EXPR); } } break;
 
 static inline __attribute__((always_inline)) void binary_segment(int op, int64_t m, const float *a,
-                                                                  const float *b, float *v) {
+                                                                  const float *b, int64_t bs,
+                                                                  float *v) {
     switch (op) {
     case DNNL_BIN_ADD: BINARY_LOOP(x + y)
     case DNNL_BIN_SUB: BINARY_LOOP(x - y)
@@ -38,17 +40,19 @@ static void binary_run(int op, int64_t n, const float *src0, int64_t s0, const f
             for (int64_t i = 0; i < m; ++i) a[i] = pa[i * s0];
             pa = a;
         }
-        if (s1 != 1) { /* 0: broadcast */
+        if (s1 != 1 && s1 != 0) {
             for (int64_t i = 0; i < m; ++i) b[i] = pb[i * s1];
             pb = b;
         }
-        if (ds == 1 && po->len == 0) { /* straight into dst (src0 == dst reads first) */
-            binary_segment(op, m, pa, pb, d);
-        } else if (ds == 1) {
-            binary_segment(op, m, pa, pb, v);
+        /* straight into dst when nothing follows (src0 == dst reads first) */
+        float *out = ds == 1 && po->len == 0 ? d : v;
+        if (s1 == 0)
+            binary_segment(op, m, pa, pb, 0, out);
+        else
+            binary_segment(op, m, pa, pb, 1, out);
+        if (ds == 1 && po->len != 0) {
             dnnl_epilogue_row(m, v, d, NULL, 0, po);
-        } else {
-            binary_segment(op, m, pa, pb, v);
+        } else if (ds != 1) {
             for (int64_t i = 0; i < m; ++i) old[i] = d[i * ds];
             dnnl_epilogue_row(m, v, old, NULL, 0, po);
             for (int64_t i = 0; i < m; ++i) d[i * ds] = old[i];
