@@ -123,6 +123,17 @@ int dnnl_matmul_gemm_batched(const dnnl_matmul_t *p, int64_t rows_per_chunk, int
                              float *dst, const dnnl_post_ops_t *po, float *scratch);
 void dnnl_matmul_ref(const dnnl_matmul_t *p, const float *src, const float *wei,
                      const float *bias, float *dst, const dnnl_post_ops_t *po);
+/* One batch (all batch dims 1), dst rows contiguous, k > 0 (gemm_packed.c): the weights
+ * packed in panels [ceil(n / 32)][k][32] (`prepacked`, dnnl_gemm_packed_size() floats)
+ * or strided and packed per call into scratch, dnnl_matmul_packed_scratch_size() floats.
+ * Returns 0, or -1 before writing dst when unsupported. */
+int64_t dnnl_gemm_packed_size(int64_t k, int64_t n);
+int dnnl_matmul_packed_supported(const dnnl_matmul_t *p);
+int64_t dnnl_matmul_packed_scratch_size(const dnnl_matmul_t *p, int prepacked, int has_sum,
+                                        int threads);
+int dnnl_matmul_packed(const dnnl_matmul_t *p, int prepacked, int threads, const float *src,
+                       const float *wei, const float *bias, float *dst,
+                       const dnnl_post_ops_t *po, float *scratch);
 
 /* dst[x] = src[x] over an ndims box, element strides on both sides. */
 void dnnl_copy_strided(int ndims, const int64_t *dims, const float *src,

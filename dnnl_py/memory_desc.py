@@ -478,5 +478,13 @@ def plain_order(ndims: int) -> str:
 def plain_desc(dims: Sequence[int], dt: data_type, order: str) -> desc:
     """A dense plain descriptor whose dims lie in memory in `order` (letters, outermost
     first): plain_desc(dims, f32, 'acdb') is nhwc. Covers orders format_tag lacks."""
-    strides = desc._strides_for(tuple(dims), [_LETTERS.index(c) for c in order], [])
-    return desc._make(dims, dt, format_kind.blocked, strides)
+    return blocked_desc(dims, dt, order, ())
+
+
+def blocked_desc(dims: Sequence[int], dt: data_type, order: str, blocks) -> desc:
+    """plain_desc with inner blocks [(dim index, size)], innermost last: an
+    implementation's own layout that format_tag lacks (the packed GEMM's weight panels,
+    order 'ba' with [(1, 32)], are oneDNN's BA32b... family)."""
+    blocks = list(blocks)
+    strides = desc._strides_for(tuple(dims), [_LETTERS.index(c) for c in order], blocks)
+    return desc._make(dims, dt, format_kind.blocked, strides, blocks)

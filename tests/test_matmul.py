@@ -58,13 +58,20 @@ def run(eng, strm, a, b, bias=None, ops=(), ta=False, tb=False, tc=False, dst_in
 
 
 def skip_declined(impl, a_shape, b_shape, ta=False, tb=False, tc=False):
-    """Skip where `impl` declines the problem by design: the batched ones a single batch,
+    """Skip where `impl` declines the problem by design: the packed GEMM several batches
+    or a small or column-major problem, the batched ones a single batch,
     the micro-kernel one without AVX-512, with n not a multiple of 16 or with weights
     rows that are not contiguous (a column-major dst transposes the problem: n is then
     src's rows and the weights src^T)."""
+    batch = np.broadcast_shapes(a_shape[:-2], b_shape[:-2])
+    if impl is cpu_matmul.MatmulPacked:
+        m, k, n = a_shape[-2], a_shape[-1], b_shape[-1]
+        if (not AVX512 or np.prod(batch, dtype=int) != 1 or (tc and n > 1)
+                or m * n * k < impl.MIN_MACS):
+            pytest.skip("the packed GEMM needs AVX-512, one batch, a row-major dst and "
+                        f"at least {impl.MIN_MACS} multiply-adds")
     if not issubclass(impl, cpu_matmul.MatmulBatched):
         return
-    batch = np.broadcast_shapes(a_shape[:-2], b_shape[:-2])
     if np.prod(batch, dtype=int) < 2:
         pytest.skip("one batch: the batched implementations decline it")
     if impl is cpu_matmul.MatmulBatchedAvx512:
@@ -131,10 +138,12 @@ def test_broadcast_bias_transposes(engine_for, rng, impl, trans, case):
 @pytest.mark.parametrize("ops", ALL_OPS, ids=ops_id)
 def test_post_ops(engine_for, rng, impl, ops):
     eng, strm = engine_for(impl)
-    a = rng.standard_normal((2, 70, 33)).astype(np.float32)
-    b = rng.standard_normal((2, 33, 304)).astype(np.float32)
+    nb = 1 if impl is cpu_matmul.MatmulPacked else 2  # it takes one batch only
+    skip_declined(impl, (nb, 70, 33), (nb, 33, 304))
+    a = rng.standard_normal((nb, 70, 33)).astype(np.float32)
+    b = rng.standard_normal((nb, 33, 304)).astype(np.float32)
     bias = rng.standard_normal((1, 1, 304)).astype(np.float32)
-    init = rng.standard_normal((2, 70, 304)).astype(np.float32)
+    init = rng.standard_normal((nb, 70, 304)).astype(np.float32)
     out, _ = run(eng, strm, a, b, bias, ops, dst_init=init)
     assert_close(out, post_ops(a.astype(np.float64) @ b + bias, init, ops), 33)
 
@@ -176,7 +185,8 @@ def test_batched_tiles_with_sum(eng, strm, rng, only_impl, impl, n, batches):
     (((12, 128, 128), (12, 128, 64)), "cpu:gemm_batched:"),  # softmax . V
     (((12, 128, 128), (12, 128, 60)), "cpu:gemm_batched:blas"),  # n % 16: no micro-kernel
     (((2, 512, 512), (2, 512, 512)), "cpu:gemm:blas"),  # large per batch: split each GEMM
-    (((128, 768), (768, 256)), "cpu:gemm:blas"),  # one batch
+    (((128, 768), (768, 256)), "cpu:gemm_packed:"),  # one batch
+    (((1, 768), (768, 16)), "cpu:gemm:blas"),  # too small to pay for packing
 ])
 def test_batched_chosen_for_small_batches(eng, shapes, chosen):
     md = dnnl.memory.desc
@@ -186,6 +196,8 @@ def test_batched_chosen_for_small_batches(eng, shapes, chosen):
                                     md(c, dt.f32, tag.any))
     if chosen == "cpu:gemm_batched:":  # the micro-kernel where there is AVX-512
         chosen += "avx512" if AVX512 else "blas"
+    if chosen == "cpu:gemm_packed:":  # OpenBLAS where there is no AVX-512
+        chosen = "cpu:gemm_packed:avx512" if AVX512 else "cpu:gemm:blas"
     assert pd.impl_info_str() == chosen
 
 
@@ -218,9 +230,40 @@ def test_eltwise_nan_and_inf(engine_for, impl, op):
     if issubclass(impl, cpu_matmul.MatmulBatched):
         values = np.stack([values, -values])  # two batches, or it declines
         skip_declined(impl, (1, 1, 1), values.shape)
+    skip_declined(impl, (1, 1), values.shape)
     ops = [("eltwise", *op)]
     out, _ = run(eng, strm, np.ones((1, 1), np.float32)[(None,) * (values.ndim - 2)],
                  values, ops=ops)
     with np.errstate(all="ignore"):
         ref = post_ops(values.astype(np.float64), None, ops)
     np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-6, equal_nan=True)
+
+
+@pytest.mark.skipif(not AVX512, reason="the packed GEMM needs AVX-512")
+@pytest.mark.parametrize("m, k, n", [(13, 300, 70), (128, 129, 33), (225, 17, 64)])
+@pytest.mark.parametrize("ops", [(), (("sum", 0.5, 0),), (("eltwise", "eltwise_relu", 0.1, 0),)],
+                         ids=lambda ops: ops and ops[0][0] or "none")
+def test_packed_weights_from_any(eng, strm, rng, m, k, n, ops):
+    """Weights created with format_tag.any take the packed GEMM's panel layout ([n/32][k][32],
+    n padded with zeros) and a reorder packs them once; tails in m (register blocks), k
+    (K blocks of 128) and n (a partial panel), with bias, against float64 numpy."""
+    md = dnnl.memory.desc
+    pd = dnnl.matmul.primitive_desc(eng, md((m, k), dt.f32, tag.any), md((k, n), dt.f32, tag.any),
+                                    md((1, n), dt.f32, tag.ab), md((m, n), dt.f32, tag.any),
+                                    attr=make_attr(ops))
+    assert pd.impl_info_str() == "cpu:gemm_packed:avx512"
+    wei_md = pd.weights_desc()
+    assert not wei_md.is_plain() and wei_md.get_size() == -(-n // 32) * 32 * k * 4
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    bias = rng.standard_normal((1, n)).astype(np.float32)
+    init = rng.standard_normal((m, n)).astype(np.float32)
+    plain_b = dnnl.memory(md((k, n), dt.f32, tag.ab), eng, b)
+    packed_b = dnnl.memory(wei_md, eng)
+    dnnl.reorder(plain_b, packed_b).execute(strm, plain_b, packed_b)
+    args = {dnnl.ARG_SRC: dnnl.memory(pd.src_desc(), eng, a), dnnl.ARG_WEIGHTS: packed_b,
+            dnnl.ARG_BIAS: dnnl.memory(pd.bias_desc(), eng, bias),
+            dnnl.ARG_DST: dnnl.memory(pd.dst_desc(), eng, init.copy())}
+    dnnl.matmul(pd).execute(strm, args)
+    ref = post_ops(a.astype(np.float64) @ b + bias, init, ops)
+    assert_close(args[dnnl.ARG_DST].to_numpy(), ref, k)

@@ -68,6 +68,13 @@ cdef extern from "dnnl_kernels.h" nogil:
                                  float *dst, const dnnl_post_ops_t *po, float *scratch)
     void dnnl_matmul_ref(const dnnl_matmul_t *p, const float *src, const float *wei,
                          const float *bias, float *dst, const dnnl_post_ops_t *po)
+    int64_t dnnl_gemm_packed_size(int64_t k, int64_t n)
+    int dnnl_matmul_packed_supported(const dnnl_matmul_t *p)
+    int64_t dnnl_matmul_packed_scratch_size(const dnnl_matmul_t *p, int prepacked, int has_sum,
+                                            int threads)
+    int dnnl_matmul_packed(const dnnl_matmul_t *p, int prepacked, int threads, const float *src,
+                           const float *wei, const float *bias, float *dst,
+                           const dnnl_post_ops_t *po, float *scratch)
 
     void dnnl_copy_strided(int ndims, const int64_t *dims, const float *src,
                            const int64_t *src_s, float *dst, const int64_t *dst_s)

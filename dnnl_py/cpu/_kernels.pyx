@@ -18,6 +18,8 @@ cpdef enum:
     MATMUL_REF = 1
     MATMUL_GEMM_BATCHED = 2
     MATMUL_MICRO_BATCHED = 3
+    MATMUL_PACKED = 4      # csrc/gemm_packed.c, weights strided, packed per call
+    MATMUL_PREPACKED = 5   # csrc/gemm_packed.c, weights already in its panels
 
 
 MAX_POST_OPS = DNNL_MAX_POST_OPS  # the size of the kernels' post-op table
@@ -215,13 +217,20 @@ cdef class MatmulKernel:
         self.rows_per_chunk = max(rows_per_chunk, 1) if rows_per_chunk else max(m, 1)
         batch = tuple(batch)
         self.need_src = extent(batch + (m, k), tuple(src[0]) + tuple(src[1]))
-        self.need_wei = extent(batch + (k, n), tuple(wei[0]) + tuple(wei[1]))
+        if method == MATMUL_PREPACKED:  # panels, not a strided matrix
+            self.need_wei = dnnl_gemm_packed_size(k, n)
+        else:
+            self.need_wei = extent(batch + (k, n), tuple(wei[0]) + tuple(wei[1]))
         self.need_dst = extent(batch + (m, n), tuple(dst[0]) + tuple(dst[1]))
         self.need_bia = extent(batch + (m, n), tuple(bia[0]) + tuple(bia[1]))
         self.threads = max(threads, 1)
         if method == MATMUL_MICRO_BATCHED and not dnnl_matmul_micro_supported(&self.p):
             raise ValueError("the micro-kernel needs n a multiple of 16 and unit column "
                              "strides in weights and dst")
+        packed = method in (MATMUL_PACKED, MATMUL_PREPACKED)
+        if packed and not dnnl_matmul_packed_supported(&self.p):
+            raise ValueError("the packed GEMM needs one batch, k > 0 and unit column "
+                             "strides in dst")
         size = 0
         if method == MATMUL_GEMM:
             size = dnnl_matmul_gemm_scratch_size(&self.p, self.rows_per_chunk,
@@ -230,6 +239,10 @@ cdef class MatmulKernel:
             size = dnnl_matmul_batched_scratch_size(&self.p, self.rows_per_chunk,
                                                     dnnl_post_ops_have_sum(&self.po),
                                                     self.threads)
+        elif packed:
+            size = dnnl_matmul_packed_scratch_size(&self.p, method == MATMUL_PREPACKED,
+                                                   dnnl_post_ops_have_sum(&self.po),
+                                                   self.threads)
         self.scratch = _ScratchPool(size)
 
     def __call__(self, src, wei, bias, dst):
@@ -249,6 +262,10 @@ cdef class MatmulKernel:
                         &self.p, self.rows_per_chunk, self.threads,
                         self.method == MATMUL_MICRO_BATCHED, s, w, b, d, &self.po,
                         &scratch[0])
+                elif self.method in (MATMUL_PACKED, MATMUL_PREPACKED):
+                    refused = dnnl_matmul_packed(&self.p, self.method == MATMUL_PREPACKED,
+                                                 self.threads, s, w, b, d, &self.po,
+                                                 &scratch[0])
                 else:
                     dnnl_matmul_ref(&self.p, s, w, b, d, &self.po)
         finally:

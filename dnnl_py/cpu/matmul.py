@@ -5,7 +5,7 @@ import math
 
 from ..impl import Decline, Impl, plain_or_decline
 from ..kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS
-from ..memory_desc import plain_order
+from ..memory_desc import blocked_desc, plain_order
 from ..tuning import row_chunk_candidates
 from . import _kernels
 
@@ -159,6 +159,51 @@ class MatmulBatchedAvx512(MatmulBatched):
         if n % 16 or wei_rc[1] != 1:
             raise Decline("n is not a multiple of 16 or weights rows are not contiguous")
         return impl
+
+
+class MatmulPacked(_MatmulImpl):
+    """One large GEMM on the packed AVX-512 kernel of csrc/gemm_packed.c: weights in
+    panels of 32 columns, k-major (oneDNN's brgemm matmul packs its weights the same
+    way). Weights created with format_tag.any take that layout, so a reorder packs them
+    once; plain weights (any strides) are packed per call. One batch, dst rows
+    contiguous; AVX-512 only (its 14 x 32 block needs 31 of the 32 zmm; without it the
+    OpenBLAS path is used)."""
+    name = "cpu:gemm_packed:avx512"
+    PANEL = 32
+    # below this many multiply-adds OpenBLAS's single call costs less than the packing
+    MIN_MACS = 1 << 15
+
+    @classmethod
+    def create(cls, rt, p, post_ops):
+        if _kernels.cpu_isa() != "avx512":
+            raise Decline(f"needs AVX-512 (this CPU: {_kernels.cpu_isa()})")
+        if math.prod(p.batch) != 1:
+            raise Decline("more than one batch (the batched implementations take them)")
+        if p.k == 0 or p.m * p.n * p.k < cls.MIN_MACS:
+            raise Decline(f"{p.m}x{p.n}x{p.k} is too small to pay for packing")
+        descs = cls._resolve(p)
+        prepacked = p.weights.is_any()
+        if prepacked:
+            nd = p.weights.get_ndims()
+            order = plain_order(nd)
+            descs[ARG_WEIGHTS] = blocked_desc(p.weights.dims, p.weights.data_type,
+                                              order[:-2] + order[-1] + order[-2],
+                                              [(nd - 1, cls.PANEL)])
+        impl = cls(rt, p, descs, post_ops)
+        impl.prepacked = prepacked
+        if impl.operands()[2][1][1] != 1 and p.n > 1:
+            raise Decline("dst rows are not contiguous")
+        return impl
+
+    def make_kernel(self, params: tuple):
+        src, wei, dst, bia = self.operands()
+        p = self.problem
+        dst = (dst[0], (dst[1][0], 1))  # n == 1: its column stride is never used
+        if self.prepacked:  # the kernel reads panels, not strides
+            wei = ((0,) * len(p.batch), (self.PANEL, 1))
+        method = _kernels.MATMUL_PREPACKED if self.prepacked else _kernels.MATMUL_PACKED
+        return _kernels.MatmulKernel(method, p.batch, p.m, p.n, p.k, src, wei, dst, bia,
+                                     self.post_ops, 0, self.runtime.threads())
 
 
 class MatmulRef(_MatmulImpl):

@@ -1,0 +1,199 @@
+/* A packed single-batch SGEMM for matmul (BLIS / oneDNN brgemm style): the weights in
+ * panels of NR columns, k-major inside a panel ([n / NR][k][NR], zero-padded past n), so
+ * the micro-kernel reads one contiguous stream of b whatever the weights' strides. A row
+ * stride of b that is a multiple of 4 KiB (n = 1024, 3072) otherwise maps a block's rows
+ * onto one L1 set. The panels come packed from a reorder (weights created with
+ * format_tag.any, as oneDNN's matmul packs them once) or are packed here per call.
+ * OpenMP shares out tiles of C (rows x panels); each tile runs the K blocks in turn and
+ * its bias and post-ops while it is in L2. AVX-512 only: the 14 x 32 block holds 28
+ * accumulators, 2 rows of b and a broadcast in 31 of the 32 zmm. */
+#include <stddef.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#include "dnnl_kernels.h"
+#include "isa.h"
+
+#define MAX_OF(a, b) ((a) > (b) ? (a) : (b))
+#define VLEN 16
+#define NR (2 * VLEN)  /* panel width: two vectors */
+#define MR 14          /* most rows per register block */
+#define KC 128         /* K block: a panel's slice (KC x NR floats, 16 KiB) stays in L1 */
+#define MC 112         /* rows per tile: its KC-slice of a (56 KiB) stays in L2 */
+#define NC_PANELS 16   /* panels per tile: 512 columns */
+typedef float vf __attribute__((vector_size(VLEN * 4), aligned(4)));
+
+int64_t dnnl_gemm_packed_size(int64_t k, int64_t n) {
+    return (n + NR - 1) / NR * NR * k;
+}
+
+/* Panels [j0 / NR, j1 / NR) of w (k x n, any strides) into `packed`, zeros past n. */
+static void pack_panels(int64_t k, int64_t n, const float *w, int64_t ws0, int64_t ws1,
+                        int64_t p0, int64_t p1, float *packed) {
+    for (int64_t pn = p0; pn < p1; ++pn) {
+        float *dst = packed + pn * k * NR;
+        const int64_t j0 = pn * NR, cols = DNNL_MIN(NR, n - j0);
+        for (int64_t i = 0; i < k; ++i) {
+            const float *src = w + i * ws0 + j0 * ws1;
+            float *row = dst + i * NR;
+            if (ws1 == 1)
+                memcpy(row, src, cols * sizeof(float));
+            else
+                for (int64_t j = 0; j < cols; ++j) row[j] = src[j * ws1];
+            for (int64_t j = cols; j < NR; ++j) row[j] = 0.0f;
+        }
+    }
+}
+
+/* out[R, cols] (+)= a[R, kc] . panel[kc, NR]; a's columns sa apart. `first` starts the
+ * sums at zero, else at out. A partial panel (cols < NR) goes through a stack block so
+ * nothing past column `cols` is touched. */
+static inline __attribute__((always_inline)) void micro(const int R, const int64_t sa,
+        int64_t kc, const float *a, int64_t lda, const float *bp, float *out, int64_t ldo,
+        int cols, int first) {
+    vf acc[MR][2];
+    float tmp[MR * NR] __attribute__((aligned(64)));
+    float *o = out;
+    int64_t ld = ldo;
+    if (cols < NR) {
+        o = tmp, ld = NR;
+        if (!first)
+            for (int r = 0; r < R; ++r) memcpy(tmp + r * NR, out + r * ldo, cols * sizeof(float));
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+        acc[r][0] = first ? (vf){0} : *(const vf *)(o + r * ld);
+        acc[r][1] = first ? (vf){0} : *(const vf *)(o + r * ld + VLEN);
+    }
+    for (int64_t i = 0; i < kc; ++i) {
+        const vf w0 = *(const vf *)(bp + i * NR), w1 = *(const vf *)(bp + i * NR + VLEN);
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) {
+            const float x = a[r * lda + i * sa];
+            acc[r][0] += x * w0;
+            acc[r][1] += x * w1;
+        }
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+        *(vf *)(o + r * ld) = acc[r][0];
+        *(vf *)(o + r * ld + VLEN) = acc[r][1];
+    }
+    if (cols < NR)
+        for (int r = 0; r < R; ++r) memcpy(out + r * ldo, tmp + r * NR, cols * sizeof(float));
+}
+
+/* One instance per row count, a's unit column stride a constant in its own set. */
+#define CASE(R, SA) case R: micro(R, SA, kc, a, lda, bp, out, ldo, cols, first); break;
+#define CASES(SA) CASE(1, SA) CASE(2, SA) CASE(3, SA) CASE(4, SA) CASE(5, SA) CASE(6, SA) \
+    CASE(7, SA) CASE(8, SA) CASE(9, SA) CASE(10, SA) CASE(11, SA) CASE(12, SA) \
+    CASE(13, SA) CASE(14, SA)
+static inline __attribute__((always_inline)) void micro_rows(int r, int64_t sa, int64_t kc,
+        const float *a, int64_t lda, const float *bp, float *out, int64_t ldo, int cols,
+        int first) {
+    if (sa == 1) { switch (r) { CASES(1) } }
+    else { switch (r) { CASES(sa) } }
+}
+#undef CASES
+#undef CASE
+
+/* The tile rows [r0, r1) x panels [p0, p1) of c = a . packed, K block by K block; its
+ * rows cut into near-equal register blocks of at most MR (128 rows: 10 of 12-13, not
+ * 9 of 14 and one of 2, whose block would be load-bound). */
+DNNL_MULTIVERSION
+static void tile(int64_t k, int64_t n, const float *a, int64_t lda, int64_t sa,
+                 const float *packed, int64_t r0, int64_t r1, int64_t p0, int64_t p1,
+                 float *out, int64_t ldo) {
+    const int64_t rows = r1 - r0, blocks = (rows + MR - 1) / MR;
+    for (int64_t k0 = 0; k0 < k; k0 += KC) {
+        const int64_t kc = DNNL_MIN(KC, k - k0);
+        for (int64_t pn = p0; pn < p1; ++pn) {
+            const float *bp = packed + pn * k * NR + k0 * NR;
+            const int cols = (int)DNNL_MIN(NR, n - pn * NR);
+            for (int64_t b = 0; b < blocks; ++b) {
+                const int64_t lo = rows * b / blocks, hi = rows * (b + 1) / blocks;
+                micro_rows((int)(hi - lo), sa, kc, a + (r0 + lo) * lda + k0 * sa, lda, bp,
+                           out + (lo * ldo) + (pn - p0) * NR, ldo, cols, k0 == 0);
+            }
+        }
+    }
+}
+
+/* Tiles over rows and panels, enough of them to share out evenly over the threads. */
+static void tiling(int64_t m, int64_t n, int threads, int64_t *row_tiles,
+                   int64_t *panel_tiles) {
+    const int64_t panels = (n + NR - 1) / NR;
+    int64_t rt = (m + MC - 1) / MC, pt = (panels + NC_PANELS - 1) / NC_PANELS;
+    while ((rt * pt) % threads && pt < panels) ++pt;
+    *row_tiles = MAX_OF(rt, 1), *panel_tiles = MAX_OF(pt, 1);
+}
+
+static int64_t tile_cols(int64_t n, int64_t panel_tiles) {
+    const int64_t panels = (n + NR - 1) / NR;
+    return (panels + panel_tiles - 1) / panel_tiles * NR;
+}
+
+int64_t dnnl_matmul_packed_scratch_size(const dnnl_matmul_t *p, int prepacked, int has_sum,
+                                        int threads) {
+    int64_t rt, pt;
+    tiling(p->m, p->n, threads, &rt, &pt);
+    const int64_t acc = has_sum ? (p->m + rt - 1) / rt * tile_cols(p->n, pt) : 0;
+    return (prepacked ? 0 : dnnl_gemm_packed_size(p->k, p->n)) + threads * acc;
+}
+
+int dnnl_matmul_packed_supported(const dnnl_matmul_t *p) {
+    for (int d = 0; d < p->nbatch; ++d)
+        if (p->batch[d] != 1) return 0;
+    return p->dst_s[1] == 1 && p->k > 0;
+}
+
+int dnnl_matmul_packed(const dnnl_matmul_t *p, int prepacked, int threads, const float *src,
+                       const float *wei, const float *bias, float *dst,
+                       const dnnl_post_ops_t *po, float *scratch) {
+    if (!dnnl_matmul_packed_supported(p)) return -1;
+    const int64_t m = p->m, n = p->n, k = p->k;
+    if (m == 0 || n == 0) return 0;
+    const int has_sum = dnnl_post_ops_have_sum(po);
+    int64_t rt, pt;
+    threads = MAX_OF(threads, 1);
+    tiling(m, n, threads, &rt, &pt);
+    const int64_t panels = (n + NR - 1) / NR, tcols = tile_cols(n, pt);
+    const int64_t trows = (m + rt - 1) / rt, tiles = rt * pt;
+    float *packed = prepacked ? (float *)wei : scratch;
+    float *accs = scratch + (prepacked ? 0 : dnnl_gemm_packed_size(k, n));
+    int team = (int)DNNL_MIN(threads, MAX_OF(tiles, prepacked ? 1 : panels));
+#ifdef _OPENMP
+    if (omp_in_parallel()) team = 1;
+#endif
+#pragma omp parallel num_threads(team) if (team > 1)
+    {
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
+        if (!prepacked) {
+#pragma omp for schedule(static)
+            for (int64_t pn = 0; pn < panels; ++pn)
+                pack_panels(k, n, wei, p->wei_s[0], p->wei_s[1], pn, pn + 1, packed);
+        }
+        float *acc = accs + t * trows * tcols;
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < tiles; ++i) {
+            const int64_t r0 = i / pt * trows, r1 = DNNL_MIN(m, r0 + trows);
+            const int64_t c0 = i % pt * tcols, c1 = DNNL_MIN(n, c0 + tcols);
+            if (r0 >= r1 || c0 >= c1) continue;
+            float *c = dst + r0 * p->dst_s[0] + c0;
+            float *out = has_sum ? acc : c;
+            const int64_t ldo = has_sum ? tcols : p->dst_s[0];
+            tile(k, n, src, p->src_s[0], p->src_s[1], packed, r0, r1, c0 / NR,
+                 (c1 + NR - 1) / NR, out, ldo);
+            /* a partial panel wrote only its valid columns; rows of `out` past c1 - c0
+             * (the sum's scratch) are never read */
+            dnnl_epilogue(r1 - r0, c1 - c0, out, ldo, c, p->dst_s[0],
+                          bias ? bias + r0 * p->bia_s[0] + c0 * p->bia_s[1] : NULL,
+                          p->bia_s[0], p->bia_s[1], po);
+        }
+    }
+    return 0;
+}
