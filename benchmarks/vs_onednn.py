@@ -90,7 +90,9 @@ def build(prefix: Path) -> Path:
 def time_dnnl_py(items: list) -> None:
     """The worker: each (key, kind, problem) timed as bench.c times it, one JSON line each."""
     import dnnl_py as dnnl
-    from dnnl_py.benchdnn.drivers import DRIVERS, Setup, to_memory
+    from dnnl_py.benchdnn.driver_base import to_memory
+    from dnnl_py.benchdnn.drivers import DRIVERS
+    from dnnl_py.benchdnn.options import Setup
 
     eng = dnnl.engine(dnnl.engine.kind.cpu, 0)
     strm = dnnl.stream(eng)

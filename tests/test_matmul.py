@@ -187,6 +187,7 @@ def test_batched_tiles_with_sum(eng, strm, rng, only_impl, impl, n, batches):
     (((2, 512, 512), (2, 512, 512)), "cpu:gemm:blas"),  # large per batch: split each GEMM
     (((128, 768), (768, 256)), "cpu:gemm_packed:"),  # one batch
     (((1, 768), (768, 16)), "cpu:gemm:blas"),  # too small to pay for packing
+    (((1024, 1024), (1024, 1024)), "cpu:gemm:blas"),  # large: OpenBLAS as fast
 ])
 def test_batched_chosen_for_small_batches(eng, shapes, chosen):
     md = dnnl.memory.desc
@@ -267,3 +268,15 @@ def test_packed_weights_from_any(eng, strm, rng, m, k, n, ops):
     dnnl.matmul(pd).execute(strm, args)
     ref = post_ops(a.astype(np.float64) @ b + bias, init, ops)
     assert_close(args[dnnl.ARG_DST].to_numpy(), ref, k)
+
+
+def test_packed_defers_to_blas_with_plain_weights(eng):
+    """Plain weights would be packed on every call: OpenBLAS (which packs too) is chosen,
+    the packed GEMM only where it declines (a weights layout with no unit stride)."""
+    md = dnnl.memory.desc
+    a, c = md((64, 96), dt.f32, tag.ab), md((64, 80), dt.f32, tag.ab)
+    pd = dnnl.matmul.primitive_desc(eng, a, md((96, 80), dt.f32, tag.ab), c)
+    assert pd.impl_info_str() == "cpu:gemm:blas"
+    no_unit = md((96, 80), dt.f32, (2 * 80, 2))  # every other element of a 96x160
+    pd = dnnl.matmul.primitive_desc(eng, a, no_unit, c)
+    assert pd.impl_info_str() == ("cpu:gemm_packed:avx512" if AVX512 else "cpu:ref:any")

@@ -162,7 +162,7 @@ class MatmulBatchedAvx512(MatmulBatched):
 
 
 class MatmulPacked(_MatmulImpl):
-    """One large GEMM on the packed AVX-512 kernel of csrc/gemm_packed.c: weights in
+    """One mid-sized GEMM on the packed AVX-512 kernel of csrc/gemm_packed.c: weights in
     panels of 32 columns, k-major (oneDNN's brgemm matmul packs its weights the same
     way). Weights created with format_tag.any take that layout, so a reorder packs them
     once; plain weights (any strides) are packed per call. One batch, dst rows
@@ -172,6 +172,10 @@ class MatmulPacked(_MatmulImpl):
     PANEL = 32
     # below this many multiply-adds OpenBLAS's single call costs less than the packing
     MIN_MACS = 1 << 15
+    # above it OpenBLAS was as fast or faster here (512^3: 0.6-0.7x; 1024^3 and
+    # 384x1024x1024: 0.7-1.0x), below it the prepacked kernel won (128^3, 256^3,
+    # 128x768x768: 1.1x); docs/performance.md, "vs oneDNN 3.2"
+    MAX_MACS = 1 << 27
 
     @classmethod
     def create(cls, rt, p, post_ops):
@@ -191,9 +195,24 @@ class MatmulPacked(_MatmulImpl):
                                               [(nd - 1, cls.PANEL)])
         impl = cls(rt, p, descs, post_ops)
         impl.prepacked = prepacked
+        impl.blas_declines = False
+        if not prepacked:
+            try:
+                MatmulGemm.create(rt, p, post_ops)
+            except Decline:
+                impl.blas_declines = True
         if impl.operands()[2][1][1] != 1 and p.n > 1:
             raise Decline("dst rows are not contiguous")
         return impl
+
+    def defers(self) -> bool:
+        """OpenBLAS first unless the weights come packed and the problem is mid-sized:
+        packing plain weights on every call made this 0.4-0.96x OpenBLAS, which packs
+        too. Plain weights land here only where OpenBLAS declines their strides."""
+        p = self.problem
+        if not self.prepacked:
+            return not self.blas_declines
+        return p.m * p.n * p.k > self.MAX_MACS
 
     def make_kernel(self, params: tuple):
         src, wei, dst, bia = self.operands()
