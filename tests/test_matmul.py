@@ -187,7 +187,7 @@ def test_batched_tiles_with_sum(eng, strm, rng, only_impl, impl, n, batches):
     (((2, 512, 512), (2, 512, 512)), "cpu:gemm:blas"),  # large per batch: split each GEMM
     (((128, 768), (768, 256)), "cpu:gemm_packed:"),  # one batch
     (((1, 768), (768, 16)), "cpu:gemm:blas"),  # too small to pay for packing
-    (((1024, 1024), (1024, 1024)), "cpu:gemm:blas"),  # large: OpenBLAS as fast
+    (((1024, 1024), (1024, 1024)), "cpu:gemm_packed:"),
 ])
 def test_batched_chosen_for_small_batches(eng, shapes, chosen):
     md = dnnl.memory.desc

@@ -162,7 +162,7 @@ class MatmulBatchedAvx512(MatmulBatched):
 
 
 class MatmulPacked(_MatmulImpl):
-    """One mid-sized GEMM on the packed AVX-512 kernel of csrc/gemm_packed.c: weights in
+    """One GEMM on the packed AVX-512 kernel of csrc/gemm_packed.c: weights in
     panels of 32 columns, k-major (oneDNN's brgemm matmul packs its weights the same
     way). Weights created with format_tag.any take that layout, so a reorder packs them
     once; plain weights (any strides) are packed per call. One batch, dst rows
@@ -172,10 +172,6 @@ class MatmulPacked(_MatmulImpl):
     PANEL = 32
     # below this many multiply-adds OpenBLAS's single call costs less than the packing
     MIN_MACS = 1 << 15
-    # above it OpenBLAS was as fast or faster here (512^3: 0.6-0.7x; 1024^3 and
-    # 384x1024x1024: 0.7-1.0x), below it the prepacked kernel won (128^3, 256^3,
-    # 128x768x768: 1.1x); docs/performance.md, "vs oneDNN 3.2"
-    MAX_MACS = 1 << 27
 
     @classmethod
     def create(cls, rt, p, post_ops):
@@ -206,13 +202,11 @@ class MatmulPacked(_MatmulImpl):
         return impl
 
     def defers(self) -> bool:
-        """OpenBLAS first unless the weights come packed and the problem is mid-sized:
-        packing plain weights on every call made this 0.4-0.96x OpenBLAS, which packs
-        too. Plain weights land here only where OpenBLAS declines their strides."""
-        p = self.problem
-        if not self.prepacked:
-            return not self.blas_declines
-        return p.m * p.n * p.k > self.MAX_MACS
+        """OpenBLAS first unless the weights come packed (then this was 1.02-1.15x
+        OpenBLAS from 128^3 to 1024^3, best of 20 alternating; docs/performance.md):
+        packing plain weights on every call made it 0.4-1.0x OpenBLAS, which packs too.
+        Plain weights land here only where OpenBLAS declines their strides."""
+        return not self.prepacked and not self.blas_declines
 
     def make_kernel(self, params: tuple):
         src, wei, dst, bia = self.operands()
