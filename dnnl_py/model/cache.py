@@ -13,7 +13,10 @@ optional MAC and encryption of the whole entry, max_bytes), laid out as
     u32 weight count, then per weight: u32 length, memory desc blob, u64 offset, u64 bytes,
     crc32 of its bytes (u32); the sha256 of all of the above;
     padding, then the weights' bytes (OPTIMIZE_SPEED only), each at an offset that is a
-    multiple of 64 in the file, so that they are used in place from a memory map.
+    multiple of 4096 in the file (a page), so that they are used in place from a memory
+    map: by the CPU kernels, and by an OpenCL device that shares the host's memory, whose
+    zero-copy buffers want their host pointer aligned (128 bytes on PoCL, a page on
+    integrated GPUs).
 
 The entry checks itself (sha256 of the index, crc32 of each weight on every core), so it
 is read with the directory store's frame checksum skipped (one serial blake2b pass over
@@ -38,7 +41,7 @@ MAGIC = b"DNNLPYM1"
 # the compiled core: bump it when the plan (steps, their order, weights) changes
 PLAN_VERSION = 3
 SPEED, SIZE = 0, 1
-_ALIGN = 64
+_ALIGN = 4096  # see the layout above
 
 
 def model_key(digest: bytes, device: str, mode: int, tuned: bool, threads: int) -> bytes:
@@ -58,7 +61,7 @@ class Entry:
 
 def pack(entry: Entry, value_offset: int) -> bytes:
     """The entry's bytes; value_offset is where they start in the file (so that weights
-    land 64-byte aligned in the file)."""
+    land _ALIGN-aligned in the file)."""
     head = [MAGIC, struct.pack("<B", entry.mode), entry.digest,
             struct.pack("<I", len(entry.blobs))]
     for b in entry.blobs:

@@ -119,10 +119,10 @@ class Builder:
             self.weights.append((stored, data))
             if stored.dims != md.dims or len(data) != stored.get_size():
                 raise Stale(f"weight {i}: the entry's {stored} does not fit {md}")
-            arr = np.frombuffer(data, np.float32)
-            if stored == md:
-                return memory(md, self.eng, arr)
-            return self._reorder(memory(stored, self.eng, arr), md)
+            # the entry's bytes in place where the device shares the host's memory
+            stored_mem = memory(stored, self.eng, self.eng._runtime.wrap_constant(
+                stored, np.frombuffer(data, np.float32)))
+            return stored_mem if stored == md else self._reorder(stored_mem, md)
         # the kernels take writable buffers; a model's tensors may be a read-only map
         arr = np.require(compute(), np.float32, ["C", "W"])
         if arr.shape != tuple(md.dims):

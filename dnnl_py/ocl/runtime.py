@@ -178,6 +178,19 @@ class OclRuntime(Runtime):
         return cl.Buffer(self.context, cl.mem_flags.READ_WRITE | cl.mem_flags.COPY_HOST_PTR,
                          hostbuf=flat)
 
+    def wrap_constant(self, md, handle):
+        """On a device that shares memory with the host (PoCL's CPU device, integrated
+        GPUs: CL_DEVICE_HOST_UNIFIED_MEMORY) a buffer over the host bytes themselves
+        (CL_MEM_USE_HOST_PTR, read-only): no copy of a model's ~100 MB of weights at
+        load. Elsewhere, or for bytes that are not a writable, contiguous array (the
+        flag takes a host pointer the driver may write through), a copy as wrap makes."""
+        if isinstance(handle, np.ndarray) and self.device.host_unified_memory:
+            flat = layout.host_view(md, handle)[:max(md.nelems_spanned(), 1)]
+            if flat.flags.c_contiguous and flat.flags.writeable:
+                return cl.Buffer(self.context, cl.mem_flags.READ_ONLY |
+                                 cl.mem_flags.USE_HOST_PTR, hostbuf=flat)
+        return self.wrap(md, handle)
+
     def read(self, md, buf) -> np.ndarray:
         """The memory's contents once the work queued on every stream has finished."""
         for owner in list(self._streams):
