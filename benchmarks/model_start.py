@@ -3,7 +3,7 @@ layers (seq 128), f32, batch 1, random weights, against onnxruntime in the same 
 (and MobileNet v2 with --models mobilenetv2).
 
     PYTHONPATH=. .venv/bin/python benchmarks/model_start.py [--dir DIR] [--runs N]
-        [--niter N] [--tuning] [--openvino DIR]
+        [--niter N] [--tuning] [--openvino DIR] [--gpu]
 
 Each start is a fresh process (spawned from here, timed from before the spawn to its
 first output): onnxruntime cold (session creation), dnnl_py cold (compile into an empty
@@ -20,10 +20,15 @@ environment's). It adds OpenVINO cold (compile_model(path, "CPU"), no cache) and
 OpenVINO cache hit (CACHE_DIR primed by one compile beforehand) starts, and a third
 column of steady latency. It runs in f32 (INFERENCE_PRECISION_HINT): on a CPU with
 AVX512_BF16, such as Zen 4, its default would be bf16.
+
+--gpu measures compile_model cold and from the cache on the OpenCL engine instead (the
+first OpenCL device: PoCL's CPU device where there is no GPU), with PoCL's and
+pyopencl's kernel caches off.
 """
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import shutil
@@ -216,12 +221,17 @@ def child(kind: str, path: str, cache_dir: str, tuning: bool) -> None:
                    and bool(compiled.get_property("LOADED_FROM_CACHE")))
     else:
         import dnnl_py as dnnl
+        device = "CPU"
+        if kind == "dnnl-ocl":  # the OpenCL engine on the first OpenCL device
+            import pyopencl as cl
+            dev = next(d for p in cl.get_platforms() for d in p.get_devices())
+            device = dnnl.ocl_interop.make_engine(dev, cl.Context([dev]))
         t1 = time.perf_counter()
         core = dnnl.Core()
         model = core.read_model(path)
         tr = time.perf_counter()
         config = {"CACHE_DIR": cache_dir, "TUNING": "ON" if tuning else "OFF"}
-        compiled = core.compile_model(model, "CPU", config)
+        compiled = core.compile_model(model, device, config)
         t2 = time.perf_counter()
         y = compiled([x])[0]
         t3 = time.perf_counter()
@@ -284,6 +294,28 @@ def latency(path: str, niter: int) -> dict:
             **{k: (statistics.median(v), min(v)) for k, v in times.items()}}
 
 
+def gpu(paths: dict, args) -> None:
+    """Compile cold and from the cache on the OpenCL engine, fresh processes, with PoCL's
+    and pyopencl's own kernel caches off (ours is then the only one in play)."""
+    os.environ.update(POCL_KERNEL_CACHE="0", PYOPENCL_NO_CACHE="1")
+    for name in args.models.split(","):
+        cache_dir = os.path.join(args.dir, f"ocl-cache-{name}")
+        rows: dict = {"cold": [], "warm": []}
+        for _ in range(args.runs):
+            shutil.rmtree(cache_dir, ignore_errors=True)
+            rows["cold"].append(_spawn("dnnl-ocl", paths[name], cache_dir, False))
+            rows["warm"].append(_spawn("dnnl-ocl", paths[name], cache_dir, False))
+            assert rows["warm"][-1]["loaded_from_cache"], "the warm start missed the cache"
+        med = {k: {f: statistics.median(r[f] for r in v) for f in
+                   ("compile_ms", "first_infer_ms")} for k, v in rows.items()}
+        print(f"{name} on the OpenCL engine ({args.runs} fresh processes each; medians): "
+              f"compile cold {med['cold']['compile_ms']:.0f} ms, from cache "
+              f"{med['warm']['compile_ms']:.0f} ms -> "
+              f"{med['cold']['compile_ms'] / med['warm']['compile_ms']:.1f}x; first "
+              f"inference cold {med['cold']['first_infer_ms']:.0f} ms, warm "
+              f"{med['warm']['first_infer_ms']:.0f} ms")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dir", default="/tmp/dnnl_py_models")
@@ -294,6 +326,8 @@ def main(argv=None) -> int:
     ap.add_argument("--openvino", default=os.environ.get("MODEL_START_OPENVINO", ""),
                     metavar="DIR", help="a folder openvino was pip-installed into (--target): "
                     "adds it as a reference")
+    ap.add_argument("--gpu", action="store_true", help="compile cold and from the cache on "
+                    "the OpenCL engine (the first OpenCL device), its caches off")
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     ap.add_argument("--latency-child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -303,6 +337,12 @@ def main(argv=None) -> int:
     if args.child:
         kind, path, cache_dir, tuning = args.child
         child(kind, path, cache_dir, tuning == "1")
+        return 0
+    # what `pip install` does for an installed package, so that an environment with
+    # PYTHONDONTWRITEBYTECODE does not make every child compile dnnl_py's sources
+    compileall.compile_dir(os.path.join(ROOT, "dnnl_py"), quiet=1)
+    if args.gpu:
+        gpu(export(args.dir), args)
         return 0
     if args.openvino:  # the children that measure OpenVINO find it here
         os.environ["MODEL_START_OPENVINO"] = os.path.abspath(args.openvino)
