@@ -132,6 +132,19 @@ def test_constant_bytes_in_place_on_unified_memory(ocl):
     np.testing.assert_array_equal(dnnl.memory(d, eng, copied).to_numpy(), frozen.reshape(64, 16))
 
 
+@pytest.mark.parametrize("options", ["-cl-mad-enable -DOC=64 -DALPHA=0.5f  -DB0_DIM=-1",
+                                     '-cl-mad-enable -I "a dir" -DX=1', "-DX=a\\ b"])
+def test_build_options_split_as_shlex_does(options):
+    """Options handed to pyopencl as a list (program._option_list) are the tokens its own
+    shlex split would make; a string that needs shlex is left to it."""
+    import shlex
+
+    from dnnl_py.ocl.program import _option_list
+    got = _option_list(options)
+    assert (shlex.split(got) if isinstance(got, str) else got) == shlex.split(options)
+    assert isinstance(got, str) == any(c in options for c in "\"'\\")
+
+
 def test_execute_refuses_memory_of_another_engine(ocl, eng, rng):
     ocl_eng, ocl_strm = ocl
     pd = dnnl.matmul.primitive_desc(ocl_eng, md([4, 5], dt.f32, tag.ab),
