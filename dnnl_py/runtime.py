@@ -55,6 +55,11 @@ class Runtime:
         """buf's contents as a numpy array of md's logical dims."""
         raise NotImplementedError
 
+    def read_raw(self, md, buf) -> np.ndarray:
+        """buf's elements as they lie in md's layout (flat, padding included): what
+        wrap(md, ...) takes back."""
+        raise NotImplementedError
+
     def launch(self, kernel, queue, buffers: list) -> None:
         """Runs (CPU) or enqueues (on `queue`) a built kernel on the argument buffers."""
         raise NotImplementedError

@@ -85,7 +85,6 @@ class Builder:
         self.eng, self.strm, self.entry, self.record = eng, strm, entry, record
         self.blobs: list = []
         self.weights: list = []  # (desc, bytes-like) as the entry stores them
-        self._cpu = eng.get_kind() == engine.kind.cpu
 
     def primitive(self, cls, pd):
         if self.entry is not None:
@@ -130,11 +129,9 @@ class Builder:
         plain = plain_desc(md.dims, F32, plain_order(len(md.dims)))
         src = memory(plain, self.eng, arr)
         dst = src if md == plain else self._reorder(src, md)
-        if self.record:
-            if self._cpu:  # the reordered bytes themselves: used as they are at load
-                self.weights.append((md, dst.get_data_handle()))
-            else:          # a device buffer: its logical values, reordered at load
-                self.weights.append((plain, arr))
+        if self.record:  # the reordered bytes themselves (read back from a device):
+            # used as they are at load, with no reorder (nor its zero-filled destination)
+            self.weights.append((md, self.eng._runtime.read_raw(md, dst.get_data_handle())))
         return dst
 
     def _reorder(self, src: memory, md: desc) -> memory:

@@ -193,11 +193,14 @@ class OclRuntime(Runtime):
 
     def read(self, md, buf) -> np.ndarray:
         """The memory's contents once the work queued on every stream has finished."""
+        return layout.to_numpy(md, self.read_raw(md, buf))
+
+    def read_raw(self, md, buf) -> np.ndarray:
         for owner in list(self._streams):
             owner._queue.finish()
         host = np.empty(max(md.nelems_spanned(), 1), _NUMPY_DTYPE[md.data_type])
         cl.enqueue_copy(self.queue, host, buf, is_blocking=True)
-        return layout.to_numpy(md, host)
+        return host
 
     @staticmethod
     def launch(kernel, queue, buffers: list) -> None:
