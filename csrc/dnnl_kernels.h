@@ -2,6 +2,7 @@
  * these functions trust their arguments and never touch Python objects. */
 #ifndef DNNL_KERNELS_H
 #define DNNL_KERNELS_H
+#include <stddef.h>
 #include <stdint.h>
 
 #define DNNL_MAX_POST_OPS 8
@@ -193,5 +194,10 @@ void dnnl_softmax_fwd(const dnnl_reduce_t *p, int log_softmax, const float *src,
 void dnnl_norm_fwd(const dnnl_reduce_t *p, float eps, int global_stats, int save_stats,
                    int relu, const float *src, float *mean, float *var, const float *scale,
                    const float *shift, float *dst);
+
+/* --- checksum --- */
+/* CRC-32C (Castagnoli) of n bytes, continuing from crc (0 to start): zlib.crc32's
+ * convention, with the Castagnoli polynomial. */
+uint32_t dnnl_crc32c(uint32_t crc, const unsigned char *data, size_t n);
 
 #endif

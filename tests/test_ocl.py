@@ -109,6 +109,42 @@ def test_memory_on_device(ocl, rng):
         dnnl.memory(md([3, 5], dt.f32, tag.ab), eng, x)
 
 
+def test_constant_bytes_in_place_on_unified_memory(ocl):
+    """wrap_constant (a model's weights from a mapped cache entry): on a device that
+    shares the host's memory, a read-only buffer over the host bytes (no copy); a
+    read-only array, or a device with its own memory, gets a copy. Either way the
+    memory reads back the same values."""
+    eng, _ = ocl
+    rt = eng._runtime
+    d = md([64, 16], dt.f32, tag.ab)
+    page = np.zeros(1024 + 4096 // 4, np.float32)  # a page-aligned writable array
+    start = (-page.ctypes.data % 4096) // 4
+    x = page[start:start + 1024]
+    x[:] = np.arange(1024, dtype=np.float32)
+    buf = rt.wrap_constant(d, x)
+    in_place = bool(buf.flags & cl.mem_flags.USE_HOST_PTR)
+    assert in_place == bool(rt.device.host_unified_memory)
+    np.testing.assert_array_equal(dnnl.memory(d, eng, buf).to_numpy(), x.reshape(64, 16))
+    frozen = x.copy()
+    frozen.flags.writeable = False
+    copied = rt.wrap_constant(d, frozen)
+    assert not copied.flags & cl.mem_flags.USE_HOST_PTR
+    np.testing.assert_array_equal(dnnl.memory(d, eng, copied).to_numpy(), frozen.reshape(64, 16))
+
+
+@pytest.mark.parametrize("options", ["-cl-mad-enable -DOC=64 -DALPHA=0.5f  -DB0_DIM=-1",
+                                     '-cl-mad-enable -I "a dir" -DX=1', "-DX=a\\ b"])
+def test_build_options_split_as_shlex_does(options):
+    """Options handed to pyopencl as a list (program._option_list) are the tokens its own
+    shlex split would make; a string that needs shlex is left to it."""
+    import shlex
+
+    from dnnl_py.ocl.program import _option_list
+    got = _option_list(options)
+    assert (shlex.split(got) if isinstance(got, str) else got) == shlex.split(options)
+    assert isinstance(got, str) == any(c in options for c in "\"'\\")
+
+
 def test_execute_refuses_memory_of_another_engine(ocl, eng, rng):
     ocl_eng, ocl_strm = ocl
     pd = dnnl.matmul.primitive_desc(ocl_eng, md([4, 5], dt.f32, tag.ab),

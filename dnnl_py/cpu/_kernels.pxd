@@ -1,5 +1,5 @@
 # Declarations of the C kernels in csrc/ (see csrc/dnnl_kernels.h for their contracts).
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint32_t
 
 cdef extern from "dnnl_kernels.h" nogil:
     enum: DNNL_MAX_POST_OPS
@@ -119,3 +119,4 @@ cdef extern from "dnnl_kernels.h" nogil:
     void dnnl_norm_fwd(const dnnl_reduce_t *p, float eps, int global_stats, int save_stats,
                        int relu, const float *src, float *mean, float *var,
                        const float *scale, const float *shift, float *dst)
+    uint32_t dnnl_crc32c(uint32_t crc, const unsigned char *data, size_t n)

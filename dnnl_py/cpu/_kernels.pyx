@@ -5,7 +5,7 @@ A kernel object is built once per primitive (the C problem struct and post-ops a
 filled here) and called per execution on flat float32 buffers. Every call checks that
 each buffer covers the farthest element the kernel will touch, then releases the GIL.
 """
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint32_t
 
 import numpy as np
 
@@ -470,3 +470,15 @@ cdef class NormKernel:
         with nogil:
             dnnl_norm_fwd(&self.r.p, self.eps, self.global_stats, self.save_stats, self.relu,
                           s, m, v, sc, sh, d)
+
+
+# --- checksum ---
+def crc32c(const unsigned char[::1] data, uint32_t value=0):
+    """CRC-32C of data's bytes, continuing from value (zlib.crc32's convention); the GIL
+    is released while it runs, so threads check buffers in parallel."""
+    cdef size_t n = data.shape[0]
+    cdef uint32_t out = value
+    if n:
+        with nogil:
+            out = dnnl_crc32c(value, &data[0], n)
+    return out
