@@ -210,6 +210,7 @@ MATMUL_OPS = {
     "transposed_src1_relu": [("binary", "binary_add", (D, D, D, D), tag.abdc),
                              ("eltwise", "eltwise_relu", 0.0, 0.0)],
     "sum_min": [("sum", 2.0), ("binary", "binary_min", (1, D, D, 1), tag.abcd)],
+    "padded_rows_gt": [("binary", "binary_gt", (D, D, D, D), [120, 40, 8, 1])],  # strided
 }
 
 
