@@ -220,6 +220,8 @@ def with_binary_post_ops(descs: dict, post_ops: list) -> tuple:
     src1 replaced by the walk that addresses src1 from a dst element: (dims, dst
     strides, src1 strides), dst's non-unit dims merged, largest stride first
     (csrc/dnnl_kernels.h's dnnl_post_op_t). The other post-ops' last field is None."""
+    if all(op[0] != POST_OP_BINARY for op in post_ops):
+        return descs, post_ops  # the common case, on every implementation's creation
     descs, ops = dict(descs), []
     for i, (kind, alg, alpha, beta, scale, src1) in enumerate(post_ops):
         walk = None
