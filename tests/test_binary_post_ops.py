@@ -138,15 +138,19 @@ CONV_OPS = {
 }
 
 
-def sparse_on_ocl(impls, cases, ocl_cases) -> list:
-    """(impl, case) pairs: every case on the CPU's implementations and ocl:conv:igemm /
-    ocl:gemm:tiled, `ocl_cases` on the OpenCL reference (a program build each, ~1 s)."""
+def sparse_on_ocl(impls, cases, fast_cases, ref_cases) -> list:
+    """(impl, case) pairs: every case on the CPU's implementations, `fast_cases` on
+    ocl:conv:igemm / ocl:gemm:tiled, `ref_cases` on the OpenCL reference (a program
+    build each, ~1 s: the suite stays quick)."""
     return [pytest.param(i, c, id=f"{c}-{i.name}") for i in impls for c in cases
-            if i.name != "ocl:ref:any" or c in ocl_cases]
+            if not i.name.startswith("ocl:")
+            or c in (ref_cases if i.name == "ocl:ref:any" else fast_cases)]
 
 
 @pytest.mark.parametrize("impl, case", sparse_on_ocl(
-    CONV_IMPLS, CONV_OPS, ("residual_add", "mb_spatial_sub", "sum_add_max_tanh")))
+    CONV_IMPLS, CONV_OPS, ("residual_add", "per_oc_mul", "per_tensor_max", "mb_spatial_sub",
+                           "per_w_div_nhwc", "sum_add_max_tanh"),
+    ("residual_add", "mb_spatial_sub")))
 def test_conv(engine_for, rng, impl, case):
     eng, strm = engine_for(impl)
     out, ref, pd, k = conv_case(eng, strm, rng, impl, CONV_OPS[case])
@@ -214,8 +218,10 @@ MATMUL_OPS = {
 }
 
 
-@pytest.mark.parametrize("impl, case", sparse_on_ocl(MATMUL_IMPLS, MATMUL_OPS,
-                                                     ("full_add", "sum_min")))
+@pytest.mark.parametrize("impl, case", sparse_on_ocl(
+    MATMUL_IMPLS, MATMUL_OPS, ("full_add", "per_n_mul", "per_m_sub", "per_batch_max",
+                               "transposed_src1_relu", "padded_rows_gt"),
+    ("full_add", "sum_min")))
 def test_matmul(engine_for, rng, impl, case):
     eng, strm = engine_for(impl)
     out, ref, pd, k = matmul_case(eng, strm, rng, impl, MATMUL_OPS[case])
