@@ -415,3 +415,21 @@ def test_blob_round_trip(engine_for, rng, impl, clean_caches, monkeypatch):
     with pytest.raises(dnnl.error) as e:  # made for another post-op
         conv_case(eng, strm, rng, impl, other, build=from_blob)
     assert e.value.status == dnnl.status.invalid_arguments
+
+
+def test_empty_dst(engines):
+    """A dst with no elements reads no src1 and runs nothing."""
+    eng, strm = engines
+    src1 = md([1, 5], dt.f32, tag.ab)
+    po = dnnl.post_ops()
+    po.append_binary(alg.binary_add, src1)
+    attr = dnnl.primitive_attr()
+    attr.set_post_ops(po)
+    pd = dnnl.matmul.primitive_desc(eng, md([0, 4], dt.f32, tag.ab), md([4, 5], dt.f32, tag.ab),
+                                    md([0, 5], dt.f32, tag.ab), attr)
+    args = {arg: dnnl.memory(pd.query_md(arg), eng)
+            for arg in (dnnl.ARG_SRC, dnnl.ARG_WEIGHTS, dnnl.ARG_DST)}
+    args[dnnl.ARG_ATTR_MULTIPLE_POST_OP(0) | dnnl.ARG_SRC_1] = dnnl.memory(src1, eng)
+    dnnl.matmul(pd).execute(strm, args)
+    strm.wait()
+    assert args[dnnl.ARG_DST].to_numpy().shape == (0, 5)

@@ -119,7 +119,7 @@ cdef class _PostOps:
             if not 1 <= nd <= DNNL_MAX_DIMS or len(dst_s) != nd or len(src1_s) != nd:
                 raise ValueError(f"post-op {i}: a walk of {nd} dims (1 to {DNNL_MAX_DIMS})")
             reach = 1  # the dst offsets peel into coordinates only over nested strides
-            for d in reversed(range(nd)):
+            for d in reversed(range(nd) if 0 not in dims else ()):  # empty: nothing read
                 if dims[d] < 1 or dst_s[d] < reach:
                     raise ValueError(f"post-op {i}: dst strides {list(dst_s)} over "
                                      f"{list(dims)} are not nested")
