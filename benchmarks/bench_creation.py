@@ -3,11 +3,17 @@ an untuned miss and a primitive-cache hit, for conv res4a_branch2b (mb1) and mat
 1024^3. The summary's "tuned_miss Nx" is the blob's speed-up (issue 4's target: 20x).
 benchmarks/creation_times.py measures the same in fresh processes.
 
+test_repeated_creation: oneDNN's idiom on a problem both caches hold, per kind of
+benchmarks/creation_hit.py: a new primitive descriptor from memory descriptors made
+beforehand, then the primitive (a primitive-cache hit); issue 19's target is 20 us. Its
+reference is one memory descriptor's creation, measured in the same run.
+
     PYTHONPATH=. .venv/bin/python -m pytest benchmarks/bench_creation.py \
         -p no:cacheprovider --benchmark-only -q
 """
 
 import pytest
+from creation_hit import KINDS as HIT_KINDS
 
 import dnnl_py as dnnl
 from dnnl_py.benchdnn.cli import INPUTS
@@ -63,3 +69,17 @@ def test_creation(benchmark, fresh_caches, kind, impl):
         benchmark(prim_cls, pd, value)
     else:
         benchmark.pedantic(prim_cls, (pd,), rounds=3 if impl == "tuned_miss" else 20)
+
+
+@pytest.mark.parametrize("impl", ["dnnl", "one_md"])
+@pytest.mark.parametrize("kind", sorted(HIT_KINDS))
+def test_repeated_creation(benchmark, fresh_caches, kind, impl):
+    benchmark.group = f"creation_hit:{kind}"
+    prim_cls, make_pd = HIT_KINDS[kind](0)
+    dnnl.set_cpu_tuning(False)
+    first = prim_cls(make_pd())
+    if impl == "one_md":
+        benchmark(md, [1, 64, 56, 56], dt.f32, tag.nhwc)
+        return
+    again = benchmark(lambda: prim_cls(make_pd()))
+    assert again._kernel is first._kernel  # a hit

@@ -63,9 +63,11 @@ __version__ = VERSION
 
 
 # Imported on first use, so that `import dnnl_py` loads only what a CPU primitive needs:
-# ocl_interop needs pyopencl; the cache directory's code waits until a directory is set.
+# ocl_interop needs pyopencl; the cache directory's code waits until a directory is set;
+# the model layer (Core) until a model is read.
 _LAZY = {"ocl_interop": ("ocl_interop", None), "cache": ("cache", None),
-         "blob_store": ("cache", "blob_store")}
+         "blob_store": ("cache", "blob_store"), "model": ("model", None),
+         "Core": ("model", "Core"), "read_model": ("model", "read_model")}
 
 
 def __getattr__(name):
@@ -92,13 +94,14 @@ __all__ = [
     "ARG_ATTR_MULTIPLE_POST_OP", "ARG_BIAS", "ARG_DST", "ARG_DST_0", "ARG_DST_1", "ARG_FROM",
     "ARG_MEAN", "ARG_MULTIPLE_DST", "ARG_MULTIPLE_SRC", "ARG_SCALE", "ARG_SCRATCHPAD", "ARG_SHIFT",
     "ARG_SRC", "ARG_SRC_0", "ARG_SRC_1", "ARG_SRC_2", "ARG_TO", "ARG_VARIANCE", "ARG_WEIGHTS",
-    "ARG_WEIGHTS_0", "ARG_WEIGHTS_1", "ARG_WORKSPACE", "BlobStore", "algorithm",
+    "ARG_WEIGHTS_0", "ARG_WEIGHTS_1", "ARG_WORKSPACE", "BlobStore", "Core", "algorithm",
     "batch_normalization_forward", "binary", "blob_store", "cache_stats", "clear_primitive_cache",
     "concat", "convolution_forward", "eltwise_forward", "engine", "error", "get_cache_dir",
     "get_cache_store", "get_cpu_tuning", "get_primitive_cache_capacity",
     "get_primitive_cache_size", "get_verbose", "layer_normalization_forward", "matmul", "memory",
     "normalization_flags", "pooling_forward", "post_ops", "primitive", "primitive_attr",
-    "primitive_cache_stats", "primitive_desc", "prop_kind", "reorder", "set_cache_dir",
+    "primitive_cache_stats", "primitive_desc", "prop_kind", "read_model", "reorder",
+    "set_cache_dir",
     "set_cache_store", "set_cpu_tuning", "set_primitive_cache_capacity", "set_verbose",
     "set_verbose_timestamp", "softmax_forward", "status", "stream", "version",
 ]

@@ -22,7 +22,7 @@ from .kinds import (
 )
 from .layer_normalization import NormFlags, check_epsilon, check_flags, flags_str
 from .memory_desc import data_type, desc, plain_desc
-from .primitive import primitive, primitive_desc
+from .primitive import primitive, primitive_desc, validated
 from .reduction import Split, resolve_data, split
 from .softmax import check_data, check_forward
 from .verbose import md_str
@@ -98,7 +98,7 @@ class batch_normalization_forward(primitive):
         def __init__(self, aengine: engine, aprop_kind: prop_kind, src_desc: desc,
                      dst_desc: desc, epsilon: float, flags: normalization_flags,
                      attr: Optional[primitive_attr] = None):
-            problem = make_problem(aprop_kind, src_desc, dst_desc, epsilon, flags)
+            problem = validated(make_problem, aprop_kind, src_desc, dst_desc, epsilon, flags)
             super().__init__(aengine, problem, attr)
 
         def get_prop_kind(self) -> prop_kind:

@@ -12,7 +12,7 @@ from .kernel_abi import BINARY_ID
 from .kinds import ARG_DST, ARG_SRC_0, ARG_SRC_1, algorithm, primitive_kind
 from .layout import check_dst, follow_layout
 from .memory_desc import data_type, desc, plain_desc, plain_order
-from .primitive import primitive, primitive_desc
+from .primitive import primitive, primitive_desc, validated
 
 
 @dataclass(frozen=True)
@@ -68,8 +68,8 @@ class binary(primitive):
         def __init__(self, aengine: engine, aalgorithm: algorithm, src0_desc: desc,
                      src1_desc: desc, dst_desc: desc,
                      attr: Optional[primitive_attr] = None):
-            super().__init__(aengine, make_problem(aalgorithm, src0_desc, src1_desc,
-                                                   dst_desc), attr)
+            super().__init__(aengine, validated(make_problem, aalgorithm, src0_desc,
+                                                src1_desc, dst_desc), attr)
 
         def _aux(self) -> str:
             return f"alg:{self._problem.alg.name}"

@@ -7,6 +7,7 @@ import enum
 import functools
 from typing import Optional
 
+from .kinds import algorithm, normalization_flags, prop_kind
 from .memory_desc import desc
 
 
@@ -67,3 +68,38 @@ def primitive_key(kind: str, frozen_problem, post_ops_key, impl_name: str, args:
     holds this process's OpenCL handles)."""
     return Key((kind, frozen_problem, post_ops_key, impl_name,
                 tuple((arg, md._key if md else None) for arg, md in args), engine_key))
+
+
+def problem_key(problem) -> Key:
+    """frozen(problem) as a Key, computed once per problem object and kept in its
+    __dict__ as functools.cached_property does (the problem dataclasses are frozen, not
+    slotted; their eq and hash see only their fields). A repeated primitive descriptor
+    gets the same problem object back from its kind's argument memo (call_key)."""
+    cached = problem.__dict__.get("_frozen_key")
+    if cached is None:
+        cached = problem.__dict__["_frozen_key"] = Key(frozen(problem))
+    return cached
+
+
+# Types whose equal values a problem's validation treats alike: an enum member equals
+# only itself; normalization_flags equal their int, which the kinds take as such. Any
+# other value is keyed with its type, so that True, 1.0 or numpy.int64(1) never find
+# the result validated for 1 (a bool flag is an error where 1 is not).
+_SAME_AS_EQUAL = frozenset((int, str, type(None), desc, prop_kind, algorithm,
+                            normalization_flags))
+
+
+def call_key(values: tuple) -> tuple:
+    """A primitive descriptor's arguments as a dict key: equal keys make equal problems.
+    Lists and tuples become tuples, their items keyed as the values are. Raises
+    TypeError for an unhashable value (the caller then validates without the memo)."""
+    out = []
+    for v in values:
+        t = type(v)
+        if t in _SAME_AS_EQUAL:
+            out.append(v)
+        elif t is list or t is tuple:  # the kinds take either, alike
+            out.append(tuple(v) if _SAME_AS_EQUAL.issuperset(map(type, v)) else call_key(v))
+        else:
+            out.append((t, v))
+    return tuple(out)

@@ -12,7 +12,7 @@ from .impl import Decline, plain_or_decline
 from .kinds import ARG_DST, ARG_MULTIPLE_SRC, primitive_kind
 from .layout import check_dst, copy_plan
 from .memory_desc import data_type, desc, format_tag, plain_order
-from .primitive import primitive, primitive_desc
+from .primitive import primitive, primitive_desc, validated
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ class concat(primitive):
                 raise invalid(f"attr: expected a primitive_attr, got {type(attr).__name__}")
             if attr is not None and attr._post_ops.len():
                 raise unimplemented("concat: post-ops")
-            problem = make_problem(dst_md, axis, srcs)
+            problem = validated(make_problem, dst_md, axis, srcs)
             n = len(problem.srcs)
             self._arg_order = tuple(ARG_MULTIPLE_SRC + i for i in range(n)) + (ARG_DST,)
             self._verbose_names = {**{ARG_MULTIPLE_SRC + i: "src" for i in range(n)},

@@ -10,7 +10,7 @@ from .engine import engine
 from .kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS, algorithm, primitive_kind, prop_kind
 from .layout import check_dst
 from .memory_desc import data_type, desc, plain_order
-from .primitive import primitive, primitive_desc
+from .primitive import primitive, primitive_desc, validated
 from .spatial import act_strides, ints, pad3, window_str
 
 
@@ -174,8 +174,8 @@ class convolution_forward(primitive):
                 raise invalid("convolution: strides, padding_l and padding_r are required")
             if dilates is None:
                 dilates = [0] * len(strides)
-            problem = make_problem(aprop_kind, aalgorithm, src_desc, weights_desc, bias_desc,
-                                   dst_desc, strides, dilates, padding_l, padding_r)
+            problem = validated(make_problem, aprop_kind, aalgorithm, src_desc, weights_desc,
+                                bias_desc, dst_desc, strides, dilates, padding_l, padding_r)
             super().__init__(aengine, problem, attr)
 
         def get_strides(self) -> list:

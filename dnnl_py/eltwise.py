@@ -12,7 +12,7 @@ from .kernel_abi import ELTWISE_ID
 from .kinds import ARG_DST, ARG_SRC, algorithm, primitive_kind, prop_kind
 from .layout import check_dst, follow_layout
 from .memory_desc import data_type, desc
-from .primitive import primitive, primitive_desc
+from .primitive import primitive, primitive_desc, validated
 
 
 @dataclass(frozen=True)
@@ -85,8 +85,8 @@ class eltwise_forward(primitive):
                 alpha = args[0]
             if len(args) == 2:
                 beta = args[1]
-            super().__init__(aengine, make_problem(aprop_kind, aalgorithm, src_desc, dst_desc,
-                                                   alpha, beta), attr)
+            super().__init__(aengine, validated(make_problem, aprop_kind, aalgorithm,
+                                                src_desc, dst_desc, alpha, beta), attr)
 
         def _prop_kind_name(self) -> str:
             return self._problem.prop_kind.name

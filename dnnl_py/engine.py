@@ -55,6 +55,7 @@ class engine:
 
     def _init(self, akind: "engine.kind", index: int, runtime) -> None:
         self._kind, self._index, self._runtime = akind, index, runtime
+        self._kind_name = akind.name  # for _cache_key(), read by every primitive descriptor
         if id(runtime) not in _ANNOUNCED:  # the verbose header lists the engines in use
             _ANNOUNCED.add(id(runtime))
             for line in runtime.info_lines():
@@ -76,7 +77,7 @@ class engine:
 
     def _cache_key(self) -> tuple:
         """What tells this engine's primitives apart from another engine's."""
-        return (self._kind.name, self._index) + self._runtime.key()
+        return (self._kind_name, self._index) + self._runtime.key()
 
     def __repr__(self) -> str:
         return f"engine({self._kind.name}, {self._index})"

@@ -23,7 +23,7 @@ from .kinds import (
     prop_kind,
 )
 from .memory_desc import data_type, desc, plain_desc, plain_order
-from .primitive import primitive, primitive_desc
+from .primitive import primitive, primitive_desc, validated
 from .reduction import Split, resolve_data, split
 from .softmax import check_data, check_forward
 from .verbose import md_str
@@ -166,7 +166,8 @@ class layer_normalization_forward(primitive):
                 stat_desc, (epsilon, flags) = None, args
             else:
                 raise invalid("layer_normalization: expected [stat_desc,] epsilon, flags")
-            problem = make_problem(aprop_kind, src_desc, dst_desc, stat_desc, epsilon, flags)
+            problem = validated(make_problem, aprop_kind, src_desc, dst_desc, stat_desc,
+                                epsilon, flags)
             super().__init__(aengine, problem, attr)
 
         def get_prop_kind(self) -> prop_kind:

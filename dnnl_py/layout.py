@@ -103,9 +103,12 @@ def overlaps(md) -> bool:
     an address, as strides [3, 2] over dims [2, 3], are counted as overlapping too.)"""
     if md.format_kind != format_kind.blocked or 0 in md.dims:
         return False
+    if md.inner_blks:
+        factors = [f for d, extent in enumerate(md.padded_dims) for f in md.factors(d, extent)]
+    else:  # plain: one factor a dim (every primitive descriptor's dst asks, hits aside)
+        factors = zip(md.dims, md.strides)
     reach = 1  # elements spanned by the dims inside the next one
-    for stride, size in sorted((stride, size) for d, extent in enumerate(md.padded_dims)
-                               for size, stride in md.factors(d, extent) if size > 1):
+    for stride, size in sorted((stride, size) for size, stride in factors if size > 1):
         if stride < reach:
             return True
         reach += (size - 1) * stride

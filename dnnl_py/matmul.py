@@ -11,7 +11,7 @@ from .engine import engine
 from .kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS, primitive_kind
 from .layout import check_dst
 from .memory_desc import data_type, desc
-from .primitive import primitive, primitive_desc
+from .primitive import primitive, primitive_desc, validated
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,6 @@ class matmul(primitive):
             elif args:
                 raise invalid(f"matmul: expected [bias_desc,] dst_desc, got {len(args)} more "
                               "arguments")
-            super().__init__(aengine, make_problem(src_desc, weights_desc, bias_desc, dst_desc),
-                             attr)
+            super().__init__(aengine, validated(make_problem, src_desc, weights_desc,
+                                               bias_desc, dst_desc), attr)
 

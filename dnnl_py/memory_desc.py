@@ -7,7 +7,6 @@ elements, over padded dims) and inner blocks. A plain layout has no inner blocks
 """
 from __future__ import annotations
 
-import enum
 import math
 import re
 from typing import Sequence, Union
@@ -16,13 +15,14 @@ import numpy as np
 
 from . import blob
 from ._errors import invalid
+from .kinds import IdHashEnum
 
 MAX_NDIMS = 12
 INT64_MAX = 2**63 - 1
 _LETTERS = "abcdefghijkl"
 
 
-class data_type(enum.Enum):
+class data_type(IdHashEnum):
     """dnnl::memory::data_type. Only f32 is computed; others describe memory."""
     undef = "undef"
     f16 = "f16"
@@ -45,14 +45,14 @@ def _itemsize(dt: data_type) -> int:
     return np.dtype(_NUMPY_DTYPE[dt]).itemsize
 
 
-class format_kind(enum.Enum):
+class format_kind(IdHashEnum):
     """dnnl::memory::format_kind."""
     undef = "undef"
     any = "any"
     blocked = "blocked"
 
 
-class format_tag(enum.Enum):
+class format_tag(IdHashEnum):
     """dnnl::memory::format_tag: letters name dims in memory order, outermost first;
     a capital letter is a blocked dim whose block (e.g. `16b`) is innermost."""
     undef = "undef"
@@ -173,14 +173,14 @@ def _parse_tag(tag: format_tag, ndims: int):
 def _dims_tuple(name: str, dims) -> tuple:
     """dims or strides as oneDNN's int64 values: at most MAX_NDIMS, none negative."""
     try:
-        out = tuple(int(d) for d in dims)
+        out = tuple(map(int, dims))  # map and min/max, not generators: every desc() runs this
     except (TypeError, ValueError):
         raise invalid(f"{name}: expected a sequence of integers, got {dims!r}") from None
     if len(out) > MAX_NDIMS:
         raise invalid(f"{name}: {len(out)} dims, at most {MAX_NDIMS} are supported")
-    if any(d < 0 for d in out):
+    if out and min(out) < 0:
         raise invalid(f"{name}: negative value in {list(out)}")
-    if any(d > INT64_MAX for d in out):
+    if out and max(out) > INT64_MAX:
         raise invalid(f"{name}: a value in {list(out)} does not fit int64")
     return out
 
@@ -271,6 +271,51 @@ def _is_blob(arg, dt, tag_or_strides) -> bool:
         return False
 
 
+def _layout(dims: tuple, dt: data_type, layout) -> tuple:
+    """(data type, format kind, strides, inner blocks) of desc(dims, dt, layout), validated:
+    layout is a format tag or strides (a tuple), None for the zero descriptor (no dims)."""
+    if not dims:
+        return data_type.undef, format_kind.undef, (), []
+    strides, blocks = (), []
+    if isinstance(layout, format_tag):
+        if layout == format_tag.undef:
+            raise invalid("desc: format tag undef")
+        kind = format_kind.any if layout == format_tag.any else format_kind.blocked
+        if kind == format_kind.blocked:
+            order, blocks = _parse_tag(layout, len(dims))
+            strides = desc._strides_for(dims, order, blocks)
+    else:
+        kind, strides = format_kind.blocked, layout
+        if len(strides) != len(dims):
+            raise invalid(f"strides {list(strides)} do not match dims {list(dims)}")
+    _check_fields("desc", dims, dt, kind, strides, blocks)
+    return dt, kind, strides, blocks
+
+
+def _block(inner_idxs: tuple, inner_blks: tuple, dim: int) -> int:
+    """The product of dim's inner blocks (1 for a dim without)."""
+    b = 1
+    for d, size in zip(inner_idxs, inner_blks):
+        if d == dim:
+            b *= size
+    return b
+
+
+def _fields(dims, dt, kind, strides, blocks) -> tuple:
+    """A descriptor's slots, in desc.__slots__ order, from its validated parts."""
+    dims, strides = tuple(dims), tuple(strides)
+    inner_blks = tuple(b for _, b in blocks)
+    inner_idxs = tuple(d for d, _ in blocks)
+    block = [_block(inner_idxs, inner_blks, i) for i in range(len(dims))]
+    padded = tuple(-(-d // b) * b for d, b in zip(dims, block))
+    key = (dims, dt, kind, strides, inner_blks, inner_idxs)
+    return dims, dt, kind, strides, inner_blks, inner_idxs, padded, key, hash(key)
+
+
+_MADE: dict = {}  # (dims, data type, format tag or strides) -> the desc's fields
+_MADE_MAX = 4096
+
+
 class desc:
     """dnnl::memory::desc: desc(dims, data_type, format_tag | strides), desc(blob) from
     get_blob()'s bytes (any bytes-like object or list of ints), or desc() (zero)."""
@@ -281,42 +326,37 @@ class desc:
     def __init__(self, dims: Union[Sequence[int], bytes] = (), dt: data_type = data_type.undef,
                  tag_or_strides: Union[format_tag, Sequence[int], None] = None):
         if _is_blob(dims, dt, tag_or_strides):
-            self._init(*_from_blob(dims))
+            self._set(_fields(*_from_blob(dims)))
             return
         dims = _dims_tuple("dims", dims)
         if not isinstance(dt, data_type):
             raise invalid(f"data_type: expected memory.data_type, got {dt!r}")
-        strides, blocks = (), []
+        layout = tag_or_strides
         if not dims:  # oneDNN: zero dims make the zero descriptor, whatever else is given
-            kind, dt = format_kind.undef, data_type.undef
-        elif tag_or_strides is None:
+            layout = None
+        elif layout is None:
             raise invalid("desc: a format tag or strides are needed")
         elif dt == data_type.undef:
             raise invalid("desc: data_type undef")
-        elif isinstance(tag_or_strides, format_tag):
-            if tag_or_strides == format_tag.undef:
-                raise invalid("desc: format tag undef")
-            kind = format_kind.any if tag_or_strides == format_tag.any else format_kind.blocked
-            if kind == format_kind.blocked:
-                order, blocks = _parse_tag(tag_or_strides, len(dims))
-                strides = self._strides_for(dims, order, blocks)
-        else:
-            kind = format_kind.blocked
-            strides = _dims_tuple("strides", tag_or_strides)
-            if len(strides) != len(dims):
-                raise invalid(f"strides {list(strides)} do not match dims {list(dims)}")
-        _check_fields("desc", dims, dt, kind, strides, blocks)
-        self._init(dims, dt, kind, strides, blocks)
+        elif not isinstance(layout, format_tag):
+            layout = _dims_tuple("strides", layout)
+        # a descriptor of these dims, data type and layout was validated before: its
+        # fields are the same (a model makes the same few descriptors over and over)
+        made = (dims, dt, layout)
+        fields = _MADE.get(made)
+        if fields is None:
+            fields = _fields(dims, *_layout(dims, dt, layout))
+            if len(_MADE) >= _MADE_MAX:
+                _MADE.clear()
+            _MADE[made] = fields
+        self._set(fields)
+
+    def _set(self, fields: tuple) -> None:
+        (self.dims, self.data_type, self.format_kind, self.strides, self.inner_blks,
+         self.inner_idxs, self.padded_dims, self._key, self._hash) = fields
 
     def _init(self, dims, dt, kind, strides, blocks):
-        self.dims, self.data_type, self.format_kind = dims, dt, kind
-        self.strides = tuple(strides)
-        self.inner_blks = tuple(b for _, b in blocks)
-        self.inner_idxs = tuple(d for d, _ in blocks)
-        self.padded_dims = tuple(-(-d // self._block(i)) * self._block(i)
-                                 for i, d in enumerate(dims))
-        self._key = (dims, dt, kind, self.strides, self.inner_blks, self.inner_idxs)
-        self._hash = hash(self._key)
+        self._set(_fields(dims, dt, kind, strides, blocks))
 
     @staticmethod
     def _strides_for(dims, order, blocks):
@@ -337,11 +377,7 @@ class desc:
         return md
 
     def _block(self, dim: int) -> int:
-        b = 1
-        for d, size in zip(self.inner_idxs, self.inner_blks):
-            if d == dim:
-                b *= size
-        return b
+        return _block(self.inner_idxs, self.inner_blks, dim)
 
     def get_blob(self) -> bytes:
         """The descriptor as bytes (blob.py's format); desc(blob) rebuilds it."""
@@ -399,6 +435,8 @@ class desc:
     def factors(self, dim: int, extent: int) -> list:
         """(size, stride) pairs, outermost first, that address `extent` elements of dim.
         A blocked dim is addressed over its padded extent only."""
+        if not self.inner_blks:  # plain: every copy plan of a reorder or concat asks
+            return [(extent, self.strides[dim])]
         inner = [(b, self._inner_stride(j)) for j, (d, b) in
                  enumerate(zip(self.inner_idxs, self.inner_blks)) if d == dim]
         block = self._block(dim)

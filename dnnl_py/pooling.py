@@ -11,7 +11,7 @@ from .impl import plain_or_decline
 from .kinds import ARG_DST, ARG_SRC, algorithm, primitive_kind, prop_kind
 from .layout import check_dst
 from .memory_desc import data_type, desc, plain_order
-from .primitive import primitive, primitive_desc
+from .primitive import primitive, primitive_desc, validated
 from .spatial import act_strides, ints, pad3, window_str
 
 ALGORITHMS = (algorithm.pooling_max, algorithm.pooling_avg_include_padding,
@@ -157,8 +157,8 @@ class pooling_forward(primitive):
                 raise invalid(f"attr: expected a primitive_attr, got {type(attr).__name__}")
             if attr is not None and attr._post_ops.len():
                 raise unimplemented("pooling: post-ops")
-            problem = make_problem(aprop_kind, aalgorithm, src_desc, dst_desc, strides, kernel,
-                                   dilation, padding_l, padding_r)
+            problem = validated(make_problem, aprop_kind, aalgorithm, src_desc, dst_desc,
+                                strides, kernel, dilation, padding_l, padding_r)
             super().__init__(aengine, problem, attr)
 
         def _spatial(self, values: tuple) -> list:

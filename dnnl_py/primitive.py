@@ -11,7 +11,7 @@ from . import primitive_blob, tuning, verbose
 from ._errors import error, invalid, status, unimplemented
 from .attr import primitive_attr, resolve
 from .blob_id import blob_id, primitive_identity
-from .cache_key import frozen, primitive_key
+from .cache_key import call_key, primitive_key, problem_key
 from .engine import engine, stream
 from .impl import Decline, Impl
 from .kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS, arg_name, primitive_kind
@@ -20,8 +20,29 @@ from .memory_desc import desc
 from .primitive_cache import CACHE
 from .store import active_store
 
-_CHOSEN: dict = {}  # (kind, frozen problem, post-ops, engine, list) -> (impl, args, key)
+_CHOSEN: dict = {}  # (kind, problem key, post-ops, engine, list) -> (impl, args, key)
 _CHOSEN_MAX = 4096
+_VALIDATED: dict = {}  # (make_problem, call_key(arguments)) -> its problem
+_VALIDATED_MAX = 4096
+
+
+def validated(make_problem, *args):
+    """make_problem(*args), a kind's validation of a descriptor's arguments, memoized
+    on the arguments (cache_key.call_key): a repeated descriptor skips the checks that
+    its arguments, equal to ones that passed them, would pass again, and gets the same
+    problem object back (whose key is then computed once). Only problems that passed are
+    kept; arguments that cannot be keyed are validated every time."""
+    try:
+        memo = (make_problem, call_key(args))
+        problem = _VALIDATED.get(memo)
+    except TypeError:  # unhashable: a numpy array as strides, say
+        return make_problem(*args)
+    if problem is None:
+        problem = make_problem(*args)
+        if len(_VALIDATED) >= _VALIDATED_MAX:
+            _VALIDATED.clear()
+        _VALIDATED[memo] = problem
+    return problem
 
 
 class primitive_desc:
@@ -43,13 +64,13 @@ class primitive_desc:
         impls = tuple(runtime.impls(self.kind))
         # A repeated descriptor (oneDNN's idiom: rebuilt for every creation) reuses the
         # walk's result: the list is walked in Python, ~100 us a problem.
-        walk = (self.kind, frozen(problem), po_key, aengine._cache_key(), impls)
+        walk = (self.kind, problem_key(problem), po_key, aengine._cache_key(), impls)
         chosen = _CHOSEN.get(walk)
         if chosen is None:
             impl = self._first_accepting(impls, problem)
             args = tuple((arg, impl.descs.get(arg)) for arg in arg_order)
-            chosen = impl, args, primitive_key(self.kind.name, walk[1], po_key, impl.name,
-                                               args, walk[3])
+            chosen = impl, args, primitive_key(self.kind.name, walk[1].parts, po_key,
+                                               impl.name, args, walk[3])
             if len(_CHOSEN) >= _CHOSEN_MAX:
                 _CHOSEN.clear()
             _CHOSEN[walk] = chosen
@@ -170,11 +191,22 @@ class primitive_desc:
 
 class _Built:
     """What the primitive cache holds: the kernel and the choice it was built with."""
-    __slots__ = ("kernel", "impl", "params", "source", "identity")
+    __slots__ = ("kernel", "impl", "params", "source", "_for", "_identity")
 
-    def __init__(self, kernel, impl: Impl, params: tuple, source: str, identity: dict):
+    def __init__(self, kernel, impl: Impl, params: tuple, source: str, built_for: tuple,
+                 identity: Optional[dict] = None):
         self.kernel, self.impl, self.params, self.source = kernel, impl, params, source
-        self.identity = identity  # of the descriptor it was built for
+        self._for, self._identity = built_for, identity  # (pd, threads, tuned)
+
+    @property
+    def identity(self) -> dict:
+        """The identity of the descriptor it was built for: computed when a blob is
+        first read or made (a sha256 over the key that a creation without blobs, most
+        misses, never needs)."""
+        if self._identity is None:
+            pd, threads, tuned = self._for
+            self._identity = pd._identity(threads, tuned)
+        return self._identity
 
 
 class primitive:
@@ -194,7 +226,7 @@ class primitive:
         try:
             built, hit = CACHE.get_or_create(
                 (pd._cache_key, threads, tuned),
-                lambda: _build(pd, pd._identity(threads, tuned), cache_blob))
+                lambda: _build(pd, threads, tuned, cache_blob))
         except MemoryError:  # a kernel's scratch is made with it, as oneDNN's scratchpad
             raise error(status.out_of_memory, f"{pd.kind.name}: cannot allocate the "
                         f"scratch memory of {pd._impl.name} for {pd._problem}") from None
@@ -260,31 +292,40 @@ def _tuned(runtime) -> bool:
     return runtime.tunable and tuning.get_cpu_tuning()
 
 
-def _build(pd: primitive_desc, identity: dict, cache_blob) -> _Built:
+def _build(pd: primitive_desc, threads: int, tuned: bool, cache_blob) -> _Built:
     """Builds pd's kernel: from `cache_blob` when given (dnnl.error if it does not fit);
     otherwise from the cache directory's blob when it has a valid one; otherwise measured
     (tuning) or the heuristic's, the resulting blob then stored in the cache directory."""
     what = f"{pd.kind.name} cache blob"
+    built_for, identity = (pd, threads, tuned), None
     if cache_blob is not None:
+        identity = pd._identity(threads, tuned)
         impl, params, records = primitive_blob.read(pd, identity, cache_blob)
         return _Built(impl.kernel_from_blob(params, records, what), impl, params,
-                      "from_cache_blob", identity)
+                      "from_cache_blob", built_for, identity)
     store = active_store() if pd._persistent else None
     if store is not None:
-        key = blob_id(identity)
-        data = store.get(key)
-        if data is not None:
+        identity = pd._identity(threads, tuned)
+        # without tuning, a blob that tuning made serves too (primitive_blob.read), and
+        # is the better choice: looked up first
+        wanted = ([primitive_blob.tuned(identity)] if not tuned
+                  and pd._engine._runtime.tunable else []) + [identity]
+        for ident in wanted:
+            key = blob_id(ident)
+            data = store.get(key)
+            if data is None:
+                continue
             try:
                 impl, params, records = primitive_blob.read(pd, identity, data)
                 return _Built(impl.kernel_from_blob(params, records, what), impl, params,
-                              "from_cache_blob", identity)
+                              "from_cache_blob", built_for, identity)
             except error as e:
                 store.discard(key, str(e))
-    if identity["tuning"] == "on":
+    if tuned:
         impl, params, kernel = tuning.tune(pd)
     else:
         impl, params, kernel = _first_buildable(pd)
-    built = _Built(kernel, impl, params, "cache_miss", identity)
+    built = _Built(kernel, impl, params, "cache_miss", built_for, identity)
     if store is not None:
         store.put(blob_id(identity), _blob(built))
     return built

@@ -8,6 +8,11 @@ from ._errors import invalid
 from .blob_id import blob_id
 
 
+def tuned(identity: dict) -> dict:
+    """The identity of the same primitive made with tuning: its blob serves this one."""
+    return {**identity, "tuning": "on"}
+
+
 def pack(identity: dict, impl, params: tuple, kernel) -> bytes:
     records = {name: value.encode() for name, value in identity.items()}
     records["impl"] = impl.name.encode()
@@ -17,9 +22,13 @@ def pack(identity: dict, impl, params: tuple, kernel) -> bytes:
 
 
 def read(pd, identity: dict, data) -> tuple:
-    """(impl, params, records) of a blob made for `identity`, one of pd's implementations."""
+    """(impl, params, records) of a blob made for `identity`, one of pd's implementations.
+    A blob made with tuning also serves an identity without (FFTW's wisdom rule: a more
+    thorough plan serves a less thorough request), never the reverse."""
     what = f"{pd.kind.name} cache blob"
     digest, records = blob.unpack(data, blob.Kind.primitive, what)
+    if identity.get("tuning") == "off" and records.get("tuning") == b"on":
+        identity = tuned(identity)
     blob.check_identity(records, identity, what)
     if digest != blob_id(identity):
         raise invalid(f"{what}: made for another primitive (id mismatch)")

@@ -10,7 +10,7 @@ from .kinds import ARG_DST, ARG_SRC, primitive_kind
 from .layout import check_dst
 from .memory import memory
 from .memory_desc import data_type, desc
-from .primitive import primitive, primitive_desc
+from .primitive import primitive, primitive_desc, validated
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,19 @@ class ReorderProblem:
 
     def __str__(self) -> str:
         return "x".join(map(str, self.src.dims))
+
+
+def make_problem(src_md: desc, dst_md: desc) -> ReorderProblem:
+    for name, md in (("src", src_md), ("dst", dst_md)):
+        if not isinstance(md, desc) or md.is_zero() or md.is_any():
+            raise invalid(f"reorder: {name} needs a concrete memory descriptor")
+        if md.data_type != data_type.f32:
+            raise unimplemented(f"reorder: {name} data type {md.data_type.name} (f32 only)")
+    if src_md.dims != dst_md.dims:
+        raise invalid(f"reorder: dst dims {list(dst_md.dims)} differ from src's "
+                      f"{list(src_md.dims)}")
+    check_dst(dst_md)
+    return ReorderProblem(src_md, dst_md)
 
 
 class reorder(primitive):
@@ -45,19 +58,10 @@ class reorder(primitive):
             src_engine, src_md, dst_engine, dst_md = args
             if src_engine is not dst_engine:
                 raise unimplemented("reorder: between engines")
-            for name, md in (("src", src_md), ("dst", dst_md)):
-                if not isinstance(md, desc) or md.is_zero() or md.is_any():
-                    raise invalid(f"reorder: {name} needs a concrete memory descriptor")
-                if md.data_type != data_type.f32:
-                    raise unimplemented(f"reorder: {name} data type {md.data_type.name} "
-                                        "(f32 only)")
-            if src_md.dims != dst_md.dims:
-                raise invalid(f"reorder: dst dims {list(dst_md.dims)} differ from src's "
-                              f"{list(src_md.dims)}")
-            check_dst(dst_md)
+            problem = validated(make_problem, src_md, dst_md)
             if attr is not None and attr._post_ops.len():
                 raise unimplemented("reorder: post-ops")
-            super().__init__(src_engine, ReorderProblem(src_md, dst_md), attr)
+            super().__init__(src_engine, problem, attr)
 
     def __init__(self, *args, attr: Optional[primitive_attr] = None):
         """reorder(pd), reorder(pd, cache_blob), or reorder(src_mem, dst_mem[, attr])."""

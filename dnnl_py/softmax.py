@@ -12,7 +12,7 @@ from .engine import engine
 from .kinds import ARG_DST, ARG_SRC, algorithm, primitive_kind, prop_kind
 from .layout import check_dst
 from .memory_desc import data_type, desc
-from .primitive import primitive, primitive_desc
+from .primitive import primitive, primitive_desc, validated
 from .reduction import Split, resolve_data, split
 
 _ALGORITHMS = (algorithm.softmax_accurate, algorithm.softmax_log)
@@ -95,7 +95,7 @@ class softmax_forward(primitive):
         def __init__(self, aengine: engine, aprop_kind: prop_kind, aalgorithm: algorithm,
                      src_desc: desc, dst_desc: desc, axis: int,
                      attr: Optional[primitive_attr] = None):
-            problem = make_problem(aprop_kind, aalgorithm, src_desc, dst_desc, axis)
+            problem = validated(make_problem, aprop_kind, aalgorithm, src_desc, dst_desc, axis)
             super().__init__(aengine, problem, attr)
 
         def get_prop_kind(self) -> prop_kind:

@@ -23,7 +23,12 @@ LAYERS = [
     ["primitive"],
     ["convolution", "matmul", "reorder", "concat", "pooling", "softmax",
      "layer_normalization", "batch_normalization", "eltwise", "binary"],  # one module a kind
-    ["ocl_interop", "__init__", "benchdnn.*", "cache.__main__"],
+    ["model.onnx_proto", "model.shapes", "model.hashing"],  # the model layer (docs/models.md)
+    ["model.cache"],
+    ["model.read"],
+    ["model.compile"],
+    ["model.core"],
+    ["ocl_interop", "__init__", "model", "benchdnn.*", "cache.__main__", "benchmark_app"],
 ]
 ENGINES = ("cpu", "ocl")
 

@@ -253,3 +253,18 @@ def test_memory_arguments(eng):
     raises(INVALID, "memory: expected an engine, got NoneType", dnnl.memory, d, None)
     raises(INVALID, "1-D buffer must be contiguous, got a view with a stride of 2", dnnl.memory,
            d, eng, np.zeros(240, np.float32)[::2])
+
+
+def test_kernel_objects_cannot_be_pickled():
+    # A kernel holds raw pointers into C structs: Cython's generated __reduce__ would let a
+    # pickle rebuild one from untrusted state, so the extension is built with auto_pickle off.
+    import pickle
+
+    from dnnl_py.cpu import _kernels
+    kernel_types = [t for t in vars(_kernels).values()
+                    if isinstance(t, type) and t.__module__ == _kernels.__name__]
+    assert len(kernel_types) >= 5
+    for t in kernel_types:
+        assert "__setstate_cython__" not in vars(t), t.__name__
+        with pytest.raises(TypeError):
+            pickle.dumps(t.__new__(t))

@@ -257,6 +257,28 @@ def test_tuning_keeps_the_fastest_and_the_blob_keeps_the_choice(eng, strm, rng, 
     assert not timed and again._built.params == pick
 
 
+def test_a_tuned_blob_serves_an_untuned_primitive_never_the_reverse(eng, tmp_path):
+    """FFTW's wisdom rule, for blobs given and for the cache directory."""
+    dnnl.set_cpu_tuning(True)
+    tuned_blob = dnnl.convolution_forward(conv_pd(eng)).get_cache_blob()
+    dnnl.set_cpu_tuning(False)
+    dnnl.clear_primitive_cache()
+    served = dnnl.convolution_forward(conv_pd(eng), tuned_blob)
+    assert served._built.source == "from_cache_blob"
+    untuned_blob = dnnl.convolution_forward(conv_pd(eng, relu=False)).get_cache_blob()
+    dnnl.set_cpu_tuning(True)
+    dnnl.clear_primitive_cache()
+    with pytest.raises(dnnl.error, match="tuning 'off', this is 'on'"):
+        dnnl.convolution_forward(conv_pd(eng, relu=False), untuned_blob)
+    # the directory: a tuned process fills it; an untuned one finds the tuned blob
+    dnnl.set_cache_dir(tmp_path)
+    dnnl.clear_primitive_cache()
+    dnnl.convolution_forward(conv_pd(eng, ic=8))
+    dnnl.set_cpu_tuning(False)
+    dnnl.clear_primitive_cache()
+    assert dnnl.convolution_forward(conv_pd(eng, ic=8))._built.source == "from_cache_blob"
+
+
 def test_tuning_from_environment():
     out = child("import dnnl_py as d; print(d.get_cpu_tuning())", DNNL_PY_CPU_TUNING="1")
     assert out.stdout.strip() == "True"

@@ -247,3 +247,92 @@ def test_a_repeated_descriptor_does_not_walk_the_list_again(eng, monkeypatch):
     again = conv_pd(eng)
     assert again._impl is pd._impl and again._cache_key == pd._cache_key
     assert again.dst_desc() == pd.dst_desc()
+
+
+def test_a_repeated_descriptor_is_not_validated_again(eng, monkeypatch):
+    """The second pd of the same arguments takes the first one's validated problem (the
+    same object, whose key is computed once); new arguments are validated."""
+    from dnnl_py import convolution
+
+    pd = conv_pd(eng)
+
+    def refuse(dst):
+        raise AssertionError("validated again")
+    monkeypatch.setattr(convolution, "check_dst", refuse)
+    again = conv_pd(eng)
+    assert again._problem is pd._problem and again._cache_key == pd._cache_key
+    with pytest.raises(AssertionError, match="validated again"):
+        conv_pd(eng, mb=13)  # a minibatch no other test uses
+
+
+def test_unhashable_arguments_are_validated_every_time(eng):
+    """Strides as a numpy array cannot key the memo: validated each time, same result."""
+    pd = conv_pd(eng)
+    args = (eng, dnnl.prop_kind.forward_inference, dnnl.algorithm.convolution_direct,
+            md([1, 16, 9, 9], dt.f32, tag.nhwc), md([32, 16, 3, 3], dt.f32, tag.any),
+            md([32], dt.f32, tag.a), md([1, 32, 9, 9], dt.f32, tag.nhwc))
+    for _ in range(2):
+        other = dnnl.convolution_forward.primitive_desc(
+            *args, np.array([1, 1]), np.array([0, 0]), np.array([1, 1]), np.array([1, 1]),
+            attr=make_attr((("eltwise", "eltwise_relu", 0.0, 0.0),)))
+        assert other._cache_key == pd._cache_key
+    with pytest.raises(dnnl.error):
+        dnnl.convolution_forward.primitive_desc(*args, np.array([0, 1]), np.array([0, 0]),
+                                                np.array([1, 1]), np.array([1, 1]))
+
+
+def _softmax(eng, axis):
+    src = md([4, 8], dt.f32, tag.ab)
+    return dnnl.softmax_forward.primitive_desc(eng, dnnl.prop_kind.forward_inference,
+                                               dnnl.algorithm.softmax_accurate, src, src, axis)
+
+
+def _eltwise(eng, alpha):
+    src = md([4, 8], dt.f32, tag.ab)
+    return dnnl.eltwise_forward.primitive_desc(eng, dnnl.prop_kind.forward_inference,
+                                               dnnl.algorithm.eltwise_linear, src, src, alpha)
+
+
+def _layer_norm(eng, flags):
+    src = md([4, 8], dt.f32, tag.ab)
+    return dnnl.layer_normalization_forward.primitive_desc(
+        eng, dnnl.prop_kind.forward_inference, src, src, 1e-5, flags)
+
+
+def _concat(eng, axis):
+    return dnnl.concat.primitive_desc(eng, axis, [md([4, 8], dt.f32, tag.ab)] * 2)
+
+
+@pytest.mark.parametrize("make, good, bad", [
+    (_softmax, 1, 1.0), (_eltwise, 1, True), (_layer_norm, 1, True), (_layer_norm, 2, 2.0),
+    (_concat, 1, True)], ids=["softmax axis float", "eltwise alpha bool", "lnorm flags bool",
+                              "lnorm flags float", "concat axis bool"])
+def test_the_memo_never_passes_a_value_its_kind_refuses(eng, make, good, bad):
+    """Equal values of another type (True == 1 == 1.0) are other memo keys: a value that
+    validation refuses stays refused after an equal one passed."""
+    make(eng, good)
+    make(eng, good)
+    with pytest.raises(dnnl.error) as e:
+        make(eng, bad)
+    assert e.value.status == dnnl.status.invalid_arguments
+
+
+def test_a_miss_without_blobs_leaves_the_identity_for_later(eng, clean_caches, monkeypatch):
+    """A blob's identity (a sha256 over the key) is computed when a blob is first made
+    or read, not on every miss; the blob made later reads back into the primitive."""
+    from dnnl_py.primitive import primitive_desc
+
+    calls = []
+    real = primitive_desc._identity
+    monkeypatch.setattr(primitive_desc, "_identity",
+                        lambda self, *a: calls.append(a) or real(self, *a))
+    pd = conv_pd(eng, mb=17)  # a minibatch no other test uses
+    prim = dnnl.convolution_forward(pd)
+    assert calls == []
+    blob = prim.get_cache_blob()
+    assert calls == [(CPU_RUNTIME.threads(), False)] and prim.get_cache_blob() == blob
+    assert len(calls) == 1  # kept
+    dnnl.set_primitive_cache_capacity(0)  # a miss from the blob: its identity at once
+    from_blob = dnnl.convolution_forward(pd, blob)
+    assert from_blob._kernel is not prim._kernel and len(calls) == 2
+    assert from_blob.get_cache_blob() == blob and len(calls) == 2

@@ -179,3 +179,31 @@ def test_md_blob_id_digest_is_checked():
     bad = blob.pack(blob.Kind.memory_desc, b"\1" * 32, records)
     with pytest.raises(dnnl.error, match="id digest"):
         dnnl.memory.desc(bad)
+
+
+def test_a_repeated_desc_is_not_validated_again(monkeypatch):
+    """desc(dims, dt, layout) remembers the fields of what it validated: the same
+    arguments again make an equal, separate descriptor without parsing the tag again,
+    and other arguments are still validated."""
+    from dnnl_py import memory_desc
+
+    first = dnnl.memory.desc([2, 19, 5, 3], dt.f32, tag.nChw16c)
+    strided = dnnl.memory.desc([3, 4], dt.f32, [1, 3])
+
+    def refuse(*args):
+        raise AssertionError("validated again")
+    monkeypatch.setattr(memory_desc, "_parse_tag", refuse)
+    monkeypatch.setattr(memory_desc, "_check_fields", refuse)
+    again = dnnl.memory.desc((2, 19, 5, 3), dt.f32, tag.aBcd16b)
+    assert again == first and again is not first and hash(again) == hash(first)
+    assert again.get_padded_dims() == [2, 32, 5, 3] and again.get_strides() == first.get_strides()
+    assert dnnl.memory.desc([3, 4], dt.f32, (1, 3)) == strided
+    with pytest.raises(AssertionError, match="validated again"):
+        dnnl.memory.desc([2, 19, 5, 4], dt.f32, tag.nChw16c)
+    monkeypatch.undo()
+    for args in (([2, -19, 5, 3], dt.f32, tag.nChw16c), ([2, 19, 5, 3], dt.undef, tag.nChw16c),
+                 ([2, 19, 5, 3], dt.f32, tag.abc),
+                 ([3, 4], dt.f32, [1, -3]), ([2, 19, 5, 3], "f32", tag.nChw16c)):
+        with pytest.raises(dnnl.error) as e:
+            dnnl.memory.desc(*args)
+        assert e.value.status == dnnl.status.invalid_arguments

@@ -104,7 +104,8 @@ def _split_name(text: str) -> tuple[str, str]:
     return text[:m.start()], m.group(1) if m.group(1) is not None else m.group(2)
 
 
-def parse_conv(text: str) -> ConvDesc:
+def _fields(text: str, keys: tuple) -> tuple[dict, str]:
+    """({field: value}, name) of a `mb2ic16_ih5...n"name"` problem with fields `keys`."""
     body, name = _split_name(text.strip())
     vals: dict[str, int] = {}
     pos = 0
@@ -114,9 +115,9 @@ def parse_conv(text: str) -> ConvDesc:
             raise ProblemError(f"{text!r}: unexpected {gap!r} at position {pos} (expected "
                                "fields such as ic64, each a name and a number)")
         key, value = m.group(1), int(m.group(2))
-        if key not in _CONV_KEYS:
+        if key not in keys:
             raise ProblemError(f"{text!r}: unknown field {key!r}; expected one of "
-                               + ", ".join(_CONV_KEYS))
+                               + ", ".join(keys))
         if key in vals:
             raise ProblemError(f"{text!r}: field {key!r} given twice")
         vals[key] = value
@@ -124,9 +125,12 @@ def parse_conv(text: str) -> ConvDesc:
     if body[pos:].replace("_", ""):
         raise ProblemError(f"{text!r}: unexpected {body[pos:]!r} at position {pos} (expected "
                            "fields such as ic64, each a name and a number)")
-    for key in ("ic", "oc"):
-        if key not in vals:
-            raise ProblemError(f"{text!r}: field {key!r} is required")
+    return vals, name
+
+
+def _window(text: str, vals: dict) -> tuple:
+    """(spatial ndims, i, o, k, s, p, d as (d, h, w) tuples) of a windowed problem, by
+    benchdnn's rules (see the module's docstring)."""
     given = {a: any(f"{x}{a}" in vals for x in "iokspd") for a in "dhw"}
     if not any(given.values()):
         raise ProblemError(f"{text!r}: no spatial size (id/ih/iw) given")
@@ -163,11 +167,19 @@ def parse_conv(text: str) -> ConvDesc:
                                f"(k{a}{kk} d{a}{dd}) is wider than the padded input "
                                f"(i{a}{ii} p{a}{pp}), giving o{a}{oo}")
         i.append(ii), o.append(oo), k.append(kk), s.append(ss), p.append(pp), d.append(dd)
+    return nsp, tuple(i), tuple(o), tuple(k), tuple(s), tuple(p), tuple(d)
+
+
+def parse_conv(text: str) -> ConvDesc:
+    vals, name = _fields(text, _CONV_KEYS)
+    for key in ("ic", "oc"):
+        if key not in vals:
+            raise ProblemError(f"{text!r}: field {key!r} is required")
+    nsp, i, o, k, s, p, d = _window(text, vals)
     g = vals.get("g", 1)
     if g < 1 or vals["ic"] % g or vals["oc"] % g:
         raise ProblemError(f"{text!r}: ic{vals['ic']} and oc{vals['oc']} must divide by g{g}")
-    return ConvDesc(g, vals.get("mb", 2), vals["ic"], vals["oc"], nsp, tuple(i), tuple(o),
-                    tuple(k), tuple(s), tuple(p), tuple(d), name)
+    return ConvDesc(g, vals.get("mb", 2), vals["ic"], vals["oc"], nsp, i, o, k, s, p, d, name)
 
 
 def _copy_axis(vals: dict, src: str, dst: str) -> None:
@@ -202,41 +214,194 @@ def parse_matmul(text: str) -> MatmulDesc:
     return MatmulDesc(src, wei, dims[2] if len(dims) == 3 else None, name)
 
 
+# ---- the memory-bound kinds --------------------------------------------------------
+
+_POOL_KEYS = tuple(k for k in _CONV_KEYS if k not in ("g", "oc"))
+
+
+@dataclass(frozen=True)
+class PoolDesc:
+    """--pool: `mb2ic16_ih10oh5kh2sh2ph0`, the window fields of a convolution."""
+    mb: int
+    ic: int
+    ndims_spatial: int
+    i: tuple
+    o: tuple
+    k: tuple
+    s: tuple
+    p: tuple
+    d: tuple
+    name: str = ""
+
+    pr = ConvDesc.pr
+
+    def __str__(self) -> str:
+        conv = ConvDesc(1, self.mb, self.ic, self.ic, self.ndims_spatial, self.i, self.o,
+                        self.k, self.s, self.p, self.d, self.name)
+        return str(conv).replace(f"oc{self.ic}", "", 1)
+
+    def with_mb(self, mb: int) -> "PoolDesc":
+        return replace(self, mb=mb) if mb else self
+
+
+def parse_pool(text: str) -> PoolDesc:
+    vals, name = _fields(text, _POOL_KEYS)
+    if "ic" not in vals:
+        raise ProblemError(f"{text!r}: field 'ic' is required")
+    nsp, i, o, k, s, p, d = _window(text, vals)
+    return PoolDesc(vals.get("mb", 2), vals["ic"], nsp, i, o, k, s, p, d, name)
+
+
+@dataclass(frozen=True)
+class DimsDesc:
+    """--eltwise, --softmax, --lnorm: the dims, `2x16x7x7_n"name"`."""
+    dims: tuple
+    name: str = ""
+
+    def __str__(self) -> str:
+        return part_str(self.dims) + (f'_n"{self.name}"' if self.name else "")
+
+
+@dataclass(frozen=True)
+class DimsListDesc:
+    """--binary, --concat: the sources' dims, `1x64x56x56:1x64x1x1`."""
+    parts: tuple
+    name: str = ""
+
+    def __str__(self) -> str:
+        return ":".join(map(part_str, self.parts)) + (f'_n"{self.name}"' if self.name else "")
+
+
+def _dims(text: str, part: str, what: str) -> tuple:
+    try:
+        d = tuple(int(x) for x in part.split("x"))
+    except ValueError:
+        raise ProblemError(f"{text!r}: {what} dims {part!r} are not integers joined by "
+                           "'x'") from None
+    if min(d) < 1:
+        raise ProblemError(f"{text!r}: {what} dims {part!r} must be positive")
+    return d
+
+
+def parse_dims(text: str) -> DimsDesc:
+    body, name = _split_name(text.strip())
+    body = body.rstrip("_")
+    if ":" in body:
+        raise ProblemError(f"{text!r}: expected one set of dims such as 2x16x7x7")
+    return DimsDesc(_dims(text, body, "the"), name)
+
+
+def parse_dims_list(text: str) -> DimsListDesc:
+    body, name = _split_name(text.strip())
+    return DimsListDesc(tuple(_dims(text, part, f"source {n}") for n, part in
+                              enumerate(body.rstrip("_").split(":"))), name)
+
+
+@dataclass(frozen=True)
+class BnormDesc:
+    """--bnorm: `mb2ic16ih7iw7` (iw copies ih, ih and iw copy id when not given)."""
+    mb: int
+    ic: int
+    spatial: tuple
+    name: str = ""
+
+    @property
+    def dims(self) -> tuple:
+        return (self.mb, self.ic, *self.spatial)
+
+    def __str__(self) -> str:
+        axes = "dhw"[3 - len(self.spatial):]
+        sp = "".join(f"i{a}{n}" for a, n in zip(axes, self.spatial))
+        return f"mb{self.mb}ic{self.ic}{sp}" + (f'_n"{self.name}"' if self.name else "")
+
+    def with_mb(self, mb: int) -> "BnormDesc":
+        return replace(self, mb=mb) if mb else self
+
+
+def parse_bnorm(text: str) -> BnormDesc:
+    vals, name = _fields(text, ("mb", "ic", "id", "ih", "iw"))
+    if "ic" not in vals:
+        raise ProblemError(f"{text!r}: field 'ic' is required")
+    if "id" in vals:
+        sp = (vals["id"], vals.get("ih", vals["id"]), vals.get("iw", vals["id"]))
+    elif "ih" in vals:
+        sp = (vals["ih"], vals.get("iw", vals["ih"]))
+    else:
+        sp = (vals["iw"],) if "iw" in vals else ()
+    if min((vals["ic"], vals.get("mb", 2)) + sp) < 1:
+        raise ProblemError(f"{text!r}: sizes must be positive")
+    return BnormDesc(vals.get("mb", 2), vals["ic"], sp, name)
+
+
 # benchdnn's eltwise post-op names; dnnl_py's algorithm is "eltwise_" + name
 ELTWISE_NAMES = ("relu", "gelu_tanh", "gelu_erf", "tanh", "logistic", "swish", "linear",
                  "clip", "exp", "log", "sqrt", "square", "abs", "pow", "soft_relu", "hardswish",
                  "hardsigmoid", "elu", "round")
 
 
+BINARY_NAMES = ("add", "sub", "mul", "div", "max", "min", "ge", "gt", "le", "lt", "eq", "ne")
+_BINARY_POLICIES = ("common", "per_tensor", "per_oc", "per_dim_0", "per_dim_1", "per_dim_01",
+                    "per_dim_2", "per_dim_3", "per_mb", "per_mb_spatial", "per_spatial",
+                    "per_mb_w", "per_w")
+
+
 def parse_post_ops(text: str) -> tuple:
-    """benchdnn's --attr-post-ops: entries joined by '+', each `sum[:SCALE]` or
-    `ELTWISE[:ALPHA[:BETA]]` (alpha and beta 0 by default, as in benchdnn). Returns
-    (("sum", scale) | ("eltwise", "eltwise_<name>", alpha, beta), ...)."""
+    """benchdnn's --attr-post-ops: entries joined by '+', each `sum[:SCALE[:ZERO_POINT[:DT]]]`,
+    `ELTWISE[:ALPHA[:BETA]]` (alpha and beta 0 by default, as in benchdnn),
+    `BINARY[:DT[:POLICY[:TAG]]]` (add, mul, ...) or `prelu[:POLICY]`. Returns
+    (("sum", scale[, zero_point, dt]) | ("eltwise", "eltwise_<name>", alpha, beta)
+    | ("binary", spelling), ...); binary_post_op reads a binary entry's fields."""
     ops = []
     for entry in filter(None, text.strip().strip("'\"").split("+")):
         kind, *values = entry.split(":")
+        if kind in BINARY_NAMES or kind == "prelu":
+            policies = values[1:2] if kind in BINARY_NAMES else values[:1]
+            if (len(values) > (3 if kind in BINARY_NAMES else 1)
+                    or any(p not in _BINARY_POLICIES and not p.isdigit() for p in policies)):
+                raise ProblemError(f"--attr-post-ops={text}: {entry!r}: expected "
+                                   f"{kind}[:DT[:POLICY[:TAG]]]" if kind != "prelu" else
+                                   f"--attr-post-ops={text}: {entry!r}: expected prelu[:POLICY]")
+            ops.append(("binary", entry))
+            continue
         try:
-            nums = [float(v) for v in values]
+            nums = [float(v) for v in values[:2 if kind == "sum" else 3]]
+            if kind == "sum" and len(values) > 1:
+                nums[1] = int(values[1])
         except ValueError:
             raise ProblemError(f"--attr-post-ops={text}: {entry!r}: values after ':' must be "
                                "numbers") from None
-        if kind == "sum" and len(nums) <= 1:
-            ops.append(("sum", nums[0] if nums else 1.0))
+        if kind == "sum" and len(values) <= 3:
+            dt = values[2] if len(values) > 2 else ""
+            extra = (int(nums[1]), dt) if len(values) > 1 and (nums[1] or dt) else ()
+            ops.append(("sum", nums[0] if nums else 1.0, *extra))
         elif kind in ELTWISE_NAMES and len(nums) <= 2:
             nums += [0.0] * (2 - len(nums))
             ops.append(("eltwise", "eltwise_" + kind, *nums))
         else:
-            raise ProblemError(f"--attr-post-ops={text}: {entry!r}: expected sum[:SCALE] or "
-                               f"ELTWISE[:ALPHA[:BETA]] with ELTWISE one of "
+            raise ProblemError(f"--attr-post-ops={text}: {entry!r}: expected "
+                               "sum[:SCALE[:ZERO_POINT[:DT]]], BINARY[:DT[:POLICY]], "
+                               "prelu[:POLICY] or ELTWISE[:ALPHA[:BETA]] with ELTWISE one of "
                                + ", ".join(ELTWISE_NAMES))
     return tuple(ops)
+
+
+def binary_post_op(spelling: str) -> tuple:
+    """(algorithm, src1 data type, mask policy or integer mask, tag) of a binary post-op
+    entry: `add:f32:per_oc` -> ("add", "f32", "per_oc", "any"); benchdnn's defaults
+    (f32, common, any) fill what is left out."""
+    kind, *values = spelling.split(":")
+    values += [""] * (3 - len(values))
+    return kind, values[0] or "f32", values[1] or "common", values[2] or "any"
 
 
 def post_ops_str(ops) -> str:
     """The --attr-post-ops spelling of parse_post_ops' result."""
     def entry(op):
+        if op[0] == "binary":
+            return op[1]
         if op[0] == "sum":
-            return "sum" + (f":{op[1]:g}" if op[1] != 1 else "")
+            extra = f":{op[2]}" + (f":{op[3]}" if op[3] else "") if len(op) > 2 else ""
+            return "sum" + (f":{op[1]:g}" if op[1] != 1 or extra else "") + extra
         values = [f"{v:g}" for v in op[2:]]
         while values and values[-1] == "0":
             values.pop()
@@ -250,11 +415,25 @@ def part_str(d: tuple) -> str:
 
 def batch_lines(path: Union[str, Path]) -> Iterator[tuple[int, list]]:
     """(line number, tokens) of a benchdnn batch file's non-empty lines; '#' starts a
-    comment. Tokens are options (`--mb=1`) or problems; quotes are kept."""
+    comment and a line ending in '\\' continues on the next (joined without the
+    whitespace around the break, so `--attr-post-ops=, \\` + `sum:0.5` is one value).
+    Tokens are options (`--mb=1`) or problems; quotes are kept."""
+    joined, start = "", 0
     for lineno, line in enumerate(Path(path).read_text().splitlines(), 1):
-        tokens = line.split("#", 1)[0].split()
+        text = line.split("#", 1)[0]
+        if joined:
+            text = text.lstrip()
+        else:
+            start = lineno
+        if text.rstrip().endswith("\\"):
+            joined += text.rstrip()[:-1].rstrip()
+            continue
+        tokens = (joined + text).split()
+        joined = ""
         if tokens:
-            yield lineno, tokens
+            yield start, tokens
+    if joined.split():
+        yield start, joined.split()
 
 
 def read_batch(path: Union[str, Path], parse) -> Iterator:

@@ -40,7 +40,7 @@ def _numpy_runner(case: Case):
     if case.driver.name == "matmul":
         out = np.empty(case.driver.dims(case.problem)["dst"], np.float32)
         return lambda: np.matmul(src, wei, out=out)
-    return lambda: case.driver.reference(case.problem, src, wei, np.float32)
+    return lambda: case.driver.reference(case.problem, data, dtype=np.float32)
 
 
 def _torch_request(case: Case) -> dict:
@@ -106,6 +106,12 @@ def measure(cases: list, max_ms: float, fix_times: int = 0) -> dict:
             row["ms"]["torch"] = best
     return {"columns": columns, "rows": rows,
             "engines": [e[2][2] for e in engines if e[2][2]]}
+
+
+def _rate(gflops: float) -> str:
+    """A GFLOP/s cell: one decimal, but three significant digits below 10 so that a tiny
+    problem on a loaded machine never reads as 0.0."""
+    return f"{gflops:.1f}" if gflops >= 10 else f"{gflops:.3g}"
 
 
 def _label(case: Case) -> str:
@@ -202,7 +208,7 @@ def markdown(results: dict, command: str, images: str) -> str:
            + " | dnnl cpu / best reference |",
            "|---|---:|" + "---:|" * len(columns) + "---:|"]
     for r in rows:
-        cells = [f"{r['gflop'] / r['ms'][c] * 1e3:.1f}" if c in r["ms"] else "-"
+        cells = [_rate(r["gflop"] / r["ms"][c] * 1e3) if c in r["ms"] else "-"
                  for c in columns]
         best = min(r["ms"][c] for c in refs)
         ratio = f"{best / r['ms']['dnnl cpu']:.2f}x" if "dnnl cpu" in r["ms"] else "-"

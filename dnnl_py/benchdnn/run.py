@@ -4,6 +4,7 @@ repeated executions."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import time
 from dataclasses import dataclass, field, replace
@@ -14,8 +15,8 @@ import numpy as np
 import dnnl_py as dnnl
 
 from . import reference
-from .drivers import Setup, to_memory
-from .problems import post_ops_str
+from .driver_base import to_memory
+from .options import Setup
 from .timing import time_runs
 
 
@@ -30,11 +31,23 @@ class Case:
     def repro(self) -> str:
         """The command-line options that reproduce this case, as benchdnn's __REPRO."""
         opts = [f"--{self.driver.name}", f"--engine={self.engine}"]
-        if self.setup.post_ops:
-            opts.append(f"--attr-post-ops={post_ops_str(self.setup.post_ops)}")
-        opts += [f"--{k}={getattr(self.setup, k)}" for k in ("stag", "wtag", "dtag")
-                 if getattr(self.setup, k) != "any"]
-        return " ".join(opts + [str(self.problem)])
+        return " ".join(opts + self.setup.repro(self.driver.name) + [str(self.problem)])
+
+    def dims(self) -> dict:
+        """The dims of every array the case reads or writes: the kind's, and post_op_<i>
+        for binary post-op i's src1."""
+        src1 = self.driver.post_op_src1(self.problem, self.setup)
+        return {**self.driver.dims(self.problem, self.setup),
+                **{f"post_op_{i}": d for i, d in src1.items()}}
+
+    def unsupported(self) -> str:
+        """Why the driver cannot run this case (benchdnn's SKIPPED), or ''."""
+        why = self.setup.unsupported() or self.driver.unsupported(self.problem, self.setup)
+        try:
+            self.driver.post_op_src1(self.problem, self.setup)
+        except ValueError as e:
+            why = why or f"--attr-post-ops: {e}"
+        return why
 
 
 @dataclass
@@ -56,8 +69,9 @@ class Perf:
 
 @dataclass
 class Outcome:
-    """PASSED, FAILED, UNIMPLEMENTED (no implementation accepts) or SKIPPED (larger than
-    memory), both counted as skipped, or, in --mode=P alone, EXECUTED."""
+    """PASSED, FAILED, UNIMPLEMENTED (no implementation accepts), INVALID_ARGUMENTS (the
+    library refuses the problem), SKIPPED (a configuration the driver cannot run, or
+    larger than memory) or, in --mode=P alone, EXECUTED."""
     state: str
     reason: str = ""
     impl: str = ""
@@ -99,16 +113,27 @@ def _any_ocl_engine(kind: str, index: int) -> tuple:
 
 
 def inputs(case: Case, seed: int = 0) -> dict:
-    """Seeded float32 data of O(1): src, weights and dst (read by a sum post-op)."""
+    """Seeded float32 data of O(1): src, weights, bias and dst (read by a sum post-op)."""
     rng = np.random.default_rng(seed)
-    return {k: rng.standard_normal(d, dtype=np.float32)
-            for k, d in case.driver.dims(case.problem).items()}
+    data = {k: rng.standard_normal(d, dtype=np.float32) for k, d in case.dims().items()}
+    case.driver.fill(data, case.problem, case.setup)
+    return data
 
 
-def _memories(pd, eng, strm, data: dict) -> dict:
-    args = {dnnl.ARG_SRC: data["src"], dnnl.ARG_WEIGHTS: data["weights"],
-            dnnl.ARG_DST: data["dst"]}
-    return {arg: to_memory(eng, strm, a, pd.query_md(arg)) for arg, a in args.items()}
+def _memories(case: Case, pd, eng, strm, data: dict):
+    """{execute argument: memory} holding `data` in the layouts the pd chose, or the
+    Outcome that ends the case. With --inplace=true dst is the source's memory, and
+    `data` says so (a sum post-op then reads the source)."""
+    arg = case.driver.arg
+    args = {arg(k): to_memory(eng, strm, a, pd.query_md(arg(k))) for k, a in data.items()}
+    if case.setup.inplace:
+        src = arg(case.driver.inplace_src)
+        if args[src].get_desc() != args[dnnl.ARG_DST].get_desc():
+            return Outcome("SKIPPED", "--inplace=true: the dst layout chosen differs from "
+                                      "the source's")
+        args[dnnl.ARG_DST] = args[src]
+        data["dst"] = data[case.driver.inplace_src]
+    return args
 
 
 # bytes per element of src, weights and dst: the seeded float32 inputs, the library's
@@ -116,10 +141,19 @@ def _memories(pd, eng, strm, data: dict) -> dict:
 _BYTES_PER_ELEMENT = 4 + 4 + 8 + 8
 
 
-def run_case(case: Case, mode: str, eng, strm, max_ms: float, fix_times: int) -> Outcome:
+def run_case(case: Case, mode: str, eng, strm, max_ms: float, fix_times: int,
+             cold_cache: str = "none") -> Outcome:
     """--mode=C, P or CP on one case. As benchdnn, a problem larger than memory is
-    SKIPPED: refused up front by an estimate, or when an allocation fails."""
-    elements = sum(int(np.prod(d)) for d in case.driver.dims(case.problem).values())
+    SKIPPED: refused up front by an estimate, or when an allocation fails; so is a
+    configuration the driver cannot run (Case.unsupported). An error the library raises
+    while creating or executing (a dnnl.error, or any exception: a bug) is FAILED with
+    its message, and the run goes on."""
+    why = case.unsupported()
+    if why:
+        return Outcome("SKIPPED", why)
+    if "P" in mode and cold_cache not in ("none", "all"):
+        return Outcome("SKIPPED", f"--cold-cache={cold_cache}: only none and all are timed")
+    elements = sum(int(np.prod(d)) for d in case.dims().values())
     need, have = elements * _BYTES_PER_ELEMENT, _physical_memory()
     if need > have:
         return Outcome("SKIPPED", f"needs about {need / 2**30:.3g} GiB, the machine has "
@@ -127,7 +161,7 @@ def run_case(case: Case, mode: str, eng, strm, max_ms: float, fix_times: int) ->
     try:
         outcome = check(case, eng, strm) if "C" in mode else None
         if "P" in mode and (outcome is None or outcome.state == "PASSED"):
-            timed = perf(case, eng, strm, max_ms, fix_times)
+            timed = perf(case, eng, strm, max_ms, fix_times, cold_cache == "all")
             outcome = timed if outcome is None or timed.state != "EXECUTED" else \
                 replace(timed, state=outcome.state)
         return outcome
@@ -135,8 +169,10 @@ def run_case(case: Case, mode: str, eng, strm, max_ms: float, fix_times: int) ->
         return Outcome("SKIPPED", f"out of memory: {e}")
     except dnnl.error as e:
         if e.status != dnnl.status.out_of_memory:
-            raise
+            return Outcome("FAILED", str(e))
         return Outcome("SKIPPED", str(e))
+    except Exception as e:  # a library bug: counted as FAILED, and the file goes on
+        return Outcome("FAILED", f"{type(e).__name__}: {e}")
 
 
 def _physical_memory() -> int:
@@ -148,12 +184,23 @@ def _physical_memory() -> int:
 
 def _pd_or_outcome(case: Case, eng):
     """The primitive descriptor, or the Outcome that ends the case: UNIMPLEMENTED when no
-    implementation accepts, FAILED when the library refuses the problem."""
+    implementation accepts, INVALID_ARGUMENTS when the library refuses the problem as
+    invalid (benchdnn's state; oneDNN may accept what dnnl_py refuses, so the reason
+    says which rule), FAILED on any other error, SKIPPED when
+    --impl or --skip-impl rules out the implementation chosen (dnnl_py's primitive
+    descriptors have no next_impl to try another)."""
     try:
-        return case.driver.pd(eng, case.problem, case.setup), None
+        pd = case.driver.pd(eng, case.problem, case.setup)
     except dnnl.error as e:
-        state = "UNIMPLEMENTED" if e.status == dnnl.status.unimplemented else "FAILED"
+        state = {dnnl.status.unimplemented: "UNIMPLEMENTED",
+                 dnnl.status.invalid_arguments: "INVALID_ARGUMENTS"}.get(e.status, "FAILED")
         return None, Outcome(state, str(e))
+    name, setup = pd.impl_info_str(), case.setup
+    if any(s in name for s in setup.skip_impl) or \
+            setup.impl and not any(s in name for s in setup.impl):
+        flag = "--skip-impl" if any(s in name for s in setup.skip_impl) else "--impl"
+        return None, Outcome("SKIPPED", f"implementation {name} ruled out by {flag}", name)
+    return pd, None
 
 
 def check(case: Case, eng, strm) -> Outcome:
@@ -163,20 +210,27 @@ def check(case: Case, eng, strm) -> Outcome:
     if ended:
         return ended
     data = inputs(case)
-    args = _memories(pd, eng, strm, data)
-    case.driver.primitive(pd).execute(strm, args)
+    args = _memories(case, pd, eng, strm, data)
+    if isinstance(args, Outcome):
+        return args
+    driver, p, setup = case.driver, case.problem, case.setup
+    refs = driver.reference(p, data, setup)
+    refs = refs if isinstance(refs, dict) else {"dst": refs}
+    src1 = {int(k[8:]): v for k, v in data.items() if k.startswith("post_op_")}
+    refs["dst"] = reference.post_ops(refs["dst"], data["dst"].astype(np.float64),
+                                     setup.post_ops, src1)
+    driver.primitive(pd).execute(strm, args)
     strm.wait()
-    out = args[dnnl.ARG_DST].to_numpy()
-    ref = case.driver.reference(case.problem, data["src"], data["weights"])
-    ref = reference.post_ops(ref, data["dst"].astype(np.float64), case.setup.post_ops)
-    err, at = reference.relative_error(out, ref)
-    tol = reference.tolerance(case.driver.accumulation(case.problem))
+    tol = reference.tolerance(driver.accumulation(p, setup))
     impl = pd.impl_info_str()
-    if err <= tol:
-        return Outcome("PASSED", impl=impl)
-    where = ",".join(map(str, at))
-    return Outcome("FAILED", f"relative error {err:.3g} > {tol:.3g} at dst[{where}]: got "
-                   f"{out[at]:.6g}, expected {ref[at]:.6g}", impl)
+    for name in driver.outputs(p, setup):
+        out = args[driver.arg(name)].to_numpy()
+        err, at = reference.relative_error(out, refs[name])
+        if err > tol:
+            where = ",".join(map(str, at))
+            return Outcome("FAILED", f"relative error {err:.3g} > {tol:.3g} at {name}[{where}]"
+                           f": got {out[at]:.6g}, expected {refs[name][at]:.6g}", impl)
+    return Outcome("PASSED", impl=impl)
 
 
 @contextlib.contextmanager
@@ -200,9 +254,11 @@ def _ms(fn, *args) -> tuple:
     return (time.perf_counter() - t0) * 1e3, out
 
 
-def perf(case: Case, eng, strm, max_ms: float, fix_times: int = 0) -> Outcome:
+def perf(case: Case, eng, strm, max_ms: float, fix_times: int = 0,
+         cold: bool = False) -> Outcome:
     """--mode=P: creation times (miss, then the best of 5 hits and of 3 creations from the
-    blob with the primitive cache off) and execution times."""
+    blob with the primitive cache off) and execution times; `cold` (--cold-cache=all)
+    evicts the caches before each timed run."""
     pd, ended = _pd_or_outcome(case, eng)
     if ended:
         return ended
@@ -213,10 +269,26 @@ def perf(case: Case, eng, strm, max_ms: float, fix_times: int = 0) -> Outcome:
         blob = prim.get_cache_blob()
         dnnl.set_primitive_cache_capacity(0)
         from_blob = min(_ms(make, pd, blob)[0] for _ in range(3))
-    args = _memories(pd, eng, strm, inputs(case))
+    args = _memories(case, pd, eng, strm, inputs(case))
+    if isinstance(args, Outcome):
+        return args
 
     def run():
         prim.execute(strm, args)
         strm.wait()
     return Outcome("EXECUTED", impl=pd.impl_info_str(),
-                   perf=Perf(miss, hit, from_blob, time_runs(run, max_ms, fix_times)))
+                   perf=Perf(miss, hit, from_blob,
+                             time_runs(run, max_ms, fix_times, _evict if cold else None)))
+
+
+@functools.lru_cache(maxsize=1)
+def _evict_buffer() -> np.ndarray:
+    # 64 MiB: larger than the last-level caches the driver runs on (32 MiB per EPYC CCD)
+    return np.zeros(1 << 24, np.float32)
+
+
+def _evict() -> None:
+    """benchdnn's --cold-cache=all: write a buffer larger than the caches, so that the
+    next run finds none of its data there."""
+    buf = _evict_buffer()
+    np.add(buf, 1.0, out=buf)

@@ -34,6 +34,7 @@ import errno
 import hashlib
 import hmac
 import logging
+import mmap
 import os
 import re
 import stat
@@ -100,31 +101,40 @@ def _frame(key: bytes, value: bytes, mac_key: Optional[bytes]) -> bytes:
     return body + hashlib.blake2b(body, digest_size=_CHECKSUM_BYTES).digest()
 
 
-def _unframe(data: bytes, mac_key: Optional[bytes]) -> tuple[bytes, bytes]:
-    """(key, value) of a file's bytes, its MAC checked when there is a key; ValueError
-    says what is wrong."""
-    if data.startswith(_OURS) and len(data) > len(_OURS) and not data.startswith(_MAGIC):
+def _unframe(data, mac_key: Optional[bytes], checksum: bool = True) -> tuple[bytes, bytes]:
+    """(key, value) of a file's bytes (or a memoryview of them: the value is then a
+    view too, not a copy), its MAC checked when there is a key, its checksum unless the
+    caller checks the value itself; ValueError says what is wrong."""
+    head = bytes(data[:len(_MAGIC)])
+    if head.startswith(_OURS) and len(data) > len(_OURS) and head != _MAGIC:
         raise ValueError(f"entry format {data[len(_OURS)]}, this build writes {_MAGIC[-1]}")
-    if len(data) < len(_MAGIC) + 4 + 8 + 2 * _CHECKSUM_BYTES or not data.startswith(_MAGIC):
+    if len(data) < len(_MAGIC) + 4 + 8 + 2 * _CHECKSUM_BYTES or head != _MAGIC:
         raise ValueError("not a dnnl_py cache entry (bad magic or truncated)")
-    body, checksum = data[:-_CHECKSUM_BYTES], data[-_CHECKSUM_BYTES:]
-    if hashlib.blake2b(body, digest_size=_CHECKSUM_BYTES).digest() != checksum:
+    body = data[:-_CHECKSUM_BYTES]
+    if checksum and hashlib.blake2b(body, digest_size=_CHECKSUM_BYTES).digest() != bytes(
+            data[-_CHECKSUM_BYTES:]):
         raise ValueError("checksum mismatch (truncated or corrupted)")
     body, mac = body[:-_CHECKSUM_BYTES], body[-_CHECKSUM_BYTES:]
-    if mac_key is not None and not hmac.compare_digest(mac, _mac(mac_key, body)):
+    if mac_key is not None and not hmac.compare_digest(bytes(mac), _mac(mac_key, body)):
         raise ValueError("MAC mismatch: not written with this cache key")
     at = len(_MAGIC)
     (key_len,) = struct.unpack_from("<I", body, at)
     at += 4
     if at + key_len + 8 > len(body):
         raise ValueError("key runs past the end")
-    key = body[at:at + key_len]
+    key = bytes(body[at:at + key_len])
     at += key_len
     (value_len,) = struct.unpack_from("<Q", body, at)
     at += 8
     if at + value_len != len(body):
         raise ValueError("value length does not match the file")
     return key, body[at:]
+
+
+def value_offset(key: bytes) -> int:
+    """Where an entry's value starts in its file: a value laid out for a memory map
+    aligns its arrays to this."""
+    return len(_MAGIC) + 4 + len(key) + 8
 
 
 class _Sealer:
@@ -148,20 +158,23 @@ class _Sealer:
             value = bytes(self.encrypt(value))
         return _frame(bytes(key), bytes(value), self.mac_key)
 
-    def unseal_or_discard(self, store, key: bytes, data: bytes) -> Optional[bytes]:
+    def unseal_or_discard(self, store, key: bytes, data: bytes,
+                          checksum: bool = True) -> Optional[bytes]:
         """The value, or None after store.discard(key, why) when anything is wrong."""
         try:
-            return self.unseal(key, data)
+            return self.unseal(key, data, checksum)
         except Exception as e:  # a user's decrypt may raise anything: a miss
             store.discard(key, str(e))
             return None
 
-    def unseal(self, key: bytes, data: bytes) -> bytes:
+    def unseal(self, key: bytes, data, checksum: bool = True) -> bytes:
         """The value a frame holds for key; anything wrong raises (a miss)."""
-        stored_key, value = _unframe(data, self.mac_key)
+        stored_key, value = _unframe(data, self.mac_key, checksum)
         if stored_key != key:
             raise ValueError("the entry belongs to another key")
-        return bytes(self.decrypt(value)) if self.decrypt is not None else value
+        if self.decrypt is not None:
+            return bytearray(self.decrypt(bytes(value)))  # writable, as a mapped value is
+        return value
 
 
 class sealed_store:
@@ -259,6 +272,38 @@ class blob_store:
             log.warning("cannot read %s: %s", path, e)
             return None
         return self._sealer.unseal_or_discard(self, key, data)
+
+    def get_mapped(self, key: bytes, checksum: bool = True):
+        """get(), but the value is a writable memoryview of a private (copy-on-write)
+        memory map of the file when it is not encrypted: a large value is read from the
+        page cache as it is used, not copied. checksum=False leaves the frame's checksum
+        (one blake2b pass, ~0.25 s over 100 MB) to a caller whose value carries its own,
+        cheaper to check (the model cache's: crc32 per array, on every core). A MAC
+        (with a secret key) and decryption are always checked."""
+        if self._sealer.decrypt is not None:
+            return self.get(key)
+        path = self._file(key)
+        if not self._usable():
+            return None
+        try:
+            with _open_entry(path) as f:
+                size = os.fstat(f.fileno()).st_size
+                data = memoryview(mmap.mmap(f.fileno(), size, access=mmap.ACCESS_COPY)
+                                  ) if size else memoryview(b"")
+                try:
+                    os.utime(f.fileno())
+                except OSError:
+                    pass
+        except FileNotFoundError:
+            return None
+        except _Untrusted as e:
+            self._warn(f"entry {path} is {e}; not using it")
+            return None
+        except (OSError, ValueError) as e:
+            _failure(f"cannot read {path}: {e}")
+            log.warning("cannot read %s: %s", path, e)
+            return None
+        return self._sealer.unseal_or_discard(self, key, data, checksum)
 
     def put(self, key: bytes, value: bytes) -> None:
         """Stores value under key (atomically); a failure warns once, never raises."""

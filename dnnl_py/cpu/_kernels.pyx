@@ -1,4 +1,4 @@
-# cython: language_level=3, boundscheck=False, wraparound=False
+# cython: language_level=3, boundscheck=False, wraparound=False, auto_pickle=False
 """Thin Cython wrappers over the C kernels in csrc/.
 
 A kernel object is built once per primitive (the C problem struct and post-ops are

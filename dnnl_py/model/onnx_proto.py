@@ -1,0 +1,103 @@
+"""The part of ONNX's protobuf schema (onnx/onnx.proto) that a model's graph needs, read
+straight from the wire format. Why not `import onnx`: it costs ~0.3-0.9 s of a fresh
+process (protobuf, its C++ checker), which is more than a warm start of a whole network
+should take, and its parser copies every tensor. Here a tensor's raw bytes stay a
+memoryview of the file. Every read is bounds-checked; anything malformed is a
+dnnl.error (invalid_arguments) saying where, never a crash.
+"""
+from __future__ import annotations
+
+import struct
+
+from .._errors import invalid
+
+_VARINT, _FIXED64, _LEN, _FIXED32 = 0, 1, 2, 5
+
+
+def _varint(buf: memoryview, at: int, end: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if at >= end or shift > 63:
+            raise invalid("ONNX file: truncated or malformed varint")
+        b = buf[at]
+        at += 1
+        value |= (b & 0x7F) << shift
+        if b < 0x80:
+            return value, at
+        shift += 7
+
+
+def fields(buf: memoryview, start: int = 0, end: int = -1):
+    """(field number, wire type, value) of one message: ints for varints and fixed
+    fields, a memoryview for length-delimited ones."""
+    end = len(buf) if end < 0 else end
+    at = start
+    while at < end:
+        tag, at = _varint(buf, at, end)
+        number, wire = tag >> 3, tag & 7
+        if wire == _VARINT:
+            value, at = _varint(buf, at, end)
+        elif wire == _LEN:
+            n, at = _varint(buf, at, end)
+            if at + n > end:
+                raise invalid(f"ONNX file: field {number} runs past the end of its message")
+            value, at = buf[at:at + n], at + n
+        elif wire == _FIXED64:
+            if at + 8 > end:
+                raise invalid("ONNX file: truncated fixed64 field")
+            value, at = struct.unpack_from("<Q", buf, at)[0], at + 8
+        elif wire == _FIXED32:
+            if at + 4 > end:
+                raise invalid("ONNX file: truncated fixed32 field")
+            value, at = struct.unpack_from("<I", buf, at)[0], at + 4
+        else:
+            raise invalid(f"ONNX file: wire type {wire} of field {number} is not protobuf")
+        yield number, wire, value
+
+
+def packed_ints(wire: int, value) -> list:
+    """A repeated int64 field: packed (one length-delimited run) or one varint."""
+    if wire == _VARINT:
+        return [_signed(value)]
+    out, at = [], 0
+    while at < len(value):
+        v, at = _varint(value, at, len(value))
+        out.append(_signed(v))
+    return out
+
+
+def packed_floats(wire: int, value) -> list:
+    if wire == _FIXED32:
+        return [struct.unpack("<f", struct.pack("<I", value))[0]]
+    if len(value) % 4:
+        raise invalid("ONNX file: a packed float field is not a multiple of 4 bytes")
+    return list(struct.unpack(f"<{len(value) // 4}f", value))
+
+
+def _signed(v: int) -> int:
+    return v - (1 << 64) if v >= 1 << 63 else v
+
+
+def text(value) -> str:
+    try:
+        return bytes(value).decode("utf-8")
+    except (UnicodeDecodeError, TypeError):
+        raise invalid("ONNX file: a name is not UTF-8 text") from None
+
+
+def as_float(wire: int, value) -> float:
+    if wire != _FIXED32:
+        raise invalid("ONNX file: a float attribute is not a fixed32 field")
+    return struct.unpack("<f", struct.pack("<I", value))[0]
+
+
+def signed(wire: int, value) -> int:
+    if wire != _VARINT:
+        raise invalid("ONNX file: an int field is not a varint")
+    return _signed(value)
+
+
+def message(wire: int, value, what: str) -> memoryview:
+    if wire != _LEN:
+        raise invalid(f"ONNX file: {what} is not a message")
+    return value
