@@ -233,6 +233,8 @@ def with_binary_post_ops(descs: dict, post_ops: list) -> tuple:
             src1 = follow_layout(src1, dst)
             descs[ARG_ATTR_MULTIPLE_POST_OP(i) | ARG_SRC_1] = src1
             dims, (s1, ds) = elementwise_walk(dst.dims, broadcast_strides(src1), dst.strides)
+            if dims == [1]:  # a one-element dst: its stride is arbitrary (0, say)
+                ds = [1]
             walk = (tuple(dims), tuple(ds), tuple(s1))
         ops.append((kind, alg, alpha, beta, scale, walk))
     return descs, ops

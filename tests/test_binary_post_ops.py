@@ -433,3 +433,22 @@ def test_empty_dst(engines):
     dnnl.matmul(pd).execute(strm, args)
     strm.wait()
     assert args[dnnl.ARG_DST].to_numpy().shape == (0, 5)
+
+
+@pytest.mark.parametrize("k", [1, 300])
+def test_one_element_dst(engines, k):
+    """A 1x1 dst (oneDNN's test_matmul_ci has 1x1:1x1 and 1x300:300x1 with add:f32):
+    strides of unit dims are arbitrary and must not reach the src1 walk."""
+    eng, strm = engines
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((1, k)), rng.standard_normal((k, 1))
+    ops = [("sum", 1.0), ("eltwise", "eltwise_relu", 0.5, 0.0),
+           ("binary", "binary_add", (1, 1), tag.ab)]
+    attr, src1 = attr_and_src1(rng, ops, (1, 1))
+    pd = dnnl.matmul.primitive_desc(eng, md([1, k], dt.f32, tag.ab), md([k, 1], dt.f32, tag.ab),
+                                    md([1, 1], dt.f32, tag.ab), attr)
+    dst_old = np.float32([[0.25]])
+    out = execute(eng, strm, dnnl.matmul, pd, {dnnl.ARG_SRC: a, dnnl.ARG_WEIGHTS: b},
+                  dst_old, src1)
+    ref = chain_ref(a @ b, dst_old.astype(np.float64), ops, src1)
+    assert_close(out, ref, k)
