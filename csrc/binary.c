@@ -16,17 +16,19 @@ static void binary_run(int op, int64_t n, const float *src0, int64_t s0, const f
             for (int64_t i = 0; i < m; ++i) a[i] = pa[i * s0];
             pa = a;
         }
-        if (s1 != 1) { /* 0: broadcast */
+        if (s1 != 1 && s1 != 0) {
             for (int64_t i = 0; i < m; ++i) b[i] = pb[i * s1];
             pb = b;
         }
-        if (ds == 1 && po->len == 0) { /* straight into dst (src0 == dst reads first) */
-            binary_segment(op, m, pa, pb, d);
-        } else if (ds == 1) {
-            binary_segment(op, m, pa, pb, v);
+        /* straight into dst when nothing follows (src0 == dst reads first) */
+        float *out = ds == 1 && po->len == 0 ? d : v;
+        if (s1 == 0)
+            binary_segment(op, m, pa, pb, 0, out);
+        else
+            binary_segment(op, m, pa, pb, 1, out);
+        if (ds == 1 && po->len != 0) {
             dnnl_epilogue_row(m, v, d, NULL, 0, po);
-        } else {
-            binary_segment(op, m, pa, pb, v);
+        } else if (ds != 1) {
             for (int64_t i = 0; i < m; ++i) old[i] = d[i * ds];
             dnnl_epilogue_row(m, v, old, NULL, 0, po);
             for (int64_t i = 0; i < m; ++i) d[i * ds] = old[i];

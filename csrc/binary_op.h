@@ -5,14 +5,16 @@
 #include "dnnl_kernels.h"
 
 /* max/min give a NaN of either side, as numpy's maximum/minimum; comparisons are
- * false on NaN (ne true). */
+ * false on NaN (ne true). bs is a constant after inlining: 1, or 0 for a src1 that is
+ * one value over the segment (a per-channel add), loaded once instead of copied out. */
 #define BINARY_LOOP(EXPR) \
-    { for (int64_t i = 0; i < m; ++i) { const float x = a[i], y = b[i]; v[i] = (EXPR); } } break;
+    { for (int64_t i = 0; i < m; ++i) { const float x = a[i], y = b[i * bs]; v[i] = (EXPR); } } break;
 
-/* v[i] = op(a[i], b[i]); v may be a. Always inlined: it must be compiled for the ISA of
- * each clone of its caller. */
+/* v[i] = op(a[i], b[i * bs]); v may be a. Always inlined: it must be compiled for the ISA
+ * of each clone of its caller. */
 static inline __attribute__((always_inline)) void binary_segment(int op, int64_t m, const float *a,
-                                                                  const float *b, float *v) {
+                                                                  const float *b, int64_t bs,
+                                                                  float *v) {
     switch (op) {
     case DNNL_BIN_ADD: BINARY_LOOP(x + y)
     case DNNL_BIN_SUB: BINARY_LOOP(x - y)

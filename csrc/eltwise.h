@@ -11,12 +11,17 @@
 #include <string.h>
 #include "dnnl_kernels.h"
 
-static inline float exp_f(float x) {
-    /* Clamped with comparisons, which keep a NaN (fminf/fmaxf drop it); the NaN is
-     * computed as 0, whose exponent converts to int, and given back at the end. */
-    float c = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
-    c = x == x ? c : 0.0f;
-    float k = floorf(c * 1.44269504088896341f + 0.5f);
+/* 2^k * p(r), x = k ln2 + r, |r| <= ln2 / 2: the Cephes polynomial. k is rounded by
+ * adding 1.5 * 2^23 (the sum's low mantissa bits are then k + 2^22, read as an integer),
+ * which replaces a floor and a float-to-int conversion. */
+static inline float exp_poly_f(float c, int32_t *k_out) {
+    const float magic = 12582912.0f; /* 1.5 * 2^23 */
+    const float t = c * 1.44269504088896341f + magic;
+    const float k = t - magic;
+    int32_t tb, mb;
+    memcpy(&tb, &t, sizeof tb);
+    memcpy(&mb, &magic, sizeof mb);
+    *k_out = (int32_t)((uint32_t)tb - (uint32_t)mb);
     float r = c - k * 0.693359375f + k * 2.12194440e-4f;
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
@@ -24,11 +29,25 @@ static inline float exp_f(float x) {
     p = p * r + 4.1665795894e-2f;
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    int32_t bits = ((int32_t)k + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return x == x ? p * scale : x;
+    return p * r * r + r + 1.0f;
+}
+
+static inline float pow2i_f(int32_t k) { /* 2^k for -126 <= k <= 127 (unsigned: a NaN's
+                                            garbage k shifts without overflow) */
+    const uint32_t bits = (uint32_t)(k + 127) << 23;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+static inline float exp_f(float x) {
+    /* Clamped with comparisons, which keep a NaN (fminf/fmaxf drop it): a NaN's
+     * polynomial is NaN, and NaN times its garbage 2^k (integer arithmetic, no undefined
+     * conversion) is NaN, with no select. */
+    const float c = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
+    int32_t k;
+    const float p = exp_poly_f(c, &k);
+    return p * pow2i_f(k);
 }
 
 /* Exactly 0 where exp(-x) overflows, as oneDNN: swish(-inf) = -inf * 0 is then NaN. */
@@ -55,11 +74,16 @@ static inline float erf_f(float x) {
     return copysignf(1.0f - y * exp_f(-a * a), x);
 }
 
-/* e^x over the whole float range: exp_f clamps its argument, so beyond it
- * e^x = (e^(x/2))^2, which overflows to inf and underflows through the subnormals. */
+/* e^x over the whole float range: x clamped to [-104, 89] (beyond, e^x is 0 or inf in
+ * float anyway) and 2^k applied as two powers of two, 2^(k/2) * 2^(k - k/2), each a
+ * normal float: the product overflows to inf and underflows through the subnormals with
+ * one rounding, and equals exp_f in exp_f's range. */
 static inline float exp_full_f(float x) {
-    float h = exp_f(0.5f * x);
-    return x > 88.0f || x < -87.0f ? h * h : exp_f(x);
+    const float c = x < -104.0f ? -104.0f : x > 89.0f ? 89.0f : x;
+    int32_t k;
+    const float p = exp_poly_f(c, &k);
+    const int32_t h = k >> 1; /* a NaN stays NaN, as in exp_f */
+    return p * pow2i_f(h) * pow2i_f(k - h);
 }
 
 /* Natural log, Cephes logf: x = m * 2^e with m in [sqrt(1/2), sqrt(2)), a polynomial in

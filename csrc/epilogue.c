@@ -94,7 +94,7 @@ void dnnl_epilogue_row(int64_t cols, const float *acc, float *dst, const float *
                 /* the last one stores: a residual add costs no pass over the segment
                  * beyond its read of src1 (measured 3% of a 1x1 conv with 64 inputs) */
                 stored = j == po->len - 1;
-                binary_segment(op->alg, n, v, src1_segment(op, dst + c0 - po->dst, n, b),
+                binary_segment(op->alg, n, v, src1_segment(op, dst + c0 - po->dst, n, b), 1,
                                stored ? dst + c0 : v);
             } else {
                 eltwise_segment(v, n, op);
@@ -122,7 +122,7 @@ float dnnl_post_ops_scalar(float v, const float *dst, const dnnl_post_ops_t *po)
             v += op->scale * *dst;
         } else if (op->kind == DNNL_PO_BINARY) {
             float b;
-            binary_segment(op->alg, 1, &v, src1_segment(op, dst - po->dst, 1, &b), &v);
+            binary_segment(op->alg, 1, &v, src1_segment(op, dst - po->dst, 1, &b), 1, &v);
         } else {
             v = eltwise_f(op->alg, v, op->alpha, op->beta);
         }

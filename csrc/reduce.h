@@ -33,6 +33,20 @@ static inline dnnl_reduce_off_t dnnl_reduce_point(const dnnl_reduce_t *p, int64_
     return o;
 }
 
+/* Whether to walk lanes: the innermost parallel dim is contiguous in src and dst while
+ * the innermost reduced dim is not (softmax over a channel axis, batch normalization in
+ * nhwc), and scale/shift do not vary along the reduction. Then a block of adjacent points
+ * is carried along the reduction together, each step one contiguous vector, where a walk
+ * point by point would load one float per cache line. */
+static inline int dnnl_reduce_lanes(const dnnl_reduce_t *p) {
+    if (p->np == 0 || p->p_src[p->np - 1] != 1 || p->p_dst[p->np - 1] != 1
+        || p->p_dim[p->np - 1] < 2 || p->r_src[p->nr - 1] == 1)
+        return 0;
+    for (int k = 0; k < p->nr; ++k)
+        if (p->r_ss[k] != 0) return 0;
+    return 1;
+}
+
 /* Offsets of run j, added to a point's (stat unused). */
 static inline dnnl_reduce_off_t dnnl_reduce_run(const dnnl_reduce_t *p, dnnl_reduce_off_t o,
                                                 int64_t j) {

@@ -216,6 +216,46 @@ def test_bnorm_channels_last(engines, rng, nd):
     assert pd.src_desc() == md_of(shape, PERMUTED[nd])
 
 
+@pytest.mark.parametrize("flags", [F.use_global_stats | F.use_scale | F.use_shift
+                                   | F.fuse_norm_relu, F.use_global_stats,
+                                   F.use_scale | F.use_shift | F.fuse_norm_relu, F.none],
+                         ids=flags_id)
+@pytest.mark.parametrize("shape", [(2, 37, 3, 5), (1, 1030, 2, 3)],
+                         ids=lambda s: "x".join(map(str, s)))
+def test_bnorm_nhwc_lane_blocks(eng, strm, rng, shape, flags):
+    """src and dst nhwc: the CPU walks blocks of adjacent channels along the other dims
+    (csrc/normalization.c's lanes: 16 channels computing statistics, 1024 with given
+    ones); channel counts that leave a partial block."""
+    run_bnorm(eng, strm, rng, shape, flags, "acdb", md_of(shape, "acdb"))
+
+
+def test_bnorm_nhwc_nan_stays_in_its_channel(eng, strm, rng):
+    x = data(rng, (2, 20, 3, 2))
+    x[1, 17, 2, 1] = np.nan  # the second block of 16 channels
+    md = md_of(x.shape, "acdb")
+    pd = dnnl.batch_normalization_forward.primitive_desc(eng, INF, md, md, EPS, F.none)
+    out, _ = execute(dnnl.batch_normalization_forward, pd, eng, strm, x, {})
+    assert np.isnan(out[:, 17]).all() and np.isfinite(np.delete(out, 17, axis=1)).all()
+
+
+@pytest.mark.parametrize("offset", [1e3, -3e4])
+def test_statistics_far_from_zero(eng, strm, rng, offset):
+    """One pass of sums shifted by each row's first element: a mean thousands of standard
+    deviations from 0 keeps the variance (E[d^2] - E[d]^2 would cancel unshifted in float);
+    a row whose first element is inf is NaN, as its variance."""
+    x = (rng.standard_normal((4, 300)) + offset).astype(np.float32)
+    x[3, 0] = np.inf
+    md = md_of(x.shape)
+    pd = dnnl.layer_normalization_forward.primitive_desc(eng, TRAIN, md, md, EPS, F.none)
+    out, mems = execute(dnnl.layer_normalization_forward, pd, eng, strm, x,
+                        {dnnl.ARG_MEAN: None, dnnl.ARG_VARIANCE: None})
+    ref, mean, var = lnorm_ref(x[:3], F.none, None, None)
+    np.testing.assert_allclose(mems[dnnl.ARG_MEAN][:3], mean, **STAT_TOL)
+    np.testing.assert_allclose(mems[dnnl.ARG_VARIANCE][:3], var, **STAT_TOL)
+    np.testing.assert_allclose(out[:3], ref, rtol=1e-3, atol=1e-3)
+    assert np.isnan(out[3]).all() and np.isnan(mems[dnnl.ARG_VARIANCE][3])
+
+
 def test_bnorm_nan_stays_in_its_channel(engines, rng):
     eng, strm = engines
     x = data(rng, (2, 3, 4))

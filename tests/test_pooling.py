@@ -165,6 +165,54 @@ def test_avg_inf_and_nan_stay_in_their_windows(engine_for, rng, impl, alg):
     assert np.isinf(out).sum() == 1 and np.isnan(out).sum() == 1
 
 
+# (w, k, s, d, pl, pr) along w, in a 1x2x3xw nchw image: rows wider than the CPU kernel's
+# block of 256 outputs, strides 1 and 2 (compiled as constants) and 3 (any stride),
+# dilation, no outputs whose window lies inside the source
+INTERIOR = [(600, 3, 2, 0, 1, 1), (530, 4, 1, 0, 2, 1), (800, 2, 3, 1, 0, 2), (3, 3, 1, 0, 2, 2)]
+
+
+@pytest.mark.parametrize("alg", ALGS, ids=lambda a: a.name)
+@pytest.mark.parametrize("case", INTERIOR, ids=lambda c: "w{}k{}s{}d{}p{}{}".format(*c))
+def test_nchw_interior_vectorised_over_width(eng, strm, rng, alg, case):
+    """The CPU's nchw rows: border outputs one by one, the interior vectorised over ow;
+    a NaN in the interior (max: redone with the NaN-propagating select) and at a
+    border; +inf a value like others."""
+    w, k, s, d, pl, pr = case
+    src = rng.standard_normal((1, 2, 3, w)).astype(np.float32)
+    src[0, 0, 1, w // 12 * 6], src[0, 1, 2, 0], src[0, 1, 0, w - 2] = np.nan, np.nan, np.inf
+    args = (alg, (2, k), (1, s), (0, d), (0, pl), (1, pr))
+    out, _ = run_pool(eng, strm, src, *args, src_tag=tag.abcd, dst_tag=tag.abcd)
+    with np.errstate(invalid="ignore"):
+        ref = pool_ref(src, *args)
+    if alg == dnnl.algorithm.pooling_max:
+        np.testing.assert_array_equal(out, ref.astype(np.float32))  # NaN == NaN here
+    else:
+        np.testing.assert_array_equal(np.isnan(out), np.isnan(ref))
+        ok = ~np.isnan(ref) & ~np.isinf(ref)
+        assert_close(out[ok], ref[ok], 2 * k)
+    assert np.isnan(out[0, 0]).any() and np.isnan(out[0, 1]).any()
+
+
+@pytest.mark.parametrize("alg", ALGS, ids=lambda a: a.name)
+def test_nhwc_channel_blocks(eng, strm, rng, alg):
+    """The CPU's channels-last pixels: channels in register blocks of 16 (37 leaves a
+    partial one); max rows without a NaN take a plain max, a row with one (in the second
+    block, at the image's border) the NaN-propagating select."""
+    src = rng.standard_normal((2, 37, 9, 11)).astype(np.float32)
+    src[1, 20, 8, 10], src[0, 36, 4, 5] = np.nan, np.inf
+    args = (alg, (3, 3), (2, 2), (0, 0), (1, 1), (1, 1))
+    out, _ = run_pool(eng, strm, src, *args, src_tag=tag.acdb, dst_tag=tag.acdb)
+    with np.errstate(invalid="ignore"):
+        ref = pool_ref(src, *args)
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(ref))
+    assert np.isnan(out[1, 20, 4, 5]) and np.isnan(out).sum() == 1
+    if alg == dnnl.algorithm.pooling_max:
+        np.testing.assert_array_equal(out, ref.astype(np.float32))  # NaN == NaN here
+    else:
+        ok = ~np.isnan(ref) & ~np.isinf(ref)
+        assert_close(out[ok], ref[ok], 9)
+
+
 def pool_pd(eng, dims=(1, 2, 8, 8), odims=(1, 2, 4, 4), alg=dnnl.algorithm.pooling_max,
             strides=(2, 2), kernel=(2, 2), dilation=(0, 0), pl=(0, 0), pr=(0, 0),
             prop=dnnl.prop_kind.forward_inference, src_tag=tag.abcd, dst_tag=tag.abcd,

@@ -6,7 +6,8 @@ from .softmax import _ReduceImpl
 
 
 class _NormImpl(_ReduceImpl):
-    """Statistics per parallel point of the problem's split, in double."""
+    """Statistics per parallel point of the problem's split: one pass of shifted sums in
+    double (csrc/normalization.c)."""
 
     def make_kernel(self, params: tuple):
         p = self.problem

@@ -11,8 +11,9 @@ ALG_ID = {algorithm.pooling_max: _kernels.POOL_MAX,
 
 
 class PoolDirect(Impl):
-    """Scalar loops over the window's taps in the source, parallel over rows of output
-    (OpenMP); any plain strides."""
+    """Loops over the window's taps in the source, parallel over rows of output (OpenMP),
+    vectorised over the channels (channels last) or over ow (rows of NCHW); any plain
+    strides."""
     name = "cpu:direct:any"
 
     @classmethod

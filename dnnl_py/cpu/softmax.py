@@ -17,7 +17,8 @@ class _ReduceImpl(Impl):
 
 
 class SoftmaxPlain(_ReduceImpl):
-    """Max, sum of exponentials (double), output: three passes per row."""
+    """Max, sum of exponentials, output: three passes per row (in cache between them);
+    rows or, along a strided axis, blocks of adjacent rows (csrc/softmax.c)."""
     name = "cpu:softmax:plain"
     reference = True
 
