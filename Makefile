@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEPS := $(VENV)/.deps-installed
 
-.PHONY: demo test bench lint build clean fuzz asan
+.PHONY: demo test bench bench-onednn lint build clean fuzz asan
 
 demo: build
 	PYTHONPATH=. $(PY) examples/demo.py
@@ -15,6 +15,16 @@ test: build
 bench: build
 	$(PY) benchmarks/cold_start.py --importtime
 	PYTHONPATH=. $(PY) -m pytest benchmarks/bench_*.py -p no:cacheprovider --benchmark-only --benchmark-columns=min,median,ops -q
+
+# dnnl_py against oneDNN 3.2 itself (benchmarks/vs_onednn.py): a reference only, installed
+# into build/onednn, never into the venv. --prefix, not --target: pip --target drops the
+# wheel's lib/libdnnl.so (it lies outside the package dir). VS_ONEDNN_ARGS=--mb32 adds the
+# minibatch-32 convolutions.
+ONEDNN_PREFIX := build/onednn
+bench-onednn: build
+	test -e $(ONEDNN_PREFIX)/lib/libdnnl.so || $(PY) -m pip install -q --prefix $(ONEDNN_PREFIX) \
+		--no-warn-script-location onednn-cpu-gomp==2023.2.0 onednn-devel-cpu-gomp==2023.2.0
+	$(PY) benchmarks/vs_onednn.py --onednn-prefix $(ONEDNN_PREFIX) $(VS_ONEDNN_ARGS)
 
 # The long fuzz runs (docs/hardening.md): that many cases per family, fresh seeds.
 FUZZ_EXAMPLES ?= 30000

@@ -31,7 +31,7 @@ typedef struct {
 } dnnl_post_ops_t;
 
 /* The BLAS linked in (OpenBLAS's configuration string: version, core, threading) and
- * the threads it runs a GEMM with. */
+ * the threads it runs one call with: 1, dnnl_sgemm_rm splits a GEMM over OpenMP's. */
 const char *dnnl_blas_config(void);
 int dnnl_blas_threads(void);
 
@@ -58,6 +58,10 @@ int dnnl_post_ops_have_sum(const dnnl_post_ops_t *po);
 int dnnl_sgemm_rm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                   const float *a, int64_t lda, const float *b, int64_t ldb,
                   float beta, float *c, int64_t ldc);
+/* Whether dnnl_sgemm_rm refuses these sizes and leading dimensions. A refusal only
+ * grows with m (and n): the largest tile of a problem answers for all of them. */
+int dnnl_sgemm_rm_refuses(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                          int64_t lda, int64_t ldb, int64_t ldc);
 
 /* Convolution, forward. 1D/2D problems are 3D ones with unit depth/height.
  * Strides are in elements: src/dst (n, c, d, h, w), weights (g, o, i, d, h, w);
@@ -122,6 +126,17 @@ int64_t dnnl_matmul_gemm_scratch_size(const dnnl_matmul_t *p, int64_t rows_per_c
 int dnnl_matmul_gemm(const dnnl_matmul_t *p, int64_t rows_per_chunk, const float *src,
                      const float *wei, const float *bias, float *dst,
                      const dnnl_post_ops_t *po, float *scratch);
+/* Many small batches: all (batch, row chunk) tiles in one parallel loop, a
+ * single-threaded GEMM each (BLAS, or with `micro` the register-blocked kernel of
+ * matmul.c, which needs dnnl_matmul_micro_supported()), on at most `threads` threads;
+ * scratch holds dnnl_matmul_batched_scratch_size() floats (a tile per thread with a sum
+ * post-op). Returns 0, or -1 before writing dst (BLAS's refusal, or unsupported). */
+int dnnl_matmul_micro_supported(const dnnl_matmul_t *p);
+int64_t dnnl_matmul_batched_scratch_size(const dnnl_matmul_t *p, int64_t rows_per_chunk,
+                                         int has_sum, int threads);
+int dnnl_matmul_gemm_batched(const dnnl_matmul_t *p, int64_t rows_per_chunk, int threads,
+                             int micro, const float *src, const float *wei, const float *bias,
+                             float *dst, const dnnl_post_ops_t *po, float *scratch);
 void dnnl_matmul_ref(const dnnl_matmul_t *p, const float *src, const float *wei,
                      const float *bias, float *dst, const dnnl_post_ops_t *po);
 

@@ -1,6 +1,11 @@
-/* Batched matmul with broadcast: BLAS per batch and row chunk, or the reference. */
+/* Batched matmul with broadcast: BLAS per batch and row chunk (one batch after another,
+ * or all tiles in one parallel loop), or the reference. */
 #include <stddef.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include "dnnl_kernels.h"
+#include "isa.h"
 
 
 /* Offset of batch index b (flattened over p->batch) along the given batch strides. */
@@ -24,30 +29,152 @@ int64_t dnnl_matmul_gemm_scratch_size(const dnnl_matmul_t *p, int64_t rows_per_c
     return has_sum ? DNNL_MIN(rows_per_chunk, p->m) * p->n : 0;
 }
 
-/* BLAS takes an operand whose rows or columns are contiguous (Python checks it). */
-int dnnl_matmul_gemm(const dnnl_matmul_t *p, int64_t rows_per_chunk, const float *src,
-                     const float *wei, const float *bias, float *dst,
-                     const dnnl_post_ops_t *po, float *scratch) {
+static int gemm_refuses(const dnnl_matmul_t *p, int64_t nr, int has_sum) {
+    const int trans_a = p->src_s[1] != 1, trans_b = p->wei_s[1] != 1;
+    return dnnl_sgemm_rm_refuses(trans_a, trans_b, nr, p->n, p->k,
+                                 trans_a ? p->src_s[1] : p->src_s[0],
+                                 trans_b ? p->wei_s[1] : p->wei_s[0],
+                                 has_sum ? p->n : p->dst_s[0]);
+}
+
+/* The small-GEMM micro-kernel of the batched path (attention's 128x64 . 64x128): blocks
+ * of up to 14 rows x 32 columns of C held in vector registers (28 accumulators, 2 rows
+ * of b and a broadcast: 31 of AVX-512's 32 zmm) while the whole reduction runs; a's
+ * values are broadcast straight from memory and b's rows, contiguous, are read in place:
+ * no packing and no call overhead, which at these sizes cost OpenBLAS ~15%. */
+#define VLEN 16
+#define MAX_R 14
+typedef float vf __attribute__((vector_size(VLEN * 4), aligned(4)));
+
+/* out[R, NV vectors] = a[R, k] . b[k, NV vectors]; a's columns sa apart. */
+static inline __attribute__((always_inline)) void micro_block(const int R, const int NV,
+        const int64_t sa, int64_t k, const float *a, int64_t lda, const float *b,
+        int64_t ldb, float *out, int64_t ldo) {
+    vf acc[MAX_R][2];
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+        for (int j = 0; j < NV; ++j) acc[r][j] = (vf){0};
+    for (int64_t i = 0; i < k; ++i) {
+        vf w[2];
+#pragma GCC unroll 2
+        for (int j = 0; j < NV; ++j) w[j] = *(const vf *)(b + i * ldb + j * VLEN);
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) {
+            const float x = a[r * lda + i * sa];
+#pragma GCC unroll 2
+            for (int j = 0; j < NV; ++j) acc[r][j] += x * w[j];
+        }
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+        for (int j = 0; j < NV; ++j) *(vf *)(out + r * ldo + j * VLEN) = acc[r][j];
+}
+
+/* One instance per (R, NV), a's unit column stride a constant in its own set. */
+#define CASE(R, NV, SA) case R: micro_block(R, NV, SA, k, a, lda, b, ldb, out, ldo); break;
+#define CASES(NV, SA) CASE(1, NV, SA) CASE(2, NV, SA) CASE(3, NV, SA) CASE(4, NV, SA) \
+    CASE(5, NV, SA) CASE(6, NV, SA) CASE(7, NV, SA) CASE(8, NV, SA) CASE(9, NV, SA) \
+    CASE(10, NV, SA) CASE(11, NV, SA) CASE(12, NV, SA) CASE(13, NV, SA) CASE(14, NV, SA)
+static inline __attribute__((always_inline)) void micro_rows(int r, int nv, int64_t sa,
+        int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float *out,
+        int64_t ldo) {
+    if (sa == 1 && nv == 2) { switch (r) { CASES(2, 1) } }
+    else if (sa == 1) { switch (r) { CASES(1, 1) } }
+    else if (nv == 2) { switch (r) { CASES(2, sa) } }
+    else { switch (r) { CASES(1, sa) } }
+}
+#undef CASES
+#undef CASE
+
+/* c[m, n] = a[m, k] . b[k, n], n a multiple of VLEN, b's and c's columns contiguous.
+ * Row blocks outside, column blocks inside: a block's rows of a stay in L1 while all of
+ * b (a batch's, tens of KiB) streams from L1/L2. */
+DNNL_MULTIVERSION
+static void micro_gemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                       int64_t sa, const float *b, int64_t ldb, float *c, int64_t ldc) {
+    for (int64_t r = 0; r < m; r += MAX_R) {
+        const int R = (int)DNNL_MIN(m - r, MAX_R);
+        for (int64_t j = 0; j < n;) {
+            const int nv = n - j >= 2 * VLEN ? 2 : 1;
+            micro_rows(R, nv, sa, k, a + r * lda, lda, b + j, ldb, c + r * ldc + j, ldc);
+            j += nv * VLEN;
+        }
+    }
+}
+
+/* Rows [r0, r0 + nr) of batch b: one BLAS call, then bias and post-ops while the tile is
+ * in cache. With a sum post-op the GEMM writes `acc` (nr x n floats) first. BLAS takes
+ * an operand whose rows or columns are contiguous (Python checks it). */
+static int gemm_tile(const dnnl_matmul_t *p, int64_t b, int64_t r0, int64_t nr, int micro,
+                     const float *src, const float *wei, const float *bias, float *dst,
+                     const dnnl_post_ops_t *po, float *acc) {
     const int trans_a = p->src_s[1] != 1, trans_b = p->wei_s[1] != 1;
     const int64_t lda = trans_a ? p->src_s[1] : p->src_s[0];
     const int64_t ldb = trans_b ? p->wei_s[1] : p->wei_s[0];
-    const int has_sum = dnnl_post_ops_have_sum(po);
+    const float *a = src + batch_offset(p, b, p->src_bs) + r0 * p->src_s[0];
+    const float *w = wei + batch_offset(p, b, p->wei_bs);
+    float *c = dst + batch_offset(p, b, p->dst_bs) + r0 * p->dst_s[0];
+    const float *bia = bias ? bias + batch_offset(p, b, p->bia_bs) + r0 * p->bia_s[0] : NULL;
+    float *out = acc ? acc : c;
+    const int64_t ldo = acc ? p->n : p->dst_s[0];
+    if (micro)
+        micro_gemm(nr, p->n, p->k, a, p->src_s[0], p->src_s[1], w, p->wei_s[0], out, ldo);
+    else if (dnnl_sgemm_rm(trans_a, trans_b, nr, p->n, p->k, a, lda, w, ldb, 0.0f, out, ldo))
+        return -1;
+    dnnl_epilogue(nr, p->n, out, ldo, c, p->dst_s[0], bia, p->bia_s[0], p->bia_s[1], po);
+    return 0;
+}
+
+int dnnl_matmul_gemm(const dnnl_matmul_t *p, int64_t rows_per_chunk, const float *src,
+                     const float *wei, const float *bias, float *dst,
+                     const dnnl_post_ops_t *po, float *scratch) {
+    float *acc = dnnl_post_ops_have_sum(po) ? scratch : NULL;
     const int64_t nb = batch_count(p);
-    for (int64_t b = 0; b < nb; ++b) {
-        const float *a = src + batch_offset(p, b, p->src_bs);
-        const float *w = wei + batch_offset(p, b, p->wei_bs);
-        float *c = dst + batch_offset(p, b, p->dst_bs);
-        const float *bia = bias ? bias + batch_offset(p, b, p->bia_bs) : NULL;
-        for (int64_t r0 = 0; r0 < p->m; r0 += rows_per_chunk) {
-            const int64_t nr = DNNL_MIN(rows_per_chunk, p->m - r0);
-            float *c_t = c + r0 * p->dst_s[0];
-            float *out = has_sum ? scratch : c_t;
-            const int64_t ldo = has_sum ? p->n : p->dst_s[0];
-            if (dnnl_sgemm_rm(trans_a, trans_b, nr, p->n, p->k, a + r0 * p->src_s[0], lda, w,
-                              ldb, 0.0f, out, ldo))
+    for (int64_t b = 0; b < nb; ++b)
+        for (int64_t r0 = 0; r0 < p->m; r0 += rows_per_chunk)
+            if (gemm_tile(p, b, r0, DNNL_MIN(rows_per_chunk, p->m - r0), 0, src, wei, bias,
+                          dst, po, acc))
                 return -1;
-            dnnl_epilogue(nr, p->n, out, ldo, c_t, p->dst_s[0],
-                          bia ? bia + r0 * p->bia_s[0] : NULL, p->bia_s[0], p->bia_s[1], po);
+    return 0;
+}
+
+int dnnl_matmul_micro_supported(const dnnl_matmul_t *p) {
+    return p->n % VLEN == 0 && p->wei_s[1] == 1 && p->dst_s[1] == 1;
+}
+
+int64_t dnnl_matmul_batched_scratch_size(const dnnl_matmul_t *p, int64_t rows_per_chunk,
+                                         int has_sum, int threads) {
+    return threads * dnnl_matmul_gemm_scratch_size(p, rows_per_chunk, has_sum);
+}
+
+/* One parallel loop over (batch, row chunk) tiles, a single-threaded GEMM each (inside
+ * the region dnnl_sgemm_rm does not split), instead of a team started and joined per
+ * batch. A refusal is decided before any tile writes dst. */
+int dnnl_matmul_gemm_batched(const dnnl_matmul_t *p, int64_t rows_per_chunk, int threads,
+                             int micro, const float *src, const float *wei, const float *bias,
+                             float *dst, const dnnl_post_ops_t *po, float *scratch) {
+    const int has_sum = dnnl_post_ops_have_sum(po);
+    if (micro ? !dnnl_matmul_micro_supported(p)
+              : gemm_refuses(p, DNNL_MIN(rows_per_chunk, p->m), has_sum))
+        return -1;
+    const int64_t chunks = (p->m + rows_per_chunk - 1) / rows_per_chunk;
+    const int64_t tiles = batch_count(p) * chunks, acc_size = rows_per_chunk * p->n;
+    if (tiles == 0) return 0;
+    threads = (int)DNNL_MIN(threads, tiles);
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
+        float *acc = has_sum ? scratch + t * acc_size : NULL;
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < tiles; ++i) {
+            const int64_t r0 = i % chunks * rows_per_chunk;
+            gemm_tile(p, i / chunks, r0, DNNL_MIN(rows_per_chunk, p->m - r0), micro, src, wei,
+                      bias, dst, po, acc);
         }
     }
     return 0;

@@ -9,7 +9,7 @@ import pytest
 from conftest import INPUTS
 from reference import conv_fwd
 
-from dnnl_py.benchdnn import cli, drivers, run
+from dnnl_py.benchdnn import cli, drivers, report, run
 from dnnl_py.benchdnn import reference as bref
 from dnnl_py.benchdnn.problems import (
     ProblemError,
@@ -352,6 +352,8 @@ def test_progress_bar_only_on_a_terminal():
 def test_report_on_two_tiny_problems(capsys, tmp_path):
     pytest.importorskip("matplotlib")
     target = tmp_path / "perf.md"
+    kept = f"{report.KEEP_MARKER}\n## vs oneDNN\nwritten by hand\n"
+    target.write_text("an old report\n" + kept)
     status, _, err = run_cli(capsys, "--fix-times-per-prb=2", f"--report={target}",
                              "--conv", 'mb1ic8ih10oc8oh10kh3ph1n"tiny_conv"', "--matmul",
                              '16x32:32x24_n"tiny_mm"')
@@ -367,3 +369,4 @@ def test_report_on_two_tiny_problems(capsys, tmp_path):
         assert float(cells[1]) > 0 and all(float(c) > 0 for c in cells[2:-1])
         assert cells[-1].endswith("x")
         assert f"| {name} | dnnl cpu | cpu:" in text           # creation row
+    assert "an old report" not in text and text.endswith(kept)  # the hand-written part stays

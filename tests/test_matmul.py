@@ -10,13 +10,16 @@ from test_convolution import ALL_OPS, ops_id
 
 import dnnl_py as dnnl
 from dnnl_py.benchdnn.problems import parse_matmul, read_batch
+from dnnl_py.cpu import _kernels
 from dnnl_py.cpu import matmul as cpu_matmul
 from dnnl_py.cpu.impl_list import IMPLS as CPU_LISTS
 from dnnl_py.kinds import primitive_kind
 
 SHAPES = [p for f in ("shapes_bert", "shapes_transformer")
           for p in read_batch(INPUTS / f, parse_matmul)]
-IMPLS = CPU_LISTS[primitive_kind.matmul] + ocl_impls("gemm", "MatmulTiled", "MatmulRef")
+OCL_IMPLS = ocl_impls("gemm", "MatmulTiled", "MatmulRef")
+IMPLS = CPU_LISTS[primitive_kind.matmul] + OCL_IMPLS
+AVX512 = _kernels.cpu_isa() == "avx512"
 
 
 def strided_md(shape, transposed):
@@ -54,6 +57,22 @@ def run(eng, strm, a, b, bias=None, ops=(), ta=False, tb=False, tc=False, dst_in
     return args[dnnl.ARG_DST].to_numpy(), pd
 
 
+def skip_declined(impl, a_shape, b_shape, ta=False, tb=False, tc=False):
+    """Skip where `impl` declines the problem by design: the batched ones a single batch,
+    the micro-kernel one without AVX-512, with n not a multiple of 16 or with weights
+    rows that are not contiguous (a column-major dst transposes the problem: n is then
+    src's rows and the weights src^T)."""
+    if not issubclass(impl, cpu_matmul.MatmulBatched):
+        return
+    batch = np.broadcast_shapes(a_shape[:-2], b_shape[:-2])
+    if np.prod(batch, dtype=int) < 2:
+        pytest.skip("one batch: the batched implementations decline it")
+    if impl is cpu_matmul.MatmulBatchedAvx512:
+        n, wei_rows_contiguous = (a_shape[-2], ta) if tc else (b_shape[-1], not tb)
+        if not AVX512 or n % 16 or not wei_rows_contiguous:
+            pytest.skip("the micro-kernel needs AVX-512, n % 16 == 0, contiguous weights rows")
+
+
 def reduce_batch(p):
     """The benchdnn shape with its leading batch dim cut to at most 4 (CI time)."""
     src, wei = list(p.src), list(p.weights)
@@ -62,11 +81,14 @@ def reduce_batch(p):
     return src, wei
 
 
-@pytest.mark.parametrize("impl", [cpu_matmul.MatmulGemm, *IMPLS[2:]], ids=lambda c: c.name)
+@pytest.mark.parametrize("impl", [c for c in CPU_LISTS[primitive_kind.matmul] if not c.reference]
+                         + OCL_IMPLS,
+                         ids=lambda c: c.name)
 @pytest.mark.parametrize("p", SHAPES, ids=str)
 def test_benchdnn_shapes(engine_for, rng, impl, p):
     eng, strm = engine_for(impl)
     src, wei = reduce_batch(p)
+    skip_declined(impl, src, wei)
     a = rng.standard_normal(src).astype(np.float32)
     b = rng.standard_normal(wei).astype(np.float32)
     out, pd = run(eng, strm, a, b)
@@ -83,6 +105,7 @@ CASES = [  # (a shape, b shape, bias shape or None)
     ((1, 8, 9), (4, 9, 2), (4, 8, 2)),
     ((2, 3, 5, 7), (1, 3, 7, 4), (2, 1, 1, 4)),
     ((300, 129), (129, 257), (1, 257)),
+    ((2, 30, 40), (1, 40, 48), (2, 30, 1)),  # the micro-kernel's 14-row and 16-col tails
 ]
 
 
@@ -93,10 +116,11 @@ CASES = [  # (a shape, b shape, bias shape or None)
 def test_broadcast_bias_transposes(engine_for, rng, impl, trans, case):
     eng, strm = engine_for(impl)
     a_shape, b_shape, bias_shape = case
+    ta, tb, tc = trans[0] == "t", trans[1] == "t", trans[2:] == "t"
+    skip_declined(impl, a_shape, b_shape, ta, tb, tc)
     a = rng.standard_normal(a_shape).astype(np.float32)
     b = rng.standard_normal(b_shape).astype(np.float32)
     bias = rng.standard_normal(bias_shape).astype(np.float32) if bias_shape else None
-    ta, tb, tc = trans[0] == "t", trans[1] == "t", trans[2:] == "t"
     out, pd = run(eng, strm, a, b, bias, ta=ta, tb=tb, tc=tc)
     ref = a.astype(np.float64) @ b + (bias if bias is not None else 0)
     assert pd.impl_info_str() == impl.name
@@ -108,9 +132,9 @@ def test_broadcast_bias_transposes(engine_for, rng, impl, trans, case):
 def test_post_ops(engine_for, rng, impl, ops):
     eng, strm = engine_for(impl)
     a = rng.standard_normal((2, 70, 33)).astype(np.float32)
-    b = rng.standard_normal((2, 33, 300)).astype(np.float32)
-    bias = rng.standard_normal((1, 1, 300)).astype(np.float32)
-    init = rng.standard_normal((2, 70, 300)).astype(np.float32)
+    b = rng.standard_normal((2, 33, 304)).astype(np.float32)
+    bias = rng.standard_normal((1, 1, 304)).astype(np.float32)
+    init = rng.standard_normal((2, 70, 304)).astype(np.float32)
     out, _ = run(eng, strm, a, b, bias, ops, dst_init=init)
     assert_close(out, post_ops(a.astype(np.float64) @ b + bias, init, ops), 33)
 
@@ -124,6 +148,45 @@ def test_row_tiles_with_epilogue(eng, strm, rng):
     init = rng.standard_normal((2000, 300)).astype(np.float32)
     out, _ = run(eng, strm, a, b, bias, ops, dst_init=init)
     assert_close(out, post_ops(a.astype(np.float64) @ b + bias, init, ops), 16)
+
+
+@pytest.mark.parametrize("impl, n", [(cpu_matmul.MatmulBatched, 45),
+                                     (cpu_matmul.MatmulBatchedAvx512, 48)],
+                         ids=lambda x: getattr(x, "name", x))
+@pytest.mark.parametrize("batches", [2, 3, 5])
+def test_batched_tiles_with_sum(eng, strm, rng, only_impl, impl, n, batches):
+    """The batched tiles, split into row halves when the batches do not share out evenly
+    over the threads, each with its own sum buffer: odd sizes, a broadcast and
+    transposed src, bias, sum and an eltwise, against float64."""
+    a_shape, b_shape = (1, 37, 29), (batches, 29, n)
+    skip_declined(impl, a_shape, b_shape, ta=True)
+    only_impl(impl)
+    a = rng.standard_normal(a_shape).astype(np.float32)
+    b = rng.standard_normal(b_shape).astype(np.float32)
+    bias = rng.standard_normal((batches, 1, n)).astype(np.float32)
+    init = rng.standard_normal((batches, 37, n)).astype(np.float32)
+    ops = [("sum", 0.5), ("eltwise", "eltwise_relu", 0.0, 0.0)]
+    out, pd = run(eng, strm, a, b, bias, ops, ta=True, dst_init=init)
+    assert pd.impl_info_str() == impl.name
+    assert_close(out, post_ops(a.astype(np.float64) @ b + bias, init, ops), 29)
+
+
+@pytest.mark.parametrize("shapes, chosen", [
+    (((12, 128, 64), (12, 64, 128)), "cpu:gemm_batched:"),  # attention's QK^T
+    (((12, 128, 128), (12, 128, 64)), "cpu:gemm_batched:"),  # softmax . V
+    (((12, 128, 128), (12, 128, 60)), "cpu:gemm_batched:blas"),  # n % 16: no micro-kernel
+    (((2, 512, 512), (2, 512, 512)), "cpu:gemm:blas"),  # large per batch: split each GEMM
+    (((128, 768), (768, 256)), "cpu:gemm:blas"),  # one batch
+])
+def test_batched_chosen_for_small_batches(eng, shapes, chosen):
+    md = dnnl.memory.desc
+    a, b = shapes
+    c = (*a[:-1], b[-1])
+    pd = dnnl.matmul.primitive_desc(eng, md(a, dt.f32, tag.any), md(b, dt.f32, tag.any),
+                                    md(c, dt.f32, tag.any))
+    if chosen == "cpu:gemm_batched:":  # the micro-kernel where there is AVX-512
+        chosen += "avx512" if AVX512 else "blas"
+    assert pd.impl_info_str() == chosen
 
 
 def test_any_layouts_resolve_plain(eng):
@@ -152,8 +215,12 @@ def test_eltwise_nan_and_inf(engine_for, impl, op):
     dst = 1 x values: 64 columns, so that the vectorised epilogue runs too."""
     eng, strm = engine_for(impl)
     values = np.tile(SPECIAL, 4)[None, :]
+    if issubclass(impl, cpu_matmul.MatmulBatched):
+        values = np.stack([values, -values])  # two batches, or it declines
+        skip_declined(impl, (1, 1, 1), values.shape)
     ops = [("eltwise", *op)]
-    out, _ = run(eng, strm, np.ones((1, 1), np.float32), values, ops=ops)
+    out, _ = run(eng, strm, np.ones((1, 1), np.float32)[(None,) * (values.ndim - 2)],
+                 values, ops=ops)
     with np.errstate(all="ignore"):
         ref = post_ops(values.astype(np.float64), None, ops)
     np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-6, equal_nan=True)

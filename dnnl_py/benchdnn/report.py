@@ -58,10 +58,7 @@ def torch_times(cases: list, max_ms: float, fix_times: int = 0) -> Optional[list
     import importlib.util
     if importlib.util.find_spec("torch") is None:
         return None
-    from ..cpu import USER_OMP_WAIT_POLICY
     env = dict(os.environ)
-    if USER_OMP_WAIT_POLICY is None:  # dnnl_py's own setting: not torch's
-        env.pop("OMP_WAIT_POLICY", None)
     request = {"max_ms": max_ms, "fix_times": fix_times,
                "problems": [_torch_request(c) for c in cases]}
     done = subprocess.run([sys.executable, str(HERE / "torch_times.py")], env=env, text=True,
@@ -229,9 +226,16 @@ def markdown(results: dict, command: str, images: str) -> str:
     return "\n".join(out) + "\n"
 
 
+# What follows this line in an existing report is written by other tools and by hand
+# (docs/performance.md: Creation, Memory-bound kinds, vs oneDNN 3.2, Run-order effects):
+# a new report keeps it.
+KEEP_MARKER = "<!-- kept when --report rewrites this file -->"
+
+
 def write_report(target: str, cases: list, max_ms: float, fix_times: int = 0,
                  command: Optional[str] = None) -> Path:
-    """Measures `cases` and writes the report; returns the Markdown file's path."""
+    """Measures `cases` and writes the report, keeping whatever follows KEEP_MARKER in
+    the file it replaces; returns the Markdown file's path."""
     md_path, images = _paths(target)
     images.mkdir(parents=True, exist_ok=True)
     results = measure(cases, max_ms, fix_times)
@@ -239,5 +243,8 @@ def write_report(target: str, cases: list, max_ms: float, fix_times: int = 0,
     _plot_creation(results, images / "creation.png")
     command = command or "python -m dnnl_py.benchdnn " + shlex.join(sys.argv[1:])
     rel = os.path.relpath(images, md_path.parent)
-    md_path.write_text(markdown(results, command, "" if rel == "." else rel + "/"))
+    old = md_path.read_text() if md_path.exists() else ""
+    kept = old[old.index(KEEP_MARKER):] if KEEP_MARKER in old else ""
+    md_path.write_text(markdown(results, command, "" if rel == "." else rel + "/")
+                       + ("\n" + kept if kept else ""))
     return md_path

@@ -66,6 +66,12 @@ cdef extern from "dnnl_kernels.h" nogil:
     int dnnl_matmul_gemm(const dnnl_matmul_t *p, int64_t rows_per_chunk, const float *src,
                          const float *wei, const float *bias, float *dst,
                          const dnnl_post_ops_t *po, float *scratch)
+    int64_t dnnl_matmul_batched_scratch_size(const dnnl_matmul_t *p, int64_t rows_per_chunk,
+                                             int has_sum, int threads)
+    int dnnl_matmul_micro_supported(const dnnl_matmul_t *p)
+    int dnnl_matmul_gemm_batched(const dnnl_matmul_t *p, int64_t rows_per_chunk, int threads,
+                                 int micro, const float *src, const float *wei, const float *bias,
+                                 float *dst, const dnnl_post_ops_t *po, float *scratch)
     void dnnl_matmul_ref(const dnnl_matmul_t *p, const float *src, const float *wei,
                          const float *bias, float *dst, const dnnl_post_ops_t *po)
 

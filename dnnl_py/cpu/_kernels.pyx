@@ -16,6 +16,8 @@ cpdef enum:
     CONV_DIRECT = 3
     MATMUL_GEMM = 0
     MATMUL_REF = 1
+    MATMUL_GEMM_BATCHED = 2
+    MATMUL_MICRO_BATCHED = 3
 
 
 MAX_POST_OPS = DNNL_MAX_POST_OPS  # the size of the kernels' post-op table
@@ -233,12 +235,12 @@ cdef class MatmulKernel:
     """Batched matmul. problem: batch dims and per-operand (batch strides, (row, col) strides)."""
     cdef dnnl_matmul_t p
     cdef _PostOps po
-    cdef int method
+    cdef int method, threads
     cdef int64_t rows_per_chunk, need_src, need_wei, need_dst, need_bia
     cdef _ScratchPool scratch
 
     def __init__(self, int method, batch, int64_t m, int64_t n, int64_t k, src, wei, dst,
-                 bia, post_ops, int64_t rows_per_chunk=0):
+                 bia, post_ops, int64_t rows_per_chunk=0, int threads=1):
         if len(batch) > DNNL_MAX_DIMS:
             raise ValueError("too many batch dimensions")
         self.p.nbatch = len(batch)
@@ -260,10 +262,18 @@ cdef class MatmulKernel:
         self.need_wei = extent(batch + (k, n), tuple(wei[0]) + tuple(wei[1]))
         self.need_dst = extent(batch + (m, n), tuple(dst[0]) + tuple(dst[1]))
         self.need_bia = extent(batch + (m, n), tuple(bia[0]) + tuple(bia[1]))
+        self.threads = max(threads, 1)
+        if method == MATMUL_MICRO_BATCHED and not dnnl_matmul_micro_supported(&self.p):
+            raise ValueError("the micro-kernel needs n a multiple of 16 and unit column "
+                             "strides in weights and dst")
         size = 0
         if method == MATMUL_GEMM:
             size = dnnl_matmul_gemm_scratch_size(&self.p, self.rows_per_chunk,
                                                  dnnl_post_ops_have_sum(&self.po.po))
+        elif method in (MATMUL_GEMM_BATCHED, MATMUL_MICRO_BATCHED):
+            size = dnnl_matmul_batched_scratch_size(&self.p, self.rows_per_chunk,
+                                                    dnnl_post_ops_have_sum(&self.po.po),
+                                                    self.threads)
         self.scratch = _ScratchPool(size)
 
     def __call__(self, src, wei, bias, dst, *post_op_src1):
@@ -280,6 +290,11 @@ cdef class MatmulKernel:
                 if self.method == MATMUL_GEMM:
                     refused = dnnl_matmul_gemm(&self.p, self.rows_per_chunk, s, w, b, d,
                                                &po, &scratch[0])
+                elif self.method in (MATMUL_GEMM_BATCHED, MATMUL_MICRO_BATCHED):
+                    refused = dnnl_matmul_gemm_batched(
+                        &self.p, self.rows_per_chunk, self.threads,
+                        self.method == MATMUL_MICRO_BATCHED, s, w, b, d, &po,
+                        &scratch[0])
                 else:
                     dnnl_matmul_ref(&self.p, s, w, b, d, &po)
         finally:

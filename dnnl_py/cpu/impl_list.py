@@ -18,7 +18,8 @@ from . import (
 IMPLS = {
     primitive_kind.convolution: [convolution.ConvDepthwise, convolution.ConvDirect,
                                  convolution.ConvGemm, convolution.ConvRef],
-    primitive_kind.matmul: [matmul.MatmulGemm, matmul.MatmulRef],
+    primitive_kind.matmul: [matmul.MatmulBatchedAvx512, matmul.MatmulBatched,
+                            matmul.MatmulGemm, matmul.MatmulRef],
     primitive_kind.reorder: [reorder.ReorderStrided],
     primitive_kind.pooling: [pooling.PoolDirect],
     primitive_kind.concat: [concat.ConcatStrided],

@@ -1,6 +1,8 @@
 """CPU matmul implementations, fastest first."""
 from __future__ import annotations
 
+import math
+
 from ..impl import Decline, Impl, plain_or_decline
 from ..kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS
 from ..layout import with_binary_post_ops
@@ -58,6 +60,7 @@ class MatmulGemm(_MatmulImpl):
     """BLAS sgemm per batch and row tile; bias and post-ops fused per tile."""
     name = "cpu:gemm:blas"
     OUT_TILE = 1 << 18
+    METHOD = _kernels.MATMUL_GEMM
 
     @classmethod
     def create(cls, rt, p, post_ops):
@@ -105,12 +108,58 @@ class MatmulGemm(_MatmulImpl):
     def make_kernel(self, params: tuple):
         m, n, k, src, wei, dst, bia = self.args
         (chunk,) = params
-        kernel = _kernels.MatmulKernel(_kernels.MATMUL_GEMM, self.problem.batch, m, n, k, src,
-                                       wei, dst, bia, self.post_ops, chunk)
+        kernel = _kernels.MatmulKernel(self.METHOD, self.problem.batch, m, n, k, src, wei, dst,
+                                       bia, self.post_ops, chunk, self.runtime.threads())
         if self.swapped:
             return lambda src_buf, wei_buf, bias_buf, dst_buf, *post_op_src1: kernel(
                 wei_buf, src_buf, bias_buf, dst_buf, *post_op_src1)
         return kernel
+
+
+class MatmulBatched(MatmulGemm):
+    """Many small batches (attention's QK^T and softmax . V): all (batch, row tile) GEMMs
+    in one OpenMP loop, one single-threaded BLAS call each. MatmulGemm splits each
+    batch's GEMM over the threads instead, a team started and joined per batch."""
+    name = "cpu:gemm_batched:blas"
+    METHOD = _kernels.MATMUL_GEMM_BATCHED
+    # per batch; above it splitting one GEMM over the threads costs nothing noticeable
+    MAX_MACS = 1 << 22
+
+    @classmethod
+    def create(cls, rt, p, post_ops):
+        if math.prod(p.batch) < 2:
+            raise Decline("one batch (nothing to run side by side)")
+        if p.m * p.n * p.k > cls.MAX_MACS:
+            raise Decline(f"{p.m}x{p.n}x{p.k} per batch is large enough to split over the "
+                          "threads")
+        return super().create(rt, p, post_ops)
+
+    def params(self) -> tuple:
+        """(rows per tile,): MatmulGemm's, split further when the batches alone do not
+        share out evenly over the threads (3 batches on 2 threads: 6 half-batch tiles)."""
+        (rows,) = super().params()
+        split = self.runtime.threads() // math.gcd(math.prod(self.problem.batch),
+                                                   self.runtime.threads())
+        return (max(1, min(rows, -(-self.args[0] // split))),)
+
+
+class MatmulBatchedAvx512(MatmulBatched):
+    """MatmulBatched's tiles on the register-blocked micro-kernel of csrc/matmul.c instead
+    of BLAS: at attention's sizes OpenBLAS's packing and call overhead cost ~15%. AVX-512
+    only (its 14 x 32 block needs 31 vector registers, AVX2 has 16) and n a multiple of
+    16 with contiguous weight rows (read in place, not packed)."""
+    name = "cpu:gemm_batched:avx512"
+    METHOD = _kernels.MATMUL_MICRO_BATCHED
+
+    @classmethod
+    def create(cls, rt, p, post_ops):
+        if _kernels.cpu_isa() != "avx512":
+            raise Decline(f"needs AVX-512 (this CPU: {_kernels.cpu_isa()})")
+        impl = super().create(rt, p, post_ops)
+        n, (_, wei_rc) = impl.args[1], impl.args[4]
+        if n % 16 or wei_rc[1] != 1:
+            raise Decline("n is not a multiple of 16 or weights rows are not contiguous")
+        return impl
 
 
 class MatmulRef(_MatmulImpl):
