@@ -381,3 +381,30 @@ def test_the_build_worker_runs_in_a_plain_process(tmp_path):
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["ocl:conv:igemm"]
 
+
+
+@pytest.mark.parametrize("n", [64, 40])
+def test_gemm_packing_writes_every_byte_it_does_not_zero(ocl, rng, monkeypatch, n):
+    # the packed-weights buffer is zero-filled only when the last panel is partial: fresh
+    # device memory full of NaN must not reach a result either way
+    from dnnl_py.ocl.runtime import OclRuntime
+    plain_empty = OclRuntime.empty
+
+    def nan_filled(self, nbytes):
+        buf = plain_empty(self, nbytes)
+        cl.enqueue_fill_buffer(self.queue, buf, np.float32(np.nan), 0, buf.size).wait()
+        return buf
+
+    monkeypatch.setattr(OclRuntime, "empty", nan_filled)
+    eng, strm = ocl
+    a = rng.standard_normal((33, 24), dtype=np.float32)
+    b = rng.standard_normal((24, n), dtype=np.float32)
+    pd = dnnl.matmul.primitive_desc(eng, md([33, 24], dt.f32, tag.ab), md([24, n], dt.f32, tag.ab),
+                                    md([33, n], dt.f32, tag.ab))
+    assert pd.impl_info_str().startswith("ocl:gemm")
+    dst = dnnl.memory(pd.dst_desc(), eng)
+    dnnl.matmul(pd).execute(strm, {dnnl.ARG_SRC: dnnl.memory(pd.src_desc(), eng, a),
+                                   dnnl.ARG_WEIGHTS: dnnl.memory(pd.weights_desc(), eng, b),
+                                   dnnl.ARG_DST: dst})
+    strm.wait()
+    assert_close(dst.to_numpy(), a.astype(np.float64) @ b, 24)

@@ -155,9 +155,13 @@ class OclRuntime(Runtime):
     def alloc(self, md):
         return self.zeros(md.get_size())
 
+    def empty(self, nbytes: int):
+        """A buffer of at least nbytes (and 4), left as the driver gives it."""
+        return cl.Buffer(self.context, cl.mem_flags.READ_WRITE, max(nbytes, 4))
+
     def zeros(self, nbytes: int):
         """A zero-filled buffer of at least nbytes (and 4)."""
-        buf = cl.Buffer(self.context, cl.mem_flags.READ_WRITE, max(nbytes, 4))
+        buf = self.empty(nbytes)
         cl.enqueue_fill_buffer(self.queue, buf, np.float32(0), 0, buf.size).wait()
         return buf
 
