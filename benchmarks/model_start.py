@@ -3,18 +3,32 @@ layers (seq 128), f32, batch 1, random weights, against onnxruntime in the same 
 (and MobileNet v2 with --models mobilenetv2).
 
     PYTHONPATH=. .venv/bin/python benchmarks/model_start.py [--dir DIR] [--runs N]
-        [--niter N] [--tuning]
+        [--niter N] [--tuning] [--openvino DIR] [--gpu]
 
 Each start is a fresh process (spawned from here, timed from before the spawn to its
 first output): onnxruntime cold (session creation), dnnl_py cold (compile into an empty
 CACHE_DIR) and dnnl_py warm (the same CACHE_DIR: LOADED_FROM_CACHE). Steady latency is
-measured in one process, the two libraries interleaved run by run. The networks are
+measured in one process, the libraries interleaved run by run. The networks are
 written with torch (torchvision is not needed) and exported with torch.onnx.export at
 opset 17 into DIR once.
+
+OpenVINO is an optional reference, never a dependency: --openvino DIR (or the
+MODEL_START_OPENVINO environment variable) names a folder it was installed into
+(`pip install --target DIR openvino`), which is put on the path of the processes that
+measure it only (after the environment's own packages, so numpy stays the
+environment's). It adds OpenVINO cold (compile_model(path, "CPU"), no cache) and
+OpenVINO cache hit (CACHE_DIR primed by one compile beforehand) starts, and a third
+column of steady latency. It runs in f32 (INFERENCE_PRECISION_HINT): on a CPU with
+AVX512_BF16, such as Zen 4, its default would be bf16.
+
+--gpu measures compile_model cold and from the cache on the OpenCL engine instead (the
+first OpenCL device: PoCL's CPU device where there is no GPU), with PoCL's and
+pyopencl's kernel caches off.
 """
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import shutil
@@ -162,6 +176,19 @@ def export(directory: str) -> dict:
     return paths
 
 
+OV_CONFIG = {"INFERENCE_PRECISION_HINT": "f32"}
+
+
+def _import_openvino():
+    """openvino from the folder named by MODEL_START_OPENVINO (set by _env for the
+    processes that measure it), appended to the path: the environment's numpy wins."""
+    folder = os.environ.get("MODEL_START_OPENVINO", "")
+    if folder and folder not in sys.path:
+        sys.path.append(folder)
+    import openvino
+    return openvino
+
+
 # -- the child processes ------------------------------------------------------------
 def child(kind: str, path: str, cache_dir: str, tuning: bool) -> None:
     """One fresh process's start: prints a JSON line of its timings (ms) and the wall
@@ -179,14 +206,32 @@ def child(kind: str, path: str, cache_dir: str, tuning: bool) -> None:
         y = sess.run(None, {MODELS[name][0]: x})[0]
         t3 = time.perf_counter()
         out.update(import_ms=(t1 - t0) * 1e3, compile_ms=(t2 - t1) * 1e3, read_ms=0.0)
+    elif kind == "ov":
+        ov = _import_openvino()
+        t1 = time.perf_counter()
+        core = ov.Core()
+        if cache_dir:
+            core.set_property({"CACHE_DIR": cache_dir})
+        compiled = core.compile_model(path, "CPU", OV_CONFIG)  # from the path: its fast path
+        t2 = time.perf_counter()
+        y = compiled([x])[0]
+        t3 = time.perf_counter()
+        out.update(import_ms=(t1 - t0) * 1e3, compile_ms=(t2 - t1) * 1e3, read_ms=0.0,
+                   loaded_from_cache=bool(cache_dir)
+                   and bool(compiled.get_property("LOADED_FROM_CACHE")))
     else:
         import dnnl_py as dnnl
+        device = "CPU"
+        if kind == "dnnl-ocl":  # the OpenCL engine on the first OpenCL device
+            import pyopencl as cl
+            dev = next(d for p in cl.get_platforms() for d in p.get_devices())
+            device = dnnl.ocl_interop.make_engine(dev, cl.Context([dev]))
         t1 = time.perf_counter()
         core = dnnl.Core()
         model = core.read_model(path)
         tr = time.perf_counter()
         config = {"CACHE_DIR": cache_dir, "TUNING": "ON" if tuning else "OFF"}
-        compiled = core.compile_model(model, "CPU", config)
+        compiled = core.compile_model(model, device, config)
         t2 = time.perf_counter()
         y = compiled([x])[0]
         t3 = time.perf_counter()
@@ -198,8 +243,12 @@ def child(kind: str, path: str, cache_dir: str, tuning: bool) -> None:
     print(json.dumps(out))
 
 
+def _env() -> dict:
+    return dict(os.environ, PYTHONPATH=ROOT)
+
+
 def _spawn(kind: str, path: str, cache_dir: str, tuning: bool) -> dict:
-    env = dict(os.environ, PYTHONPATH=ROOT)
+    env = _env()
     start = time.time()
     res = subprocess.run([sys.executable, __file__, "--child", kind, path, cache_dir,
                           str(int(tuning))], capture_output=True, text=True, env=env,
@@ -212,8 +261,8 @@ def _spawn(kind: str, path: str, cache_dir: str, tuning: bool) -> dict:
 
 
 def latency(path: str, niter: int) -> dict:
-    """Steady latency, the two libraries interleaved in one fresh process (no torch in
-    it: torch's spinning OpenMP threads would slow dnnl_py's kernels)."""
+    """Steady latency, the libraries interleaved in one fresh process (no torch in it:
+    torch's spinning OpenMP threads would slow dnnl_py's kernels)."""
     import numpy as np  # noqa: I001 - dnnl_py first: its OpenMP settings come first
 
     import dnnl_py as dnnl
@@ -224,22 +273,47 @@ def latency(path: str, niter: int) -> dict:
     compiled = dnnl.Core().compile_model(path, "CPU")
     req = compiled.create_infer_request()
     feed = {MODELS[name][0]: x}
-    ref = sess.run(None, feed)[0]
-    got = req.infer([x])[0]
-    err = float(np.abs(got - ref).max() / max(np.abs(ref).max(), 1e-30))
-    times: dict = {"dnnl": [], "ort": []}
-    for _ in range(2):  # warm-up
-        sess.run(None, feed)
-        req.infer([x])
+    runs = {"dnnl": lambda: req.infer([x])[0], "ort": lambda: sess.run(None, feed)[0]}
+    if os.environ.get("MODEL_START_OPENVINO"):
+        ov_req = _import_openvino().Core().compile_model(
+            path, "CPU", OV_CONFIG).create_infer_request()
+        runs["ov"] = lambda: ov_req.infer([x])[0]
+    ref = runs["ort"]()
+    errs = {k: float(np.abs(f() - ref).max() / max(np.abs(ref).max(), 1e-30))
+            for k, f in runs.items() if k != "ort"}
+    times: dict = {k: [] for k in runs}
+    for f in runs.values():  # warm-up
+        f()
+        f()
     for _ in range(niter):
-        t = time.perf_counter()
-        req.infer([x])
-        times["dnnl"].append((time.perf_counter() - t) * 1e3)
-        t = time.perf_counter()
-        sess.run(None, feed)
-        times["ort"].append((time.perf_counter() - t) * 1e3)
-    return {"max_rel_err_vs_ort": err,
+        for k, f in runs.items():
+            t = time.perf_counter()
+            f()
+            times[k].append((time.perf_counter() - t) * 1e3)
+    return {"max_rel_err_vs_ort": errs,
             **{k: (statistics.median(v), min(v)) for k, v in times.items()}}
+
+
+def gpu(paths: dict, args) -> None:
+    """Compile cold and from the cache on the OpenCL engine, fresh processes, with PoCL's
+    and pyopencl's own kernel caches off (ours is then the only one in play)."""
+    os.environ.update(POCL_KERNEL_CACHE="0", PYOPENCL_NO_CACHE="1")
+    for name in args.models.split(","):
+        cache_dir = os.path.join(args.dir, f"ocl-cache-{name}")
+        rows: dict = {"cold": [], "warm": []}
+        for _ in range(args.runs):
+            shutil.rmtree(cache_dir, ignore_errors=True)
+            rows["cold"].append(_spawn("dnnl-ocl", paths[name], cache_dir, False))
+            rows["warm"].append(_spawn("dnnl-ocl", paths[name], cache_dir, False))
+            assert rows["warm"][-1]["loaded_from_cache"], "the warm start missed the cache"
+        med = {k: {f: statistics.median(r[f] for r in v) for f in
+                   ("compile_ms", "first_infer_ms")} for k, v in rows.items()}
+        print(f"{name} on the OpenCL engine ({args.runs} fresh processes each; medians): "
+              f"compile cold {med['cold']['compile_ms']:.0f} ms, from cache "
+              f"{med['warm']['compile_ms']:.0f} ms -> "
+              f"{med['cold']['compile_ms'] / med['warm']['compile_ms']:.1f}x; first "
+              f"inference cold {med['cold']['first_infer_ms']:.0f} ms, warm "
+              f"{med['warm']['first_infer_ms']:.0f} ms")
 
 
 def main(argv=None) -> int:
@@ -249,6 +323,11 @@ def main(argv=None) -> int:
     ap.add_argument("--niter", type=int, default=20, help="latency iterations")
     ap.add_argument("--tuning", action="store_true", help="compile with TUNING ON")
     ap.add_argument("--models", default="resnet50,bert4")
+    ap.add_argument("--openvino", default=os.environ.get("MODEL_START_OPENVINO", ""),
+                    metavar="DIR", help="a folder openvino was pip-installed into (--target): "
+                    "adds it as a reference")
+    ap.add_argument("--gpu", action="store_true", help="compile cold and from the cache on "
+                    "the OpenCL engine (the first OpenCL device), its caches off")
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     ap.add_argument("--latency-child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -259,14 +338,34 @@ def main(argv=None) -> int:
         kind, path, cache_dir, tuning = args.child
         child(kind, path, cache_dir, tuning == "1")
         return 0
+    # what `pip install` does for an installed package, so that an environment with
+    # PYTHONDONTWRITEBYTECODE does not make every child compile dnnl_py's sources
+    compileall.compile_dir(os.path.join(ROOT, "dnnl_py"), quiet=1)
+    if args.gpu:
+        gpu(export(args.dir), args)
+        return 0
+    if args.openvino:  # the children that measure OpenVINO find it here
+        os.environ["MODEL_START_OPENVINO"] = os.path.abspath(args.openvino)
+    with_ov = bool(args.openvino)
     paths = export(args.dir)
     for name in args.models.split(","):
         path = paths[name]
         cache_dir = os.path.join(args.dir, f"cache-{name}")
-        rows: dict = {"ort": [], "cold": [], "warm": []}
+        ov_cache = os.path.join(args.dir, f"ov-cache-{name}")
+        kinds = [("ort", "onnxruntime cold")]
+        if with_ov:
+            kinds += [("ov_cold", "OpenVINO cold"), ("ov_hit", "OpenVINO cache hit")]
+        kinds += [("cold", "dnnl_py cold"), ("warm", "dnnl_py warm (cache)")]
+        rows: dict = {k: [] for k, _ in kinds}
         for _ in range(args.runs):
             shutil.rmtree(cache_dir, ignore_errors=True)
             rows["ort"].append(_spawn("ort", path, cache_dir, args.tuning))
+            if with_ov:
+                shutil.rmtree(ov_cache, ignore_errors=True)
+                rows["ov_cold"].append(_spawn("ov", path, "", False))
+                _spawn("ov", path, ov_cache, False)  # primes the cache
+                rows["ov_hit"].append(_spawn("ov", path, ov_cache, False))
+                assert rows["ov_hit"][-1]["loaded_from_cache"], "OpenVINO missed its cache"
             rows["cold"].append(_spawn("dnnl", path, cache_dir, args.tuning))
             rows["warm"].append(_spawn("dnnl", path, cache_dir, args.tuning))
             assert rows["warm"][-1]["loaded_from_cache"], "the warm start missed the cache"
@@ -276,29 +375,37 @@ def main(argv=None) -> int:
                   "start_to_first_output_ms")
         print("| | " + " | ".join(f.replace("_ms", "") for f in fields) + " |")
         print("|---" * (len(fields) + 1) + "|")
-        for kind, label in (("ort", "onnxruntime cold"), ("cold", "dnnl_py cold"),
-                            ("warm", "dnnl_py warm (cache)")):
+        for kind, label in kinds:
             cells = []
             for f in fields:
                 v = [r[f] for r in rows[kind]]
                 cells.append(f"{statistics.median(v):.0f} / {min(v):.0f}")
             print(f"| {label} | " + " | ".join(cells) + " |")
-        ort_start = statistics.median(r["start_to_first_output_ms"] for r in rows["ort"])
-        warm_start = statistics.median(r["start_to_first_output_ms"] for r in rows["warm"])
-        cold_c = statistics.median(r["compile_ms"] for r in rows["cold"])
-        warm_c = statistics.median(r["compile_ms"] for r in rows["warm"])
-        print(f"warm start / onnxruntime cold start: {warm_start / ort_start:.2f}x; "
-              f"compile cold / from cache: {cold_c / warm_c:.1f}x")
+
+        def med(kind, f, rows=rows):
+            return statistics.median(r[f] for r in rows[kind])
+        start = "start_to_first_output_ms"
+        line = (f"warm start / onnxruntime cold start: "
+                f"{med('warm', start) / med('ort', start):.2f}x")
+        if with_ov:
+            line += (f"; warm start / OpenVINO cache-hit start: "
+                     f"{med('warm', start) / med('ov_hit', start):.2f}x")
+        print(line + f"; compile cold / from cache: "
+              f"{med('cold', 'compile_ms') / med('warm', 'compile_ms'):.1f}x")
         res = subprocess.run([sys.executable, __file__, "--latency-child", path,
                               str(args.niter)], capture_output=True, text=True, check=False,
-                             env=dict(os.environ, PYTHONPATH=ROOT))
+                             env=_env())
         if res.returncode:
             raise SystemExit(f"latency child failed:\n{res.stderr}")
         lat = json.loads(res.stdout.strip().splitlines()[-1])
-        print(f"steady latency (interleaved, {args.niter} runs, median / min ms): dnnl_py "
-              f"{lat['dnnl'][0]:.1f} / {lat['dnnl'][1]:.1f}, onnxruntime {lat['ort'][0]:.1f} / "
-              f"{lat['ort'][1]:.1f} -> {lat['dnnl'][0] / lat['ort'][0]:.2f}x; max error vs "
-              f"onnxruntime {lat['max_rel_err_vs_ort']:.1e} (relative to max |output|)")
+        line = (f"steady latency (interleaved, {args.niter} runs, median / min ms): dnnl_py "
+                f"{lat['dnnl'][0]:.1f} / {lat['dnnl'][1]:.1f}, onnxruntime {lat['ort'][0]:.1f} "
+                f"/ {lat['ort'][1]:.1f} -> {lat['dnnl'][0] / lat['ort'][0]:.2f}x")
+        if "ov" in lat:
+            line += (f"; OpenVINO f32 {lat['ov'][0]:.1f} / {lat['ov'][1]:.1f} -> dnnl_py / "
+                     f"OpenVINO {lat['dnnl'][0] / lat['ov'][0]:.2f}x")
+        errs = ", ".join(f"{k} {v:.1e}" for k, v in lat["max_rel_err_vs_ort"].items())
+        print(line + f"; max difference from onnxruntime (relative to max |output|): {errs}")
     return 0
 
 

@@ -1,32 +1,8 @@
 /* The binary primitive: dst = op(src0, src1) with src1 broadcast through zero strides,
  * then the post-ops (the epilogue's loops). One vectorised loop per op. */
+#include "binary_op.h"
 #include "elementwise.h"
 #include "isa.h"
-
-/* max/min give a NaN of either side, as numpy's maximum/minimum; comparisons are
- * false on NaN (ne true). bs is a constant after inlining: 1, or 0 for a src1 that is
- * one value over the segment (a per-channel add), loaded once instead of copied out. */
-#define BINARY_LOOP(EXPR) \
-    { for (int64_t i = 0; i < m; ++i) { const float x = a[i], y = b[i * bs]; v[i] = (EXPR); } } break;
-
-static inline __attribute__((always_inline)) void binary_segment(int op, int64_t m, const float *a,
-                                                                  const float *b, int64_t bs,
-                                                                  float *v) {
-    switch (op) {
-    case DNNL_BIN_ADD: BINARY_LOOP(x + y)
-    case DNNL_BIN_SUB: BINARY_LOOP(x - y)
-    case DNNL_BIN_MUL: BINARY_LOOP(x * y)
-    case DNNL_BIN_DIV: BINARY_LOOP(x / y)
-    case DNNL_BIN_MAX: BINARY_LOOP(x > y || x != x ? x : y)
-    case DNNL_BIN_MIN: BINARY_LOOP(x < y || x != x ? x : y)
-    case DNNL_BIN_GE: BINARY_LOOP(x >= y ? 1.0f : 0.0f)
-    case DNNL_BIN_GT: BINARY_LOOP(x > y ? 1.0f : 0.0f)
-    case DNNL_BIN_LE: BINARY_LOOP(x <= y ? 1.0f : 0.0f)
-    case DNNL_BIN_LT: BINARY_LOOP(x < y ? 1.0f : 0.0f)
-    case DNNL_BIN_EQ: BINARY_LOOP(x == y ? 1.0f : 0.0f)
-    case DNNL_BIN_NE: BINARY_LOOP(x != y ? 1.0f : 0.0f)
-    }
-}
 
 DNNL_MULTIVERSION
 static void binary_run(int op, int64_t n, const float *src0, int64_t s0, const float *src1,

@@ -180,6 +180,6 @@ void dnnl_conv_ref(const dnnl_conv_t *p, const float *src, const float *wei,
                                 }
                             float *out = dst + n * ds[0] + (g * p->oc + oc) * ds[1] + od * ds[2]
                                          + oh * ds[3] + ow * ds[4];
-                            *out = dnnl_post_ops_scalar(acc, *out, po);
+                            *out = dnnl_post_ops_scalar(acc, out, po);
                         }
 }

@@ -2,19 +2,34 @@
  * these functions trust their arguments and never touch Python objects. */
 #ifndef DNNL_KERNELS_H
 #define DNNL_KERNELS_H
+#include <stddef.h>
 #include <stdint.h>
 
 #define DNNL_MAX_POST_OPS 8
 #define DNNL_MAX_DIMS 12
 
-enum { DNNL_PO_ELTWISE = 0, DNNL_PO_SUM = 1 };
+enum { DNNL_PO_ELTWISE = 0, DNNL_PO_SUM = 1, DNNL_PO_BINARY = 2 };
 enum {
     DNNL_ELT_RELU = 0, DNNL_ELT_GELU_TANH, DNNL_ELT_GELU_ERF, DNNL_ELT_TANH,
     DNNL_ELT_LOGISTIC, DNNL_ELT_SWISH, DNNL_ELT_LINEAR, DNNL_ELT_CLIP
 };
 
-typedef struct { int kind, alg; float alpha, beta, scale; } dnnl_post_op_t;
-typedef struct { int len; dnnl_post_op_t ops[DNNL_MAX_POST_OPS]; } dnnl_post_ops_t;
+/* A binary post-op (alg: DNNL_BIN_*) reads src1 at the element that matches each dst
+ * element: the epilogue knows a dst element by its address, so `ndims` dims (dst's
+ * non-unit dims, merged, outermost first; dst strides nested) turn its offset from the
+ * post-ops' `dst` into coordinates, and src1_s (0: broadcast) into src1's offset. */
+typedef struct {
+    int kind, alg;
+    float alpha, beta, scale;
+    const float *src1; /* binary: set per execution */
+    int ndims;
+    int64_t dims[DNNL_MAX_DIMS], dst_s[DNNL_MAX_DIMS], src1_s[DNNL_MAX_DIMS];
+} dnnl_post_op_t;
+typedef struct {
+    int len;
+    const float *dst; /* binary: the dst the offsets are taken from, set per execution */
+    dnnl_post_op_t ops[DNNL_MAX_POST_OPS];
+} dnnl_post_ops_t;
 
 /* The BLAS linked in (OpenBLAS's configuration string: version, core, threading) and
  * the threads it runs one call with: 1, dnnl_sgemm_rm splits a GEMM over OpenMP's. */
@@ -26,14 +41,16 @@ int dnnl_cpu_isa(void);
 int dnnl_max_threads(void);
 
 /* dst[r, c] = post_ops(acc[r, c] + bias[r*bias_rs + c*bias_cs], dst[r, c]);
- * acc may alias dst (then a sum post-op cannot be present). bias may be NULL. */
+ * acc may alias dst (then a sum post-op cannot be present). bias may be NULL. dst must
+ * be the real destination (inside po->dst's) when the post-ops hold a binary one. */
 void dnnl_epilogue(int64_t rows, int64_t cols, const float *acc, int64_t ld_acc,
                    float *dst, int64_t ld_dst, const float *bias, int64_t bias_rs,
                    int64_t bias_cs, const dnnl_post_ops_t *po);
 /* One row of dnnl_epilogue, for callers already inside a parallel region. */
 void dnnl_epilogue_row(int64_t cols, const float *acc, float *dst, const float *bias,
                        int64_t bias_cs, const dnnl_post_ops_t *po);
-float dnnl_post_ops_scalar(float v, float dst_old, const dnnl_post_ops_t *po);
+/* The post-ops of one value v whose destination element is *dst (read for a sum). */
+float dnnl_post_ops_scalar(float v, const float *dst, const dnnl_post_ops_t *po);
 int dnnl_post_ops_have_sum(const dnnl_post_ops_t *po);
 
 /* Row-major C[m, n] = op(A)[m, k] . op(B)[k, n] + beta * C. Returns 0, or -1 without
@@ -204,5 +221,10 @@ void dnnl_softmax_fwd(const dnnl_reduce_t *p, int log_softmax, const float *src,
 void dnnl_norm_fwd(const dnnl_reduce_t *p, float eps, int global_stats, int save_stats,
                    int relu, const float *src, float *mean, float *var, const float *scale,
                    const float *shift, float *dst);
+
+/* --- checksum --- */
+/* CRC-32C (Castagnoli) of n bytes, continuing from crc (0 to start): zlib.crc32's
+ * convention, with the Castagnoli polynomial. */
+uint32_t dnnl_crc32c(uint32_t crc, const unsigned char *data, size_t n);
 
 #endif

@@ -194,7 +194,7 @@ void dnnl_matmul_ref(const dnnl_matmul_t *p, const float *src, const float *wei,
                 float acc = bia ? bia[n * p->bia_s[1]] : 0.0f;
                 for (int64_t k = 0; k < p->k; ++k)
                     acc += a[k * p->src_s[1]] * w[k * p->wei_s[0] + n * p->wei_s[1]];
-                c[n * p->dst_s[1]] = dnnl_post_ops_scalar(acc, c[n * p->dst_s[1]], po);
+                c[n * p->dst_s[1]] = dnnl_post_ops_scalar(acc, c + n * p->dst_s[1], po);
             }
         }
 }

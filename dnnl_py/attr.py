@@ -5,9 +5,9 @@ import numbers
 from typing import Optional
 
 from ._errors import invalid, unimplemented
-from .kernel_abi import ELTWISE_ID, POST_OP_ELTWISE, POST_OP_SUM
-from .kinds import algorithm, primitive_kind
-from .memory_desc import data_type
+from .kernel_abi import BINARY_ID, ELTWISE_ID, POST_OP_BINARY, POST_OP_ELTWISE, POST_OP_SUM
+from .kinds import ARG_ATTR_MULTIPLE_POST_OP, ARG_SRC_1, algorithm, primitive_kind
+from .memory_desc import data_type, desc
 
 
 def _number(what: str, value) -> float:
@@ -41,6 +41,17 @@ class post_ops:
         self._ops.append((primitive_kind.sum, _number("append_sum: scale", scale),
                           int(zero_point), dt))
 
+    def append_binary(self, aalgorithm: algorithm, src1_desc: desc):
+        """dnnl::post_ops::append_binary: dst = aalgorithm(dst, src1), src1 given at
+        execution as ARG_ATTR_MULTIPLE_POST_OP(index) | ARG_SRC_1 and broadcast over
+        every dim where it has 1 (checked against the primitive's dst)."""
+        if not isinstance(aalgorithm, algorithm) or not aalgorithm.name.startswith("binary_"):
+            raise invalid(f"append_binary: {aalgorithm!r} is not a binary algorithm")
+        if not isinstance(src1_desc, desc) or src1_desc.is_zero():
+            raise invalid(f"append_binary: src1_desc: expected a memory.desc, got "
+                          f"{src1_desc!r}")
+        self._ops.append((primitive_kind.binary, aalgorithm, src1_desc))
+
     def len(self) -> int:
         return len(self._ops)
 
@@ -61,14 +72,47 @@ class post_ops:
             raise invalid(f"post-op {index} is not a sum")
         return op[1:]
 
+    def get_params_binary(self, index: int):
+        """(algorithm, src1_desc) of binary post-op `index`."""
+        op = self._op(index)
+        if op[0] != primitive_kind.binary:
+            raise invalid(f"post-op {index} is not a binary")
+        return op[1:]
+
     def _op(self, index: int):
         if not 0 <= index < len(self._ops):
             raise invalid(f"post-op index {index} out of range [0, {len(self._ops)})")
         return self._ops[index]
 
     def key(self) -> tuple:
-        return tuple((k.name,) + tuple(p.name if hasattr(p, "name") else p for p in rest)
+        """The post-ops as plain data for the primitive cache key (a src1 by its whole
+        descriptor: dims, layout, data type)."""
+        return tuple((k.name,) + tuple(p._key if isinstance(p, desc) else
+                                       p.name if hasattr(p, "name") else p for p in rest)
                      for k, *rest in self._ops)
+
+    def binary_args(self) -> list:
+        """(execute argument, index, algorithm, src1_desc) of each binary post-op."""
+        return [(ARG_ATTR_MULTIPLE_POST_OP(i) | ARG_SRC_1, i, op[1], op[2])
+                for i, op in enumerate(self._ops) if op[0] == primitive_kind.binary]
+
+    def check_binary(self, kind: str, dst: desc) -> None:
+        """Each binary post-op's src1 against the primitive's dst: the same number of
+        dims, each 1 (broadcast) or dst's; f32 and a plain layout (or any)."""
+        for _, i, alg, md in self.binary_args():
+            if alg not in BINARY_ID:
+                raise unimplemented(f"{kind}: post-op {i}: {alg.name} is not implemented")
+            if md.get_ndims() != dst.get_ndims() or any(
+                    s not in (1, d) for s, d in zip(md.dims, dst.dims)):
+                raise invalid(f"{kind}: post-op {i} ({alg.name}): src1 dims {list(md.dims)} "
+                              f"do not broadcast to dst's {list(dst.dims)} (each dim 1 or "
+                              "equal)")
+            if md.data_type != data_type.f32:
+                raise unimplemented(f"{kind}: post-op {i} ({alg.name}): src1 data type "
+                                    f"{md.data_type.name} (f32 only)")
+            if not (md.is_any() or md.is_plain()):
+                raise unimplemented(f"{kind}: post-op {i} ({alg.name}): src1 layout "
+                                    f"{md.tag_str()} (plain layouts only)")
 
     def verbose_str(self) -> str:
         """oneDNN's verbose spelling: `attr-post-ops:eltwise_relu:0.1+sum:0.5`, or ''."""
@@ -77,6 +121,8 @@ class post_ops:
             if kind == primitive_kind.sum:
                 scale = params[0]
                 ops.append("sum" + (f":{scale:g}" if scale != 1.0 else ""))
+            elif kind == primitive_kind.binary:
+                ops.append(_binary_verbose(*params))
             else:
                 alg, alpha, beta = params
                 extra = (f":{alpha:g}:{beta:g}" if beta else f":{alpha:g}" if alpha else "")
@@ -84,21 +130,40 @@ class post_ops:
         return "attr-post-ops:" + "+".join(ops) if ops else ""
 
     def kernel_ops(self) -> list:
-        """(kind, alg, alpha, beta, scale) per op, as the C kernels take them; raises
-        unimplemented for an op the kernels lack."""
+        """(kind, alg, alpha, beta, scale, src1) per op, as the kernels take them (src1:
+        a binary post-op's src1_desc, None for the others; implementations resolve it,
+        impl.Impl); raises unimplemented for an op the kernels lack."""
         out = []
         for kind, *params in self._ops:
             if kind == primitive_kind.sum:
                 scale, zero_point, dt = params
                 if zero_point != 0 or dt not in (data_type.undef, data_type.f32):
                     raise unimplemented("sum post-op: only f32 without a zero point")
-                out.append((POST_OP_SUM, 0, 0.0, 0.0, scale))
+                out.append((POST_OP_SUM, 0, 0.0, 0.0, scale, None))
+            elif kind == primitive_kind.binary:
+                alg, md = params
+                if alg not in BINARY_ID:
+                    raise unimplemented(f"post-op {alg.name} is not implemented")
+                out.append((POST_OP_BINARY, BINARY_ID[alg], 0.0, 0.0, 0.0, md))
             else:
                 alg, alpha, beta = params
                 if alg not in ELTWISE_ID:
                     raise unimplemented(f"post-op {alg.name} is not implemented")
-                out.append((POST_OP_ELTWISE, ELTWISE_ID[alg], alpha, beta, 0.0))
+                out.append((POST_OP_ELTWISE, ELTWISE_ID[alg], alpha, beta, 0.0, None))
         return out
+
+
+def _binary_verbose(alg: algorithm, md: desc) -> str:
+    """oneDNN's spelling of a binary post-op: `binary_add:f32:2` (alg, src1 data type,
+    the mask of its non-broadcast dims), then src1's layout when it has more than one
+    non-unit dim (`binary_add:f32:15:acdb`), or `any`."""
+    mask = sum(1 << d for d, n in enumerate(md.dims) if n != 1)
+    text = f"{alg.name}:{md.data_type.name}:{mask}"
+    if md.is_any():
+        return text + ":any"
+    if sum(n != 1 for n in md.dims) > 1:
+        return text + ":" + md.tag_str()
+    return text
 
 
 class primitive_attr:

@@ -143,6 +143,7 @@ class convolution_forward(primitive):
         dense kernel."""
         kind = primitive_kind.convolution
         _arg_order = (ARG_SRC, ARG_WEIGHTS, ARG_BIAS, ARG_DST)
+        _binary_post_ops = True
 
         def __init__(self, aengine: engine, aprop_kind: prop_kind, aalgorithm: algorithm,
                      *args, src_desc=None, weights_desc=None, bias_desc=None, dst_desc=None,

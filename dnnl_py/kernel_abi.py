@@ -4,7 +4,7 @@ header (csrc/dnnl_kernels.h) is checked against it when the CPU extension is imp
 and the OpenCL kernels get these values as -D macros (ocl/gemm.py)."""
 from .kinds import algorithm
 
-POST_OP_ELTWISE, POST_OP_SUM = 0, 1
+POST_OP_ELTWISE, POST_OP_SUM, POST_OP_BINARY = 0, 1, 2
 MAX_POST_OPS = 8  # the size of the C kernels' post-op table (DNNL_MAX_POST_OPS)
 
 # algorithm -> the kernels' eltwise id (DNNL_ELT_* in C, ELT_* in OpenCL)

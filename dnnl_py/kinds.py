@@ -121,3 +121,12 @@ ARG_NAMES = {ARG_SRC: "src", ARG_SRC_1: "src_1", ARG_SRC_2: "src_2", ARG_DST: "d
              ARG_DST_1: "dst_1", ARG_WEIGHTS: "weights", ARG_WEIGHTS_1: "weights_1",
              ARG_BIAS: "bias", ARG_MEAN: "mean", ARG_VARIANCE: "variance", ARG_SCALE: "scale",
              ARG_SHIFT: "shift", ARG_WORKSPACE: "workspace", ARG_SCRATCHPAD: "scratchpad"}
+
+
+def arg_name(arg: int) -> str:
+    """How messages name an execute argument: `src`, `ARG_ATTR_MULTIPLE_POST_OP(0) |
+    ARG_SRC_1`, or its number."""
+    index, rest = divmod(arg, ARG_ATTR_MULTIPLE_POST_OP_BASE)
+    if index and rest in ARG_NAMES:
+        return f"ARG_ATTR_MULTIPLE_POST_OP({index - 1}) | ARG_{ARG_NAMES[rest].upper()}"
+    return ARG_NAMES.get(arg, f"arg {arg}")

@@ -7,6 +7,8 @@ import numpy as np
 
 from ._errors import invalid
 from .impl import Decline
+from .kernel_abi import POST_OP_BINARY
+from .kinds import ARG_ATTR_MULTIPLE_POST_OP, ARG_DST, ARG_SRC_1
 from .memory_desc import _NUMPY_DTYPE, format_kind, plain_desc, plain_order
 
 
@@ -207,3 +209,32 @@ def follow_layout(md, like):
         return md
     order = order_of(like) if like.is_plain() else plain_order(md.get_ndims())
     return plain_desc(md.dims, md.data_type, order)
+
+
+def broadcast_strides(md) -> list:
+    """md's strides with 0 where it has a unit dim (a broadcast over the other operands)."""
+    return [0 if n == 1 else s for n, s in zip(md.dims, md.strides)]
+
+
+def with_binary_post_ops(descs: dict, post_ops: list) -> tuple:
+    """(descs, post_ops) of an implementation that fuses binary post-ops (conv, matmul):
+    each binary post-op's src1 layout added to descs under its execute argument, `any`
+    following dst's resolved layout, and in post_ops (attr.kernel_ops()'s tuples) its
+    src1 replaced by the walk that addresses src1 from a dst element: (dims, dst
+    strides, src1 strides), dst's non-unit dims merged, largest stride first
+    (csrc/dnnl_kernels.h's dnnl_post_op_t). The other post-ops' last field is None."""
+    if all(op[0] != POST_OP_BINARY for op in post_ops):
+        return descs, post_ops  # the common case, on every implementation's creation
+    descs, ops = dict(descs), []
+    for i, (kind, alg, alpha, beta, scale, src1) in enumerate(post_ops):
+        walk = None
+        if kind == POST_OP_BINARY:
+            dst = descs[ARG_DST]
+            src1 = follow_layout(src1, dst)
+            descs[ARG_ATTR_MULTIPLE_POST_OP(i) | ARG_SRC_1] = src1
+            dims, (s1, ds) = elementwise_walk(dst.dims, broadcast_strides(src1), dst.strides)
+            if dims == [1]:  # a one-element dst: its stride is arbitrary (0, say)
+                ds = [1]
+            walk = (tuple(dims), tuple(ds), tuple(s1))
+        ops.append((kind, alg, alpha, beta, scale, walk))
+    return descs, ops

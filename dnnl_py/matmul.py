@@ -85,6 +85,7 @@ class matmul(primitive):
         attr=None)."""
         kind = primitive_kind.matmul
         _arg_order = (ARG_SRC, ARG_WEIGHTS, ARG_BIAS, ARG_DST)
+        _binary_post_ops = True
 
         def __init__(self, aengine: engine, src_desc: desc, weights_desc: desc, *args,
                      bias_desc: Optional[desc] = None, dst_desc: Optional[desc] = None,

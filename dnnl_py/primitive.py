@@ -14,7 +14,7 @@ from .blob_id import blob_id, primitive_identity
 from .cache_key import call_key, primitive_key, problem_key
 from .engine import engine, stream
 from .impl import Decline, Impl
-from .kinds import ARG_BIAS, ARG_DST, ARG_NAMES, ARG_SRC, ARG_WEIGHTS, primitive_kind
+from .kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS, arg_name, primitive_kind
 from .memory import memory
 from .memory_desc import desc
 from .primitive_cache import CACHE
@@ -51,6 +51,7 @@ class primitive_desc:
     kind = primitive_kind.undef
     _arg_order: tuple = ()  # the kernel's positional arguments, by DNNL_ARG_*
     _persistent = True  # creation costs more than reading a blob from the cache directory
+    _binary_post_ops = False  # whether the kind's implementations fuse binary post-ops
     _verbose_names = {ARG_SRC: "src", ARG_WEIGHTS: "wei", ARG_BIAS: "bia", ARG_DST: "dst"}
 
     def __init__(self, aengine: engine, problem, attr: Optional[primitive_attr]):
@@ -58,6 +59,8 @@ class primitive_desc:
             raise invalid(f"{self.kind.name}: expected an engine, got {type(aengine).__name__}")
         self._engine, self._problem, self._attr = aengine, problem, resolve(attr)
         runtime, po_key = aengine._runtime, self._attr._post_ops.key()
+        # a binary post-op's src1 comes after the kind's own arguments, in post-op order
+        arg_order = self._arg_order + self._check_binary_post_ops(problem)
         impls = tuple(runtime.impls(self.kind))
         # A repeated descriptor (oneDNN's idiom: rebuilt for every creation) reuses the
         # walk's result: the list is walked in Python, ~100 us a problem.
@@ -65,7 +68,7 @@ class primitive_desc:
         chosen = _CHOSEN.get(walk)
         if chosen is None:
             impl = self._first_accepting(impls, problem)
-            args = tuple((arg, impl.descs.get(arg)) for arg in self._arg_order)
+            args = tuple((arg, impl.descs.get(arg)) for arg in arg_order)
             chosen = impl, args, primitive_key(self.kind.name, walk[1].parts, po_key,
                                                impl.name, args, walk[3])
             if len(_CHOSEN) >= _CHOSEN_MAX:
@@ -73,6 +76,18 @@ class primitive_desc:
             _CHOSEN[walk] = chosen
         self._impl, self._args, self._cache_key = chosen
         self._verbose = None
+
+    def _check_binary_post_ops(self, problem) -> tuple:
+        """The execute arguments of the binary post-ops, checked against the problem's
+        dst; unimplemented for a kind whose implementations do not fuse them."""
+        binary = self._attr._post_ops.binary_args()
+        if not binary:
+            return ()
+        if not self._binary_post_ops:
+            raise unimplemented(f"{self.kind.name}: binary post-ops (convolution and matmul "
+                                "take them)")
+        self._attr._post_ops.check_binary(self.kind.name, problem.dst)
+        return tuple(arg for arg, *_ in binary)
 
     def _first_accepting(self, impls: tuple, problem) -> Impl:
         """The first implementation that accepts the problem, unless it defers and a later
@@ -84,6 +99,9 @@ class primitive_desc:
                 impl = impl_cls.create(self._engine._runtime, problem, post_ops)
             except Decline as why:
                 declined.append(f"{impl_cls.name}: {why}")
+                continue
+            if any(arg not in impl.descs for arg, *_ in self._attr._post_ops.binary_args()):
+                declined.append(f"{impl_cls.name}: no binary post-ops")
                 continue
             if deferred is None and impl.defers():
                 deferred = impl
@@ -128,7 +146,8 @@ class primitive_desc:
         """engine, kind, impl, prop_kind, descriptors, attributes, aux, problem."""
         if self._verbose is None:
             mds = " ".join(verbose.md_str(self._verbose_names[arg], md)
-                           for arg, md in self._args if md is not None)
+                           for arg, md in self._args
+                           if md is not None and arg in self._verbose_names)
             self._verbose = [self._engine.get_kind().name, self.kind.name, self._impl.name,
                              self._prop_kind_name(), mds,
                              self._attr._post_ops.verbose_str(), self._aux(),
@@ -246,20 +265,20 @@ class primitive:
             used += 1
             mem = args.get(arg)
             if mem is None:
-                raise invalid(f"{self._pd.kind.name}: argument {_arg_name(arg)} is missing")
+                raise invalid(f"{self._pd.kind.name}: argument {arg_name(arg)} is missing")
             if not isinstance(mem, memory):
-                raise invalid(f"{_arg_name(arg)}: expected a memory, got {type(mem).__name__}")
+                raise invalid(f"{arg_name(arg)}: expected a memory, got {type(mem).__name__}")
             if mem._engine is not eng:
-                raise invalid(f"{_arg_name(arg)}: memory belongs to {mem._engine}, the "
+                raise invalid(f"{arg_name(arg)}: memory belongs to {mem._engine}, the "
                               f"primitive to {eng}")
             if mem._md is not md and mem._md != md:
-                raise invalid(f"{_arg_name(arg)}: memory is {mem._md}, the primitive "
+                raise invalid(f"{arg_name(arg)}: memory is {mem._md}, the primitive "
                               f"expects {md}")
             buffers.append(mem._buf)
         if len(args) != used:
             extra = sorted(set(args) - {a for a, md in self._pd._args if md is not None})
             raise invalid(f"{self._pd.kind.name}: unexpected argument(s) "
-                          + ", ".join(_arg_name(a) for a in extra))
+                          + ", ".join(arg_name(a) for a in extra))
         start = time.perf_counter() if verbose.executing() else 0.0
         try:
             eng._runtime.launch(self._kernel, astream._queue, buffers)
@@ -334,6 +353,3 @@ def _first_buildable(pd: primitive_desc) -> tuple:
 def _blob(built: _Built) -> bytes:
     return primitive_blob.pack(built.identity, built.impl, built.params, built.kernel)
 
-
-def _arg_name(arg: int) -> str:
-    return ARG_NAMES.get(arg, f"arg {arg}")

@@ -45,8 +45,19 @@ class Runtime:
         """The runtime's buffer over the user's `handle` for md's layout."""
         raise NotImplementedError
 
+    def wrap_constant(self, md, handle):
+        """As wrap, for bytes that nothing writes and that the caller keeps alive (a
+        model's weights in a memory-mapped cache entry): a runtime that would copy them
+        may use them in place instead."""
+        return self.wrap(md, handle)
+
     def read(self, md, buf) -> np.ndarray:
         """buf's contents as a numpy array of md's logical dims."""
+        raise NotImplementedError
+
+    def read_raw(self, md, buf) -> np.ndarray:
+        """buf's elements as they lie in md's layout (flat, padding included): what
+        wrap(md, ...) takes back."""
         raise NotImplementedError
 
     def launch(self, kernel, queue, buffers: list) -> None:

@@ -538,6 +538,34 @@ def test_encryption_covers_the_whole_entry(tmp_path, small_model, tolerant_cache
     np.testing.assert_array_equal(missed([x])[0], ref)
 
 
+def _crc32c_bitwise(data: bytes, crc: int = 0) -> int:
+    """CRC-32C as its definition reads: reflected polynomial 0x82F63B78, one bit a step."""
+    crc ^= 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+def test_crc32c_against_its_definition(rng):
+    """The cache entry's damage check (csrc/checksum.c): the standard check value, every
+    length and start offset around the 8-byte steps, continuation, a flipped bit."""
+    from dnnl_py.cpu._kernels import crc32c
+    assert crc32c(b"123456789") == 0xE3069283  # CRC-32C's published check value
+    assert crc32c(b"") == 0
+    data = rng.integers(0, 256, 64, dtype=np.uint8).tobytes()
+    for start in range(9):
+        for end in range(start, 40):
+            assert crc32c(data[start:end]) == _crc32c_bitwise(data[start:end]), (start, end)
+    assert crc32c(data[20:], crc32c(data[:20])) == crc32c(data)
+    mv = memoryview(bytearray(data)).cast("B")[3:]  # a view at an odd address
+    assert crc32c(mv) == _crc32c_bitwise(data[3:])
+    flipped = bytearray(data)
+    flipped[33] ^= 0x10
+    assert crc32c(bytes(flipped)) != crc32c(data)
+
+
 def test_concurrent_compiles(tmp_path, small_model):
     cache = tmp_path / "cache"
     env = dict(os.environ, PYTHONPATH=ROOT)

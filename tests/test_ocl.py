@@ -109,6 +109,42 @@ def test_memory_on_device(ocl, rng):
         dnnl.memory(md([3, 5], dt.f32, tag.ab), eng, x)
 
 
+def test_constant_bytes_in_place_on_unified_memory(ocl):
+    """wrap_constant (a model's weights from a mapped cache entry): on a device that
+    shares the host's memory, a read-only buffer over the host bytes (no copy); a
+    read-only array, or a device with its own memory, gets a copy. Either way the
+    memory reads back the same values."""
+    eng, _ = ocl
+    rt = eng._runtime
+    d = md([64, 16], dt.f32, tag.ab)
+    page = np.zeros(1024 + 4096 // 4, np.float32)  # a page-aligned writable array
+    start = (-page.ctypes.data % 4096) // 4
+    x = page[start:start + 1024]
+    x[:] = np.arange(1024, dtype=np.float32)
+    buf = rt.wrap_constant(d, x)
+    in_place = bool(buf.flags & cl.mem_flags.USE_HOST_PTR)
+    assert in_place == bool(rt.device.host_unified_memory)
+    np.testing.assert_array_equal(dnnl.memory(d, eng, buf).to_numpy(), x.reshape(64, 16))
+    frozen = x.copy()
+    frozen.flags.writeable = False
+    copied = rt.wrap_constant(d, frozen)
+    assert not copied.flags & cl.mem_flags.USE_HOST_PTR
+    np.testing.assert_array_equal(dnnl.memory(d, eng, copied).to_numpy(), frozen.reshape(64, 16))
+
+
+@pytest.mark.parametrize("options", ["-cl-mad-enable -DOC=64 -DALPHA=0.5f  -DB0_DIM=-1",
+                                     '-cl-mad-enable -I "a dir" -DX=1', "-DX=a\\ b"])
+def test_build_options_split_as_shlex_does(options):
+    """Options handed to pyopencl as a list (program._option_list) are the tokens its own
+    shlex split would make; a string that needs shlex is left to it."""
+    import shlex
+
+    from dnnl_py.ocl.program import _option_list
+    got = _option_list(options)
+    assert (shlex.split(got) if isinstance(got, str) else got) == shlex.split(options)
+    assert isinstance(got, str) == any(c in options for c in "\"'\\")
+
+
 def test_execute_refuses_memory_of_another_engine(ocl, eng, rng):
     ocl_eng, ocl_strm = ocl
     pd = dnnl.matmul.primitive_desc(ocl_eng, md([4, 5], dt.f32, tag.ab),
@@ -345,3 +381,30 @@ def test_the_build_worker_runs_in_a_plain_process(tmp_path):
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["ocl:conv:igemm"]
 
+
+
+@pytest.mark.parametrize("n", [64, 40])
+def test_gemm_packing_writes_every_byte_it_does_not_zero(ocl, rng, monkeypatch, n):
+    # the packed-weights buffer is zero-filled only when the last panel is partial: fresh
+    # device memory full of NaN must not reach a result either way
+    from dnnl_py.ocl.runtime import OclRuntime
+    plain_empty = OclRuntime.empty
+
+    def nan_filled(self, nbytes):
+        buf = plain_empty(self, nbytes)
+        cl.enqueue_fill_buffer(self.queue, buf, np.float32(np.nan), 0, buf.size).wait()
+        return buf
+
+    monkeypatch.setattr(OclRuntime, "empty", nan_filled)
+    eng, strm = ocl
+    a = rng.standard_normal((33, 24), dtype=np.float32)
+    b = rng.standard_normal((24, n), dtype=np.float32)
+    pd = dnnl.matmul.primitive_desc(eng, md([33, 24], dt.f32, tag.ab), md([24, n], dt.f32, tag.ab),
+                                    md([33, n], dt.f32, tag.ab))
+    assert pd.impl_info_str().startswith("ocl:gemm")
+    dst = dnnl.memory(pd.dst_desc(), eng)
+    dnnl.matmul(pd).execute(strm, {dnnl.ARG_SRC: dnnl.memory(pd.src_desc(), eng, a),
+                                   dnnl.ARG_WEIGHTS: dnnl.memory(pd.weights_desc(), eng, b),
+                                   dnnl.ARG_DST: dst})
+    strm.wait()
+    assert_close(dst.to_numpy(), a.astype(np.float64) @ b, 24)

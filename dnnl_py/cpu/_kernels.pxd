@@ -1,17 +1,23 @@
 # Declarations of the C kernels in csrc/ (see csrc/dnnl_kernels.h for their contracts).
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint32_t
 
 cdef extern from "dnnl_kernels.h" nogil:
     enum: DNNL_MAX_POST_OPS
     enum: DNNL_MAX_DIMS
-    enum: DNNL_PO_ELTWISE, DNNL_PO_SUM
+    enum: DNNL_PO_ELTWISE, DNNL_PO_SUM, DNNL_PO_BINARY
     enum: DNNL_ELT_RELU, DNNL_ELT_GELU_TANH, DNNL_ELT_GELU_ERF, DNNL_ELT_TANH
     enum: DNNL_ELT_LOGISTIC, DNNL_ELT_SWISH, DNNL_ELT_LINEAR, DNNL_ELT_CLIP
     ctypedef struct dnnl_post_op_t:
         int kind, alg
         float alpha, beta, scale
+        const float *src1
+        int ndims
+        int64_t dims[DNNL_MAX_DIMS]
+        int64_t dst_s[DNNL_MAX_DIMS]
+        int64_t src1_s[DNNL_MAX_DIMS]
     ctypedef struct dnnl_post_ops_t:
         int len
+        const float *dst
         dnnl_post_op_t ops[DNNL_MAX_POST_OPS]
     const char *dnnl_blas_config()
     int dnnl_blas_threads()
@@ -126,3 +132,4 @@ cdef extern from "dnnl_kernels.h" nogil:
     void dnnl_norm_fwd(const dnnl_reduce_t *p, float eps, int global_stats, int save_stats,
                        int relu, const float *src, float *mean, float *var,
                        const float *scale, const float *shift, float *dst)
+    uint32_t dnnl_crc32c(uint32_t crc, const unsigned char *data, size_t n)

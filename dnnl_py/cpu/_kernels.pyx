@@ -5,7 +5,7 @@ A kernel object is built once per primitive (the C problem struct and post-ops a
 filled here) and called per execution on flat float32 buffers. Every call checks that
 each buffer covers the farthest element the kernel will touch, then releases the GIL.
 """
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint32_t
 
 import numpy as np
 
@@ -30,6 +30,7 @@ def _check_abi():
     mismatch would silently run the wrong post-op, so the import fails instead."""
     from .. import kernel_abi as abi
     c = {"DNNL_PO_ELTWISE": DNNL_PO_ELTWISE, "DNNL_PO_SUM": DNNL_PO_SUM,
+         "DNNL_PO_BINARY": DNNL_PO_BINARY,
          "DNNL_MAX_POST_OPS": DNNL_MAX_POST_OPS,
          "DNNL_ELT_RELU": DNNL_ELT_RELU, "DNNL_ELT_GELU_TANH": DNNL_ELT_GELU_TANH,
          "DNNL_ELT_GELU_ERF": DNNL_ELT_GELU_ERF, "DNNL_ELT_TANH": DNNL_ELT_TANH,
@@ -42,6 +43,7 @@ def _check_abi():
          "DNNL_ELT_HARDSIGMOID": DNNL_ELT_HARDSIGMOID, "DNNL_ELT_ELU": DNNL_ELT_ELU,
          "DNNL_ELT_ROUND": DNNL_ELT_ROUND}
     py = {"DNNL_PO_ELTWISE": abi.POST_OP_ELTWISE, "DNNL_PO_SUM": abi.POST_OP_SUM,
+          "DNNL_PO_BINARY": abi.POST_OP_BINARY,
           "DNNL_MAX_POST_OPS": abi.MAX_POST_OPS,
           **{"DNNL_" + abi.c_name(alg): i for alg, i in abi.ELTWISE_ID.items()}}
     if c != py:
@@ -83,16 +85,6 @@ cdef int64_t extent(dims, strides) except -1:
     return last + 1
 
 
-cdef fill_post_ops(dnnl_post_ops_t *po, post_ops):
-    """post_ops: a sequence of (kind, alg, alpha, beta, scale) tuples."""
-    if len(post_ops) > DNNL_MAX_POST_OPS:
-        raise ValueError(f"at most {DNNL_MAX_POST_OPS} post-ops are supported")
-    po.len = len(post_ops)
-    for i, (kind, alg, alpha, beta, scale) in enumerate(post_ops):
-        po.ops[i].kind, po.ops[i].alg = kind, alg
-        po.ops[i].alpha, po.ops[i].beta, po.ops[i].scale = alpha, beta, scale
-
-
 cdef float *checked(name, float[::1] buf, int64_t need) except? NULL:
     if buf is None:
         if need:
@@ -101,6 +93,56 @@ cdef float *checked(name, float[::1] buf, int64_t need) except? NULL:
     if buf.shape[0] < need:
         raise ValueError(f"{name}: buffer holds {buf.shape[0]} elements, the kernel needs {need}")
     return &buf[0] if buf.shape[0] else NULL
+
+
+cdef class _PostOps:
+    """The kernels' post-op table. post_ops: (kind, alg, alpha, beta, scale, walk)
+    tuples; a binary post-op's walk is (dims, dst strides, src_1 strides), outermost
+    first (dnnl_post_op_t), None for the others. Kernels without a real dst to address
+    src_1 from (eltwise, binary) refuse binary post-ops (allow_binary=False)."""
+    cdef dnnl_post_ops_t po
+    cdef list need  # (post-op index, elements its src_1 buffer must hold) per binary one
+
+    def __init__(self, post_ops, bint allow_binary=False):
+        cdef dnnl_post_op_t *op
+        if len(post_ops) > DNNL_MAX_POST_OPS:
+            raise ValueError(f"at most {DNNL_MAX_POST_OPS} post-ops are supported")
+        self.po.len, self.po.dst, self.need = len(post_ops), NULL, []
+        for i, (kind, alg, alpha, beta, scale, walk) in enumerate(post_ops):
+            op = &self.po.ops[i]
+            op.kind, op.alg, op.alpha, op.beta, op.scale = kind, alg, alpha, beta, scale
+            op.src1, op.ndims = NULL, 0
+            if kind != DNNL_PO_BINARY:
+                continue
+            if not allow_binary:
+                raise ValueError(f"post-op {i}: this kernel takes no binary post-op")
+            if not DNNL_BIN_ADD <= alg <= DNNL_BIN_NE:
+                raise ValueError(f"post-op {i}: binary op id {alg} is not one of the kernels'")
+            dims, dst_s, src1_s = walk
+            nd = len(dims)
+            if not 1 <= nd <= DNNL_MAX_DIMS or len(dst_s) != nd or len(src1_s) != nd:
+                raise ValueError(f"post-op {i}: a walk of {nd} dims (1 to {DNNL_MAX_DIMS})")
+            reach = 1  # the dst offsets peel into coordinates only over nested strides
+            for d in reversed(range(nd) if 0 not in dims else ()):  # empty: nothing read
+                if dims[d] < 1 or dst_s[d] < reach:
+                    raise ValueError(f"post-op {i}: dst strides {list(dst_s)} over "
+                                     f"{list(dims)} are not nested")
+                reach = dst_s[d] * dims[d]
+            op.ndims = nd
+            for d in range(nd):
+                op.dims[d], op.dst_s[d], op.src1_s[d] = dims[d], dst_s[d], src1_s[d]
+            self.need.append((i, extent(dims, src1_s)))
+
+    cdef int bind(self, dnnl_post_ops_t *out, const float *dst, tuple src1) except -1:
+        """out = the table with this execution's dst and src_1 buffers (checked)."""
+        if len(src1) != len(self.need):
+            raise ValueError(f"{len(src1)} binary post-op src_1 buffers, the kernel takes "
+                             f"{len(self.need)}")
+        out[0] = self.po
+        out.dst = dst
+        for (i, need), buf in zip(self.need, src1):
+            out.ops[i].src1 = checked(f"post-op {i} src_1", buf, need)
+        return 0
 
 
 _BLAS_REFUSED = ("BLAS refused the operands (a leading dimension makes rows overlap, or a "
@@ -132,7 +174,7 @@ cdef class _ScratchPool:
 cdef class ConvKernel:
     """Forward convolution. problem: dict of the dnnl_conv_t fields (strides as tuples)."""
     cdef dnnl_conv_t p
-    cdef dnnl_post_ops_t po
+    cdef _PostOps po
     cdef int method, channels_last
     cdef int64_t rows_per_chunk, ocw, kc, need_src, need_wei, need_dst
     cdef _ScratchPool scratch
@@ -140,7 +182,7 @@ cdef class ConvKernel:
     def __init__(self, int method, dict problem, post_ops, int channels_last=0,
                  int64_t rows_per_chunk=0, int64_t ocw=32, int64_t kc=96):
         self.p = problem  # Cython checks that every field is present and fits
-        fill_post_ops(&self.po, post_ops)
+        self.po = _PostOps(post_ops, allow_binary=True)
         self.method, self.channels_last = method, channels_last
         self.rows_per_chunk = max(rows_per_chunk, 1)
         p = &self.p
@@ -155,7 +197,7 @@ cdef class ConvKernel:
         size = 0
         if method == CONV_GEMM:
             size = dnnl_conv_gemm_scratch_size(p, channels_last, self.rows_per_chunk,
-                                               dnnl_post_ops_have_sum(&self.po))
+                                               dnnl_post_ops_have_sum(&self.po.po))
         elif method == CONV_DIRECT:
             size = dnnl_conv_direct_scratch_size(p)
         self.scratch = _ScratchPool(size)
@@ -164,25 +206,27 @@ cdef class ConvKernel:
     def scratch_bytes(self):
         return self.scratch.size * 4
 
-    def __call__(self, src, wei, bias, dst):
+    def __call__(self, src, wei, bias, dst, *post_op_src1):
         cdef float *s = checked("src", src, self.need_src)
         cdef float *w = checked("weights", wei, self.need_wei)
         cdef float *b = checked("bias", bias, self.p.g * self.p.oc if bias is not None else 0)
         cdef float *d = checked("dst", dst, self.need_dst)
+        cdef dnnl_post_ops_t po
+        self.po.bind(&po, d, post_op_src1)
         cdef float[::1] scratch = self.scratch.take()
         cdef int refused = 0
         try:
             with nogil:
                 if self.method == CONV_GEMM:
                     refused = dnnl_conv_gemm(&self.p, self.channels_last, self.rows_per_chunk,
-                                             s, w, b, d, &self.po, &scratch[0])
+                                             s, w, b, d, &po, &scratch[0])
                 elif self.method == CONV_DIRECT:
-                    dnnl_conv_direct(&self.p, s, w, b, d, &self.po, self.ocw, self.kc,
+                    dnnl_conv_direct(&self.p, s, w, b, d, &po, self.ocw, self.kc,
                                      &scratch[0])
                 elif self.method == CONV_DW:
-                    dnnl_conv_dw(&self.p, s, w, b, d, &self.po)
+                    dnnl_conv_dw(&self.p, s, w, b, d, &po)
                 else:
-                    dnnl_conv_ref(&self.p, s, w, b, d, &self.po)
+                    dnnl_conv_ref(&self.p, s, w, b, d, &po)
         finally:
             self.scratch.give(scratch.base)
         if refused:
@@ -192,7 +236,7 @@ cdef class ConvKernel:
 cdef class MatmulKernel:
     """Batched matmul. problem: batch dims and per-operand (batch strides, (row, col) strides)."""
     cdef dnnl_matmul_t p
-    cdef dnnl_post_ops_t po
+    cdef _PostOps po
     cdef int method, threads
     cdef int64_t rows_per_chunk, need_src, need_wei, need_dst, need_bia
     cdef _ScratchPool scratch
@@ -212,7 +256,7 @@ cdef class MatmulKernel:
         for i in range(2):
             self.p.src_s[i], self.p.wei_s[i] = src[1][i], wei[1][i]
             self.p.dst_s[i], self.p.bia_s[i] = dst[1][i], bia[1][i]
-        fill_post_ops(&self.po, post_ops)
+        self.po = _PostOps(post_ops, allow_binary=True)
         self.method = method
         self.rows_per_chunk = max(rows_per_chunk, 1) if rows_per_chunk else max(m, 1)
         batch = tuple(batch)
@@ -234,40 +278,42 @@ cdef class MatmulKernel:
         size = 0
         if method == MATMUL_GEMM:
             size = dnnl_matmul_gemm_scratch_size(&self.p, self.rows_per_chunk,
-                                                 dnnl_post_ops_have_sum(&self.po))
+                                                 dnnl_post_ops_have_sum(&self.po.po))
         elif method in (MATMUL_GEMM_BATCHED, MATMUL_MICRO_BATCHED):
             size = dnnl_matmul_batched_scratch_size(&self.p, self.rows_per_chunk,
-                                                    dnnl_post_ops_have_sum(&self.po),
+                                                    dnnl_post_ops_have_sum(&self.po.po),
                                                     self.threads)
         elif packed:
             size = dnnl_matmul_packed_scratch_size(&self.p, method == MATMUL_PREPACKED,
-                                                   dnnl_post_ops_have_sum(&self.po),
+                                                   dnnl_post_ops_have_sum(&self.po.po),
                                                    self.threads)
         self.scratch = _ScratchPool(size)
 
-    def __call__(self, src, wei, bias, dst):
+    def __call__(self, src, wei, bias, dst, *post_op_src1):
         cdef float *s = checked("src", src, self.need_src)
         cdef float *w = checked("weights", wei, self.need_wei)
         cdef float *b = checked("bias", bias, self.need_bia if bias is not None else 0)
         cdef float *d = checked("dst", dst, self.need_dst)
+        cdef dnnl_post_ops_t po
+        self.po.bind(&po, d, post_op_src1)
         cdef float[::1] scratch = self.scratch.take()
         cdef int refused = 0
         try:
             with nogil:
                 if self.method == MATMUL_GEMM:
                     refused = dnnl_matmul_gemm(&self.p, self.rows_per_chunk, s, w, b, d,
-                                               &self.po, &scratch[0])
+                                               &po, &scratch[0])
                 elif self.method in (MATMUL_GEMM_BATCHED, MATMUL_MICRO_BATCHED):
                     refused = dnnl_matmul_gemm_batched(
                         &self.p, self.rows_per_chunk, self.threads,
-                        self.method == MATMUL_MICRO_BATCHED, s, w, b, d, &self.po,
+                        self.method == MATMUL_MICRO_BATCHED, s, w, b, d, &po,
                         &scratch[0])
                 elif self.method in (MATMUL_PACKED, MATMUL_PREPACKED):
                     refused = dnnl_matmul_packed(&self.p, self.method == MATMUL_PREPACKED,
-                                                 self.threads, s, w, b, d, &self.po,
+                                                 self.threads, s, w, b, d, &po,
                                                  &scratch[0])
                 else:
-                    dnnl_matmul_ref(&self.p, s, w, b, d, &self.po)
+                    dnnl_matmul_ref(&self.p, s, w, b, d, &po)
         finally:
             self.scratch.give(scratch.base)
         if refused:
@@ -330,12 +376,12 @@ cdef fill_walk(dnnl_elementwise_t *p, dims, src0_s, src1_s, dst_s):
 cdef class EltwiseKernel:
     """dst = post_ops(src) over a strided walk; the eltwise algorithm is post_ops[0]."""
     cdef dnnl_elementwise_t p
-    cdef dnnl_post_ops_t po
+    cdef _PostOps po
     cdef int64_t need_src, need_dst
 
     def __init__(self, dims, src_strides, dst_strides, post_ops):
         fill_walk(&self.p, dims, src_strides, [0] * len(dims), dst_strides)
-        fill_post_ops(&self.po, post_ops)
+        self.po = _PostOps(post_ops)
         self.need_src, self.need_dst = extent(dims, src_strides), extent(dims, dst_strides)
 
     def __call__(self, src, dst):
@@ -344,13 +390,13 @@ cdef class EltwiseKernel:
         if self.need_dst == 0:
             return
         with nogil:
-            dnnl_eltwise_fwd(&self.p, s, d, &self.po)
+            dnnl_eltwise_fwd(&self.p, s, d, &self.po.po)
 
 
 cdef class BinaryKernel:
     """dst = post_ops(op(src0, src1)) over a strided walk; src1 broadcasts by zero strides."""
     cdef dnnl_elementwise_t p
-    cdef dnnl_post_ops_t po
+    cdef _PostOps po
     cdef int op
     cdef int64_t need_src0, need_src1, need_dst
 
@@ -358,7 +404,7 @@ cdef class BinaryKernel:
         if not DNNL_BIN_ADD <= op <= DNNL_BIN_NE:
             raise ValueError(f"binary op id {op} is not one of the kernels'")
         fill_walk(&self.p, dims, src0_strides, src1_strides, dst_strides)
-        fill_post_ops(&self.po, post_ops)
+        self.po = _PostOps(post_ops)
         self.op = op
         self.need_src0 = extent(dims, src0_strides)
         self.need_src1 = extent(dims, src1_strides)
@@ -371,7 +417,7 @@ cdef class BinaryKernel:
         if self.need_dst == 0:
             return
         with nogil:
-            dnnl_binary(&self.p, self.op, a, b, d, &self.po)
+            dnnl_binary(&self.p, self.op, a, b, d, &self.po.po)
 
 
 # --- pooling / concat ---
@@ -487,3 +533,15 @@ cdef class NormKernel:
         with nogil:
             dnnl_norm_fwd(&self.r.p, self.eps, self.global_stats, self.save_stats, self.relu,
                           s, m, v, sc, sh, d)
+
+
+# --- checksum ---
+def crc32c(const unsigned char[::1] data, uint32_t value=0):
+    """CRC-32C of data's bytes, continuing from value (zlib.crc32's convention); the GIL
+    is released while it runs, so threads check buffers in parallel."""
+    cdef size_t n = data.shape[0]
+    cdef uint32_t out = value
+    if n:
+        with nogil:
+            out = dnnl_crc32c(value, &data[0], n)
+    return out

@@ -5,14 +5,9 @@ from __future__ import annotations
 from ..impl import Decline, Impl
 from ..kernel_abi import BINARY_ID
 from ..kinds import ARG_DST, ARG_SRC_0, ARG_SRC_1
-from ..layout import elementwise_walk
+from ..layout import broadcast_strides, elementwise_walk
 from . import _kernels
 from .eltwise import decline_blocked
-
-
-def broadcast_strides(md) -> list:
-    """md's strides with 0 where it has a unit dim (a broadcast over the other operands)."""
-    return [0 if n == 1 else s for n, s in zip(md.dims, md.strides)]
 
 
 class BinarySimple(Impl):

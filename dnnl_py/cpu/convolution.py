@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..impl import Decline, Impl, plain_or_decline
 from ..kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS
-from ..layout import overlaps
+from ..layout import overlaps, with_binary_post_ops
 from ..memory_desc import plain_order
 from ..tuning import row_chunk_candidates
 from . import _kernels
@@ -32,7 +32,7 @@ class _ConvImpl(Impl):
         if len(post_ops) > _kernels.MAX_POST_OPS:
             raise Decline(f"{len(post_ops)} post-ops (the kernels take at most "
                           f"{_kernels.MAX_POST_OPS})")
-        super().__init__(runtime, problem, descs, post_ops)
+        super().__init__(runtime, problem, *with_binary_post_ops(descs, post_ops))
 
 
     @classmethod

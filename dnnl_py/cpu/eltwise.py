@@ -22,7 +22,7 @@ class EltwiseSimple(Impl):
     @classmethod
     def create(cls, rt, p, post_ops):
         decline_blocked(src=p.src, dst=p.dst)
-        ops = [(POST_OP_ELTWISE, ELTWISE_ID[p.alg], p.alpha, p.beta, 0.0), *post_ops]
+        ops = [(POST_OP_ELTWISE, ELTWISE_ID[p.alg], p.alpha, p.beta, 0.0, None), *post_ops]
         if len(ops) > _kernels.MAX_POST_OPS:
             raise Decline(f"{len(post_ops)} post-ops (the kernel takes at most "
                           f"{_kernels.MAX_POST_OPS - 1} after the algorithm)")

@@ -5,6 +5,7 @@ import math
 
 from ..impl import Decline, Impl, plain_or_decline
 from ..kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS
+from ..layout import with_binary_post_ops
 from ..memory_desc import blocked_desc, plain_order
 from ..tuning import row_chunk_candidates
 from . import _kernels
@@ -41,7 +42,7 @@ class _MatmulImpl(Impl):
         if len(post_ops) > _kernels.MAX_POST_OPS:
             raise Decline(f"{len(post_ops)} post-ops (the kernels take at most "
                           f"{_kernels.MAX_POST_OPS})")
-        super().__init__(runtime, problem, descs, post_ops)
+        super().__init__(runtime, problem, *with_binary_post_ops(descs, post_ops))
 
     @classmethod
     def _resolve(cls, p) -> dict:
@@ -110,8 +111,8 @@ class MatmulGemm(_MatmulImpl):
         kernel = _kernels.MatmulKernel(self.METHOD, self.problem.batch, m, n, k, src, wei, dst,
                                        bia, self.post_ops, chunk, self.runtime.threads())
         if self.swapped:
-            return lambda src_buf, wei_buf, bias_buf, dst_buf: kernel(wei_buf, src_buf,
-                                                                      bias_buf, dst_buf)
+            return lambda src_buf, wei_buf, bias_buf, dst_buf, *post_op_src1: kernel(
+                wei_buf, src_buf, bias_buf, dst_buf, *post_op_src1)
         return kernel
 
 

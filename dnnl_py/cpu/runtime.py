@@ -57,6 +57,10 @@ class CpuRuntime(Runtime):
         return layout.to_numpy(md, buf)
 
     @staticmethod
+    def read_raw(md, buf) -> np.ndarray:
+        return buf  # already the flat host array
+
+    @staticmethod
     def launch(kernel, queue, buffers: list) -> None:
         kernel(*buffers)  # runs to completion; the kernel releases the GIL while it computes
 

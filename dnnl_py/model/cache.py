@@ -11,11 +11,14 @@ optional MAC and encryption of the whole entry, max_bytes), laid out as
     magic b"DNNLPYM1", u8 mode (0 speed, 1 size), 32-byte model digest,
     u32 primitive count, then per primitive: u32 length, its cache blob,
     u32 weight count, then per weight: u32 length, memory desc blob, u64 offset, u64 bytes,
-    crc32 of its bytes (u32); the sha256 of all of the above;
+    CRC-32C of its bytes (u32); the sha256 of all of the above;
     padding, then the weights' bytes (OPTIMIZE_SPEED only), each at an offset that is a
-    multiple of 64 in the file, so that they are used in place from a memory map.
+    multiple of 4096 in the file (a page), so that they are used in place from a memory
+    map: by the CPU kernels, and by an OpenCL device that shares the host's memory, whose
+    zero-copy buffers want their host pointer aligned (128 bytes on PoCL, a page on
+    integrated GPUs).
 
-The entry checks itself (sha256 of the index, crc32 of each weight on every core), so it
+The entry checks itself (sha256 of the index, CRC-32C of each weight on every core), so it
 is read with the directory store's frame checksum skipped (one serial blake2b pass over
 the whole file: most of a warm start's cost); the frame's MAC and decryption still apply.
 
@@ -31,14 +34,14 @@ from typing import Optional
 
 from .._build_info import GIT_HASH, VERSION
 from ..memory_desc import desc
-from .hashing import crc32_each
+from .hashing import crc32c_each
 
 MAGIC = b"DNNLPYM1"
 # what the planner makes of a model changes with this code, not only with the git hash of
 # the compiled core: bump it when the plan (steps, their order, weights) changes
-PLAN_VERSION = 3
+PLAN_VERSION = 4  # 4: CRC-32C per weight (3: zlib's CRC-32), page-aligned weights
 SPEED, SIZE = 0, 1
-_ALIGN = 64
+_ALIGN = 4096  # see the layout above
 
 
 def model_key(digest: bytes, device: str, mode: int, tuned: bool, threads: int) -> bytes:
@@ -58,14 +61,14 @@ class Entry:
 
 def pack(entry: Entry, value_offset: int) -> bytes:
     """The entry's bytes; value_offset is where they start in the file (so that weights
-    land 64-byte aligned in the file)."""
+    land _ALIGN-aligned in the file)."""
     head = [MAGIC, struct.pack("<B", entry.mode), entry.digest,
             struct.pack("<I", len(entry.blobs))]
     for b in entry.blobs:
         head += [struct.pack("<I", len(b)), bytes(b)]
     weights = entry.weights or []
     mds = [md.get_blob() for md, _ in weights]
-    sums = crc32_each([data for _, data in weights])
+    sums = crc32c_each([data for _, data in weights])
     index_size = sum(len(h) for h in head) + 4 + sum(4 + len(m) + 20 for m in mds) + 32
     at = _pad(value_offset + index_size) - value_offset
     head.append(struct.pack("<I", len(weights)))
@@ -105,7 +108,7 @@ def unpack(value) -> Entry:
         weights.append((md, mv[off:off + n]))
     if hashlib.sha256(mv[:r.at]).digest() != bytes(r.take(32)):
         raise ValueError("index checksum mismatch (truncated or corrupted)")
-    if crc32_each([data for _, data in weights]) != sums:
+    if crc32c_each([data for _, data in weights]) != sums:
         raise ValueError("weights checksum mismatch (truncated or corrupted)")
     weights = [(desc(md), data) for md, data in weights]
     return Entry(mode, digest, blobs, weights if mode == SPEED else None)

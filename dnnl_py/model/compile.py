@@ -85,7 +85,6 @@ class Builder:
         self.eng, self.strm, self.entry, self.record = eng, strm, entry, record
         self.blobs: list = []
         self.weights: list = []  # (desc, bytes-like) as the entry stores them
-        self._cpu = eng.get_kind() == engine.kind.cpu
 
     def primitive(self, cls, pd):
         if self.entry is not None:
@@ -119,10 +118,10 @@ class Builder:
             self.weights.append((stored, data))
             if stored.dims != md.dims or len(data) != stored.get_size():
                 raise Stale(f"weight {i}: the entry's {stored} does not fit {md}")
-            arr = np.frombuffer(data, np.float32)
-            if stored == md:
-                return memory(md, self.eng, arr)
-            return self._reorder(memory(stored, self.eng, arr), md)
+            # the entry's bytes in place where the device shares the host's memory
+            stored_mem = memory(stored, self.eng, self.eng._runtime.wrap_constant(
+                stored, np.frombuffer(data, np.float32)))
+            return stored_mem if stored == md else self._reorder(stored_mem, md)
         # the kernels take writable buffers; a model's tensors may be a read-only map
         arr = np.require(compute(), np.float32, ["C", "W"])
         if arr.shape != tuple(md.dims):
@@ -130,11 +129,9 @@ class Builder:
         plain = plain_desc(md.dims, F32, plain_order(len(md.dims)))
         src = memory(plain, self.eng, arr)
         dst = src if md == plain else self._reorder(src, md)
-        if self.record:
-            if self._cpu:  # the reordered bytes themselves: used as they are at load
-                self.weights.append((md, dst.get_data_handle()))
-            else:          # a device buffer: its logical values, reordered at load
-                self.weights.append((plain, arr))
+        if self.record:  # the reordered bytes themselves (read back from a device):
+            # used as they are at load, with no reorder (nor its zero-filled destination)
+            self.weights.append((md, self.eng._runtime.read_raw(md, dst.get_data_handle())))
         return dst
 
     def _reorder(self, src: memory, md: desc) -> memory:

@@ -1,17 +1,21 @@
-"""Digests of many buffers on every core: hashlib and zlib let the GIL go, and hashing
-~100 MB of weights is most of what reading a large model, or checking its cache entry,
-costs. sha256 where a collision must not be found (the model's content key); crc32,
-~2.5x cheaper, where only damage is looked for (a cache entry's weights: a forged entry
-is what the store's MAC is for)."""
+"""Digests of many buffers on every core: hashlib and the compiled core's CRC-32C let
+the GIL go, and hashing ~100 MB of weights is most of what reading a large model, or
+checking its cache entry, costs. sha256 where a collision must not be found (the model's
+content key); CRC-32C where only damage is looked for (a cache entry's weights: a forged
+entry is what the store's MAC is for). CRC-32C rather than zlib's CRC-32: the same
+guarantees against damage (every error burst of up to 32 bits; other damage missed
+with odds of 2^-32), and SSE4.2 computes it 8 bytes a step: ~2.5x zlib.crc32 on this
+machine's Zen 4 (csrc/checksum.c)."""
 from __future__ import annotations
 
 import hashlib
 import os
 import threading
-import zlib
 from typing import Callable
 
 import numpy as np
+
+from ..cpu._kernels import crc32c
 
 _SERIAL_BYTES = 1 << 22  # below this, threads cost more than they save
 
@@ -21,9 +25,9 @@ def sha256_each(buffers: list) -> list:
     return _each(buffers, lambda v: hashlib.sha256(v).digest())
 
 
-def crc32_each(buffers: list) -> list:
-    """[crc32 of each buffer's bytes, as 4 little-endian bytes]."""
-    return _each(buffers, lambda v: zlib.crc32(v).to_bytes(4, "little"))
+def crc32c_each(buffers: list) -> list:
+    """[CRC-32C of each buffer's bytes, as 4 little-endian bytes]."""
+    return _each(buffers, lambda v: crc32c(v).to_bytes(4, "little"))
 
 
 def _each(buffers: list, digest: Callable) -> list:

@@ -2,17 +2,11 @@
 zero strides, post-ops from post_ops.cl (kernels/walk.cl, binary.cl)."""
 from __future__ import annotations
 
-from ..kernel_abi import BINARY_ID, c_name
+from ..kernel_abi import BINARY_ID
 from ..kinds import ARG_DST, ARG_SRC_0, ARG_SRC_1
-from ..layout import elementwise_walk
-from .eltwise import _OclElementwise, decline_blocked, post_op_macros, walk_macros
-
-BINARY_NAMES = {alg: c_name(alg) for alg in BINARY_ID}
-
-
-def broadcast_strides(md) -> list:
-    """md's strides with 0 where it has a unit dim (a broadcast over the other operands)."""
-    return [0 if n == 1 else s for n, s in zip(md.dims, md.strides)]
+from ..layout import broadcast_strides, elementwise_walk
+from .eltwise import _OclElementwise, decline_blocked, walk_macros
+from .gemm import post_op_macros
 
 
 class BinaryRef(_OclElementwise):
@@ -33,8 +27,7 @@ class BinaryRef(_OclElementwise):
         p = self.problem
         dims, (s0, s1, ds) = elementwise_walk(p.dst.dims, broadcast_strides(p.src0),
                                               broadcast_strides(p.src1), p.dst.strides)
-        ops = {name: BINARY_ID[alg] for alg, name in BINARY_NAMES.items()}
-        return {**walk_macros(dims, s0, s1, ds), **post_op_macros(self.post_ops), **ops,
+        return {**walk_macros(dims, s0, s1, ds), **post_op_macros(self.post_ops),
                 "BIN_OP": BINARY_ID[p.alg]}
 
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 import pyopencl as cl
 
 from ..impl import Decline
-from ..kernel_abi import ELTWISE_ID, POST_OP_ELTWISE, POST_OP_SUM
+from ..kernel_abi import ELTWISE_ID, POST_OP_ELTWISE
 from ..kinds import ARG_DST, ARG_SRC
 from ..layout import elementwise_walk
 from . import program as ocl_program
-from .gemm import ELTWISE_NAMES, MAX_POST_OPS, _float
+from .gemm import post_op_macros
 from .program_impl import OclProgramImpl
 
 LOCAL = 64  # work-items per work-group
@@ -21,19 +21,6 @@ def decline_blocked(**mds) -> None:
     for name, md in mds.items():
         if not md.is_plain():
             raise Decline(f"{name}: {md.tag_str()} layout (plain layouts only)")
-
-
-def post_op_macros(ops: list) -> dict:
-    """post_ops.cl's macros for the kernel post-ops `ops` ((kind, alg, alpha, beta, scale))."""
-    if len(ops) > MAX_POST_OPS:
-        raise Decline(f"{len(ops)} post-ops with the algorithm (at most {MAX_POST_OPS})")
-    out = {"PO_COUNT": len(ops), "WITH_SUM": 0, "PO_SUM": POST_OP_SUM}
-    for n, (kind, alg, alpha, beta, scale) in enumerate(ops):
-        out.update({f"PO{n}_KIND": kind, f"PO{n}_ALG": alg, f"PO{n}_ALPHA": _float(alpha),
-                    f"PO{n}_BETA": _float(beta), f"PO{n}_SCALE": _float(scale)})
-        out["WITH_SUM"] |= int(kind == POST_OP_SUM)
-    out.update({name: i for i, name in ELTWISE_NAMES.items()})
-    return out
 
 
 def walk_macros(dims, src0, src1, dst) -> dict:
@@ -115,7 +102,7 @@ class EltwiseRef(_OclElementwise):
     def create(cls, rt, p, post_ops):
         decline_blocked(src=p.src, dst=p.dst)
         impl = cls(rt, p, {ARG_SRC: p.src, ARG_DST: p.dst}, post_ops)
-        impl.ops = [(POST_OP_ELTWISE, ELTWISE_ID[p.alg], p.alpha, p.beta, 0.0), *post_ops]
+        impl.ops = [(POST_OP_ELTWISE, ELTWISE_ID[p.alg], p.alpha, p.beta, 0.0, None), *post_ops]
         post_op_macros(impl.ops)  # declines what the kernel cannot take
         return impl
 

@@ -16,9 +16,9 @@ import numpy as np
 import pyopencl as cl
 
 from ..impl import Decline, plain_or_decline
-from ..kernel_abi import ELTWISE_ID, POST_OP_SUM, c_name
-from ..kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS
-from ..layout import simplify_plan
+from ..kernel_abi import BINARY_ID, ELTWISE_ID, POST_OP_BINARY, POST_OP_SUM, c_name
+from ..kinds import ARG_ATTR_MULTIPLE_POST_OP, ARG_BIAS, ARG_DST, ARG_SRC, ARG_SRC_1, ARG_WEIGHTS
+from ..layout import broadcast_strides, simplify_plan, with_binary_post_ops
 from ..memory_desc import plain_order
 from . import program as ocl_program
 from .program_impl import OclProgramImpl
@@ -27,6 +27,7 @@ MAX_POST_OPS = 4
 MAX_BATCH_DIMS = 4
 REF_LOCAL = 16  # output channels per work-group of the reference kernel
 ELTWISE_NAMES = {i: c_name(alg) for alg, i in ELTWISE_ID.items()}
+BINARY_NAMES = {i: c_name(alg) for alg, i in BINARY_ID.items()}
 
 
 def _float(value: float) -> str:
@@ -38,14 +39,41 @@ def _float(value: float) -> str:
     return f"({float(np.float32(value)).hex()}f)"
 
 
+def post_op_macros(ops: list) -> dict:
+    """post_ops.cl's macros for the kernel post-ops `ops` (attr.kernel_ops()'s tuples);
+    declines more than the kernels' MAX_POST_OPS slots."""
+    if len(ops) > MAX_POST_OPS:
+        raise Decline(f"{len(ops)} post-ops (at most {MAX_POST_OPS})")
+    out = {"PO_COUNT": len(ops), "WITH_SUM": 0, "WITH_BINARY": 0, "PO_SUM": POST_OP_SUM,
+           "PO_BINARY": POST_OP_BINARY}
+    for n, (kind, alg, alpha, beta, scale, _) in enumerate(ops):
+        out.update({f"PO{n}_KIND": kind, f"PO{n}_ALG": alg, f"PO{n}_ALPHA": _float(alpha),
+                    f"PO{n}_BETA": _float(beta), f"PO{n}_SCALE": _float(scale)})
+        out["WITH_SUM"] |= int(kind == POST_OP_SUM)
+        out["WITH_BINARY"] |= int(kind == POST_OP_BINARY)
+    out.update({name: i for i, name in ELTWISE_NAMES.items()})
+    out.update({name: i for i, name in BINARY_NAMES.items()})
+    return out
+
+
+def _post_op_buffers(ops: list, buffers: tuple) -> list:
+    """The kernels' PO_PARAMS: binary post-op n's src1 in slot n, None elsewhere."""
+    slots, given = [None] * MAX_POST_OPS, iter(buffers)
+    for n, op in enumerate(ops):
+        if op[0] == POST_OP_BINARY:
+            slots[n] = next(given)
+    return slots
+
+
 class GemmKernel:
     """The igemm program's launch, after the weights are packed: kernel(queue, src,
     weights, bias, dst) enqueues the packing (the engine's strided copy: one program
     kernel fewer to compile per primitive) and the GEMM."""
     sources = ("problem.cl", "post_ops.cl", "igemm.cl")
 
-    def __init__(self, runtime, macros: dict, params: tuple):
+    def __init__(self, runtime, macros: dict, params: tuple, post_ops: list):
         self.runtime, self.program, self._binary, self.params = runtime, None, None, params
+        self.post_ops = post_ops
         rb, nv = params
         nb = 16 * nv
         panels = -(-macros["OC"] // nb)
@@ -53,6 +81,7 @@ class GemmKernel:
         self.grid = (panels, -(-_rows(macros) // rb), batch)
         self.packed_size = batch * panels * _ktot(macros) * nb
         self.packing = _packing_plans(macros, nb)
+        self.partial_panel = macros["OC"] % nb != 0
 
     def launches(self, sizes: list) -> list:
         """What a build runs once, on scratch buffers of the real sizes (src, weights,
@@ -61,26 +90,31 @@ class GemmKernel:
         launch was measured to leave 60 ms to the user's first execution)."""
         if 0 in self.grid:
             return []
-        src, _, bia, dst = (["null"] if n is None else ["buffer", n] for n in sizes)
+        src, _, bia, dst, *po = (["null"] if n is None else ["buffer", n] for n in sizes)
         return [["gemm", self.grid, [1, 1, 1],
-                 [src, ["buffer", 4 * self.packed_size], bia, dst]]]
+                 [src, ["buffer", 4 * self.packed_size], bia, dst, *po]]]
 
     def bind(self, program, binary) -> "GemmKernel":
         """Takes the built program (and its binary, when the build had it)."""
         self.program, self._binary = program, binary
         self.gemm = cl.Kernel(program, "gemm")
-        # the padding columns of the last panel are zeroed once and never written
-        self.packed = self.runtime.zeros(4 * self.packed_size)
+        # the padding columns of a partial last panel are zeroed once and never written;
+        # without one, the packing copies write every byte before the GEMM reads any (the
+        # fill cost ~90 ms of a ResNet-50 load from the model cache)
+        nbytes = 4 * self.packed_size
+        self.packed = (self.runtime.zeros(nbytes) if self.partial_panel
+                       else self.runtime.empty(nbytes))
         self.pack = [(self.runtime.copier(plan), src_off, dst_off)
                      for plan, src_off, dst_off in self.packing]
         return self
 
-    def __call__(self, queue, src, wei, bias, dst):
+    def __call__(self, queue, src, wei, bias, dst, *post_op_src1):
         if 0 in self.grid:
             return
         for copy, src_off, dst_off in self.pack:
             copy(queue, wei, self.packed, src_offset=src_off, dst_offset=dst_off)
-        self.gemm(queue, self.grid, (1, 1, 1), src, self.packed, bias, dst)
+        self.gemm(queue, self.grid, (1, 1, 1), src, self.packed, bias, dst,
+                  *_post_op_buffers(self.post_ops, post_op_src1))
 
     def binary(self) -> bytes:
         if self._binary is None:  # costly on PoCL (~100 ms a kernel): only when asked
@@ -122,8 +156,9 @@ class RefKernel(GemmKernel):
     """The reference program: one work-item per output element (kernels/ref.cl)."""
     sources = ("problem.cl", "post_ops.cl", "ref.cl")
 
-    def __init__(self, runtime, macros: dict, params: tuple):
+    def __init__(self, runtime, macros: dict, params: tuple, post_ops: list):
         self.runtime, self.program, self._binary, self.params = runtime, None, None, params
+        self.post_ops = post_ops
         batch = math.prod(macros[f"B{i}_DIM"] for i in range(MAX_BATCH_DIMS))
         self.grid = (-(-macros["OC"] // REF_LOCAL) * REF_LOCAL, _rows(macros), batch)
 
@@ -138,9 +173,10 @@ class RefKernel(GemmKernel):
         self.kernel = cl.Kernel(program, "ref_gemm")
         return self
 
-    def __call__(self, queue, src, wei, bias, dst):
+    def __call__(self, queue, src, wei, bias, dst, *post_op_src1):
         if 0 not in self.grid:
-            self.kernel(queue, self.grid, (REF_LOCAL, 1, 1), src, wei, bias, dst)
+            self.kernel(queue, self.grid, (REF_LOCAL, 1, 1), src, wei, bias, dst,
+                        *_post_op_buffers(self.post_ops, post_op_src1))
 
 
 def _rows(macros: dict) -> int:
@@ -153,22 +189,27 @@ class _OclGemm(OclProgramImpl):
     kernel_class = GemmKernel
 
     def __init__(self, runtime, problem, descs: dict, post_ops: list):
-        super().__init__(runtime, problem, descs, post_ops)
-        self._post_op_macros()  # declines what the kernel cannot fuse
+        super().__init__(runtime, problem, *with_binary_post_ops(descs, post_ops))
+        post_op_macros(self.post_ops)  # declines what the kernel cannot fuse
 
     @functools.cached_property
     def macros(self) -> dict:
         """The problem as igemm.cl's -D macros."""
         raise NotImplementedError
 
-    def _post_op_macros(self) -> dict:
-        if len(self.post_ops) > MAX_POST_OPS:
-            raise Decline(f"{len(self.post_ops)} post-ops (at most {MAX_POST_OPS})")
-        out = {"PO_COUNT": len(self.post_ops), "WITH_SUM": 0}
-        for n, (kind, alg, alpha, beta, scale) in enumerate(self.post_ops):
-            out.update({f"PO{n}_KIND": kind, f"PO{n}_ALG": alg, f"PO{n}_ALPHA": _float(alpha),
-                        f"PO{n}_BETA": _float(beta), f"PO{n}_SCALE": _float(scale)})
-            out["WITH_SUM"] |= int(kind == POST_OP_SUM)
+    def _src1_strides(self, md) -> dict:
+        """A binary post-op's src1 strides as the kernels address dst: N, C, D, H, W
+        and batch dims B0..B3 (0 where src1 broadcasts)."""
+        raise NotImplementedError
+
+    def _binary_macros(self) -> dict:
+        """POn_N, POn_C, POn_D, POn_H, POn_W and Bi_POn of each binary post-op n."""
+        out = {}
+        for n, op in enumerate(self.post_ops):
+            if op[0] == POST_OP_BINARY:
+                md = self.descs[ARG_ATTR_MULTIPLE_POST_OP(n) | ARG_SRC_1]
+                out.update({(f"PO{n}_{k}" if k[0] != "B" else f"{k}_PO{n}"): v
+                            for k, v in self._src1_strides(md).items()})
         return out
 
     def params(self) -> tuple:
@@ -181,15 +222,16 @@ class _OclGemm(OclProgramImpl):
         return found + [p for p in ((8, 2), (6, 2), (4, 2), (12, 1), (8, 1)) if p not in found]
 
     def _options(self, params: tuple) -> str:
-        macros = {**self.macros, **self._post_op_macros(), "PO_SUM": POST_OP_SUM,
+        macros = {**self.macros, **post_op_macros(self.post_ops), **self._binary_macros(),
                   **dict(zip(("RB", "NV"), params))}
-        macros.update({name: i for i, name in ELTWISE_NAMES.items()})
         macros["PADDED"] = int(_window_leaves_input(macros))
         return " ".join(f"-D{name}={value}" for name, value in macros.items())
 
     def _sizes(self) -> list:
+        """The launch's buffers: src, weights, bias, dst, then a post-op slot each."""
+        po = [ARG_ATTR_MULTIPLE_POST_OP(n) | ARG_SRC_1 for n in range(MAX_POST_OPS)]
         return [None if self.descs.get(arg) is None else self.descs[arg].get_size()
-                for arg in (ARG_SRC, ARG_WEIGHTS, ARG_BIAS, ARG_DST)]
+                for arg in (ARG_SRC, ARG_WEIGHTS, ARG_BIAS, ARG_DST, *po)]
 
     # the program (ocl/program_impl.py)
 
@@ -201,7 +243,7 @@ class _OclGemm(OclProgramImpl):
         return self._options(params)
 
     def new_kernel(self, params: tuple):
-        return self.kernel_class(self.runtime, self.macros, params)
+        return self.kernel_class(self.runtime, self.macros, params, self.post_ops)
 
     def launch_args(self) -> tuple:
         return (self._sizes(),)
@@ -259,6 +301,15 @@ class ConvIgemm(_OclGemm):
         return m
 
 
+    def _src1_strides(self, md) -> dict:
+        p = self.problem
+        sn, sc, sd, sh, sw = p.act_strides(md)
+        dims = (md.dims[0], md.dims[1]) + (1,) * (3 - p.ndims_spatial) + md.dims[2:]
+        n, c, d, h, w = (0 if size == 1 else s for size, s in zip(dims, (sn, sc, sd, sh, sw)))
+        return {"N": n, "C": c, "D": d, "H": h, "W": w, "B0": p.oc * c, "B1": 0, "B2": 0,
+                "B3": 0}
+
+
 class MatmulTiled(_OclGemm):
     """Batched matmul over any plain strides, broadcast batch dims, bias of any
     broadcast shape."""
@@ -297,6 +348,13 @@ class MatmulTiled(_OclGemm):
                       f"B{i}_DST": stride(dst, i), f"B{i}_BIA": stride(bia, i)})
             div *= p.batch[i]
         return m
+
+
+    def _src1_strides(self, md) -> dict:
+        s = broadcast_strides(md)
+        nb = len(self.problem.batch)
+        return {"N": 0, "D": 0, "H": 0, "W": s[-2], "C": s[-1],
+                **{f"B{i}": s[i] if i < nb else 0 for i in range(MAX_BATCH_DIMS)}}
 
 
 class ConvRef(ConvIgemm):

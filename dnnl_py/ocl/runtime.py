@@ -155,9 +155,13 @@ class OclRuntime(Runtime):
     def alloc(self, md):
         return self.zeros(md.get_size())
 
+    def empty(self, nbytes: int):
+        """A buffer of at least nbytes (and 4), left as the driver gives it."""
+        return cl.Buffer(self.context, cl.mem_flags.READ_WRITE, max(nbytes, 4))
+
     def zeros(self, nbytes: int):
         """A zero-filled buffer of at least nbytes (and 4)."""
-        buf = cl.Buffer(self.context, cl.mem_flags.READ_WRITE, max(nbytes, 4))
+        buf = self.empty(nbytes)
         cl.enqueue_fill_buffer(self.queue, buf, np.float32(0), 0, buf.size).wait()
         return buf
 
@@ -178,13 +182,29 @@ class OclRuntime(Runtime):
         return cl.Buffer(self.context, cl.mem_flags.READ_WRITE | cl.mem_flags.COPY_HOST_PTR,
                          hostbuf=flat)
 
+    def wrap_constant(self, md, handle):
+        """On a device that shares memory with the host (PoCL's CPU device, integrated
+        GPUs: CL_DEVICE_HOST_UNIFIED_MEMORY) a buffer over the host bytes themselves
+        (CL_MEM_USE_HOST_PTR, read-only): no copy of a model's ~100 MB of weights at
+        load. Elsewhere, or for bytes that are not a writable, contiguous array (the
+        flag takes a host pointer the driver may write through), a copy as wrap makes."""
+        if isinstance(handle, np.ndarray) and self.device.host_unified_memory:
+            flat = layout.host_view(md, handle)[:max(md.nelems_spanned(), 1)]
+            if flat.flags.c_contiguous and flat.flags.writeable:
+                return cl.Buffer(self.context, cl.mem_flags.READ_ONLY |
+                                 cl.mem_flags.USE_HOST_PTR, hostbuf=flat)
+        return self.wrap(md, handle)
+
     def read(self, md, buf) -> np.ndarray:
         """The memory's contents once the work queued on every stream has finished."""
+        return layout.to_numpy(md, self.read_raw(md, buf))
+
+    def read_raw(self, md, buf) -> np.ndarray:
         for owner in list(self._streams):
             owner._queue.finish()
         host = np.empty(max(md.nelems_spanned(), 1), _NUMPY_DTYPE[md.data_type])
         cl.enqueue_copy(self.queue, host, buf, is_blocking=True)
-        return layout.to_numpy(md, host)
+        return host
 
     @staticmethod
     def launch(kernel, queue, buffers: list) -> None:

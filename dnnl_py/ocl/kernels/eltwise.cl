@@ -6,5 +6,5 @@ __kernel void eltwise_fwd(__global const float *src, __global float *dst) {
     if (i >= WALK_TOTAL) return;
     long s, unused, d;
     walk(i, &s, &unused, &d);
-    dst[d] = post_ops_float(src[s], WITH_SUM ? dst[d] : 0.0f);
+    dst[d] = post_ops_float(src[s], WITH_SUM ? dst[d] : 0.0f, 0);
 }

@@ -24,30 +24,41 @@
 #define STORE16(x, p) do { vstore8((x).lo, 0, (p)); vstore8((x).hi, 1, (p)); } while (0)
 
 /* acc + bias, post-ops, stored: a vector store when the columns are dense and all
- * inside OC, element by element otherwise. */
+ * inside OC, element by element otherwise, and with binary post-ops (column col0 on,
+ * their src1 rows at po_row), whose comparisons are scalar code. */
 static void store_row(const float16 *sum, __global float *restrict d,
-                      __global const float *restrict bia, int cols) {
+                      __global const float *restrict bia, int cols, PO_PARAMS,
+                      const long *po_row, int col0) {
     const bool vec = DST_C == 1 && cols == 16;
     float16 acc = *sum;
 #if WITH_BIAS
     if (BIA_C == 1 && cols == 16) acc += LOAD16(bia);
     else for (int c = 0; c < cols; ++c) acc[c] += bia[c * BIA_C];
 #endif
-#if PO_COUNT > 0
+#if WITH_BINARY
+    for (int c = 0; c < cols; ++c) {
+        float bin[PO_COUNT];
+        const float x = acc[c];  /* a scalar: see LOAD16 */
+        binary_values(bin, PO_PASS, po_row, col0 + c);
+        d[c * DST_C] = post_ops_float(x, WITH_SUM ? d[c * DST_C] : 0.0f, bin);
+    }
+    return;
+#elif PO_COUNT > 0
     float16 old = 0.0f;
 #if WITH_SUM
     if (vec) old = LOAD16(d);
     else for (int c = 0; c < cols; ++c) old[c] = d[c * DST_C];
 #endif
-    acc.lo = post_ops_float8(acc.lo, old.lo);  /* 8-wide: see LOAD16 */
-    acc.hi = post_ops_float8(acc.hi, old.hi);
+    acc.lo = post_ops_float8(acc.lo, old.lo, 0);  /* 8-wide: see LOAD16 */
+    acc.hi = post_ops_float8(acc.hi, old.hi, 0);
 #endif
     if (vec) STORE16(acc, d);
     else for (int c = 0; c < cols; ++c) d[c * DST_C] = acc[c];
 }
 
 __kernel void gemm(__global const float *restrict src, __global const float *restrict packed,
-                   __global const float *restrict bia, __global float *restrict dst) {
+                   __global const float *restrict bia, __global float *restrict dst,
+                   PO_PARAMS) {
     const int panel = get_global_id(0), row0 = get_global_id(1) * RB;
     const long b = get_global_id(2);
     const __global float *p = packed + (b * NPANELS + panel) * (long)KTOT * NB;
@@ -102,11 +113,16 @@ __kernel void gemm(__global const float *restrict src, __global const float *res
         const int ow = row % OW, oh = row / OW % OH, od = row / OW / OH % OD;
         const int n = row / OW / OH / OD;
         const long bia_row = n * (long)BIA_N + od * (long)BIA_D + oh * (long)BIA_H + ow * (long)BIA_W;
+        long po_row[4];
+#if WITH_BINARY
+        binary_rows(po_row, b, n, od, oh, ow);
+#endif
         for (int v = 0; v < NV; ++v) {
             const int col = panel * NB + v * 16;
             if (col < OC)
                 store_row(&acc[r][v], dst + dst_row[r] + col * (long)DST_C,
-                          bia + bia_row + col * (long)BIA_C, min(16, OC - col));
+                          bia + bia_row + col * (long)BIA_C, min(16, OC - col), PO_PASS,
+                          po_row, col);
         }
     }
 }

@@ -4,7 +4,8 @@
  * when the fast kernel cannot be built on a device. Grid: (OC rounded up, ROWS, NBATCH). */
 
 __kernel void ref_gemm(__global const float *restrict src, __global const float *restrict wei,
-                       __global const float *restrict bia, __global float *restrict dst) {
+                       __global const float *restrict bia, __global float *restrict dst,
+                       PO_PARAMS) {
     const int oc = get_global_id(0), row = get_global_id(1);
     const long b = get_global_id(2);
     if (oc >= OC) return;
@@ -38,7 +39,13 @@ __kernel void ref_gemm(__global const float *restrict src, __global const float 
                + ow * (long)BIA_W + oc * (long)BIA_C];
 #endif
 #if PO_COUNT > 0
-    acc = post_ops_float(acc, WITH_SUM ? dst[d] : 0.0f);
+    float bin[PO_COUNT];
+#if WITH_BINARY
+    long po_row[4];
+    binary_rows(po_row, b, n, od, oh, ow);
+    binary_values(bin, PO_PASS, po_row, oc);
+#endif
+    acc = post_ops_float(acc, WITH_SUM ? dst[d] : 0.0f, bin);
 #endif
     dst[d] = acc;
 }
