@@ -90,15 +90,15 @@ def build(prefix: Path) -> Path:
 def time_dnnl_py(items: list) -> None:
     """The worker: each (key, kind, problem) timed as bench.c times it, one JSON line each."""
     import dnnl_py as dnnl
-    from dnnl_py.benchdnn.driver_base import to_memory
-    from dnnl_py.benchdnn.drivers import DRIVERS
+    from dnnl_py.benchdnn.drivers import DRIVERS, to_memory
     from dnnl_py.benchdnn.options import Setup
 
     eng = dnnl.engine(dnnl.engine.kind.cpu, 0)
     strm = dnnl.stream(eng)
     for key, kind, p in items:
         driver = DRIVERS[kind]
-        pd = driver.pd(eng, p, Setup())
+        # forward inference without bias, as bench.c creates oneDNN's
+        pd = driver.pd(eng, p, Setup(dir="FWD_I"))
         dims = driver.dims(p)
         rng = __import__("numpy").random.default_rng(17)
         args = {dnnl.ARG_SRC: to_memory(eng, strm, rng.uniform(-1, 1, dims["src"]),

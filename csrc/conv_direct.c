@@ -10,6 +10,7 @@
  *
  * Blocking parameters, chosen by the caller (tuned or heuristic): a work item covers
  * ocw output channels (a multiple of 16, at most MAX_OCW) and a pass kc steps. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "dnnl_kernels.h"
@@ -21,6 +22,9 @@
                      * broadcast fill 31 of the 32 zmm registers */
 #define CHUNK (8 * MAX_R) /* pixels per work item: they share each pass's weights */
 #define MAX_OCW 128 /* output channels per work item, at most */
+#define PF_STEPS 48 /* weight rows prefetched ahead: half a pass of kc = 96 steps, each
+                     * step 14 x 2 FMAs, so a row is asked for well over L3's latency
+                     * before it is used */
 
 typedef float vf __attribute__((vector_size(VLEN * 4), aligned(4)));
 
@@ -51,7 +55,18 @@ static inline __attribute__((always_inline)) void block(const int R, const int N
         for (int64_t i = i0; i < i1; ++i, w += tp->wei_step) {
             vf wv[MAX_NV];
 #pragma GCC unroll 4
-            for (int j = 0; j < NV; ++j) wv[j] = *(const vf *)(w + j * VLEN);
+            for (int j = 0; j < NV; ++j) {
+                /* Weight rows lie wei_step apart (2 KiB on ResNet's deep layers: two
+                 * per 4 KiB page), a stride the hardware prefetchers do not follow
+                 * across pages, so the first block of pixels through a pass would wait
+                 * on L3 for every row. Prefetches never fault, so the rows past the
+                 * last step are harmless; the address is formed as an integer, a
+                 * pointer past the weights being undefined in C. */
+                __builtin_prefetch((const void *)((uintptr_t)(w + j * VLEN)
+                                                  + PF_STEPS * tp->wei_step * sizeof(float)),
+                                   0, 3);
+                wv[j] = *(const vf *)(w + j * VLEN);
+            }
 #pragma GCC unroll 16
             for (int r = 0; r < R; ++r) {
                 const float b = s[pix_off[r] + i];

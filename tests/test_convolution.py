@@ -175,9 +175,18 @@ def test_user_layouts_keep(eng):
 
 def test_direct_defers_to_blas_on_expanding_1x1(eng, strm, rng):
     """The direct kernel is first in the list but defers on a 1x1 that expands the
-    channels; it is still used when nothing after it accepts (see test_resnet50_shapes)."""
-    pd = check(eng, strm, rng, 1, 1, 16, 64, (8, 8), (1, 1), (1, 1), (0, 0), (0, 0), (0, 0))
+    channels over many pixels or with strides, not over few (ConvDirect.FEW_PIXELS);
+    it is still used when nothing after it accepts (see test_resnet50_shapes)."""
+    pd = check(eng, strm, rng, 1, 1, 16, 64, (17, 17), (1, 1), (1, 1), (0, 0), (0, 0), (0, 0))
     assert pd.impl_info_str() == "cpu:gemm:blas"
+    pd = check(eng, strm, rng, 2, 1, 16, 64, (12, 12), (1, 1), (1, 1), (0, 0), (0, 0), (0, 0))
+    assert pd.impl_info_str() == "cpu:gemm:blas"  # 288 pixels over the two images
+    pd = check(eng, strm, rng, 1, 1, 16, 64, (8, 8), (1, 1), (2, 2), (0, 0), (0, 0), (0, 0))
+    assert pd.impl_info_str() == "cpu:gemm:blas"
+    pd = check(eng, strm, rng, 1, 1, 16, 64, (8, 8), (1, 1), (1, 1), (0, 0), (0, 0), (0, 0))
+    assert pd.impl_info_str().startswith("cpu:direct:")
+    pd = check(eng, strm, rng, 3, 1, 20, 48, (7, 5), (1, 1), (1, 1), (0, 0), (0, 0), (0, 0))
+    assert pd.impl_info_str().startswith("cpu:direct:")  # 105 pixels, odd ic and sizes
     pd = check(eng, strm, rng, 1, 1, 64, 16, (8, 8), (1, 1), (1, 1), (0, 0), (0, 0), (0, 0))
     assert pd.impl_info_str().startswith("cpu:direct:")
     pd = check(eng, strm, rng, 1, 1, 3, 32, (9, 9), (3, 3), (2, 2), (0, 0), (1, 1), (1, 1))

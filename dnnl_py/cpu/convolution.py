@@ -118,12 +118,21 @@ class ConvDirect(_ConvImpl):
         return _kernels.ConvKernel(_kernels.CONV_DIRECT, self.kernel_problem(), self.post_ops,
                                    ocw=ocw, kc=kc)
 
+    # output pixels (all images) up to which an expanding 1x1 stays here
+    FEW_PIXELS = 256
+
     def defers(self) -> bool:
         """BLAS wins (measured on ResNet-50's shapes) on 1x1 convolutions that expand
-        the channels: short reductions over many outputs, where its packed GEMM keeps
-        more of the output in registers per load than this kernel's 14 x 32 blocks."""
+        the channels over many pixels (res2a_branch1 at mb1, 3136 pixels: 0.78-0.94x
+        here) or with strides (res4a_branch1: 0.68-0.80x): short reductions over many
+        outputs, where its packed GEMM keeps more of the output in registers per load
+        than this kernel's 14 x 32 blocks. On few pixels this kernel, with its weight
+        prefetch, wins (mb1 res4a_branch2c, 196 pixels: 1.03-1.34x; res5a_branch2c,
+        49: 1.14-1.36x, 1 and 2 threads): the weights dominate there, rows 4-8 KiB
+        apart, and BLAS packs them on every call."""
         p = self.problem
-        return p.k == (1, 1, 1) and p.oc > p.ic
+        few = p.mb * p.pixels <= self.FEW_PIXELS and p.s == (1, 1, 1)
+        return p.k == (1, 1, 1) and p.oc > p.ic and not few
 
 
 class ConvGemm(_ConvImpl):
