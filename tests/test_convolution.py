@@ -4,15 +4,17 @@ there), several layouts."""
 import numpy as np
 import pytest
 from conftest import INPUTS
-from helpers import CHANNELS_LAST, PLAIN, ocl_impls, run_conv, tag
+from helpers import CHANNELS_LAST, PLAIN, ocl_impls, run_conv, tag, to_memory
 from reference import assert_close, conv_fwd, post_ops
 
 import dnnl_py as dnnl
 from dnnl_py.benchdnn.problems import parse_conv, read_batch
+from dnnl_py.cpu import _kernels
 from dnnl_py.cpu import convolution as cpu_conv
 from dnnl_py.cpu.impl_list import IMPLS as CPU_LISTS
 from dnnl_py.kinds import primitive_kind
 
+dt = dnnl.memory.data_type
 RESNET = list(read_batch(INPUTS / "shapes_resnet_50", parse_conv))
 CPU_IMPLS = CPU_LISTS[primitive_kind.convolution]
 OCL_IMPLS = ocl_impls("gemm", "ConvIgemm", "ConvRef")
@@ -101,8 +103,9 @@ def test_odd_shapes(engine_for, rng, impl, layout, shape):
 
 
 
-@pytest.mark.parametrize("impl", [c for c in CPU_IMPLS + OCL_IMPLS
-                                  if c is not cpu_conv.ConvDepthwise], ids=lambda c: c.name)
+@pytest.mark.parametrize("impl", [c for c in CPU_IMPLS + OCL_IMPLS  # 3x3: not the 1x1 GEMM
+                                  if c not in (cpu_conv.ConvDepthwise, cpu_conv.ConvPacked1x1)],
+                         ids=lambda c: c.name)
 def test_inf_stays_in_its_windows(engine_for, rng, impl):
     """An inf (or NaN) in the source reaches only the outputs whose window covers it: the
     padding adds nothing, never 0 * the value at some other position."""
@@ -137,7 +140,8 @@ def ops_id(ops) -> str:
     return "+".join(op[1] if op[0] != "sum" else "sum" for op in ops)
 
 
-@pytest.mark.parametrize("impl", CPU_IMPLS + OCL_IMPLS, ids=lambda c: c.name)
+@pytest.mark.parametrize("impl", [c for c in CPU_IMPLS if c is not cpu_conv.ConvPacked1x1]
+                         + OCL_IMPLS, ids=lambda c: c.name)  # 1x1 only: test_packed_1x1
 @pytest.mark.parametrize("ops", ALL_OPS, ids=ops_id)
 def test_post_ops(engine_for, rng, impl, ops):
     eng, strm = engine_for(impl)
@@ -191,3 +195,82 @@ def test_direct_defers_to_blas_on_expanding_1x1(eng, strm, rng):
     assert pd.impl_info_str().startswith("cpu:direct:")
     pd = check(eng, strm, rng, 1, 1, 3, 32, (9, 9), (3, 3), (2, 2), (0, 0), (1, 1), (1, 1))
     assert pd.impl_info_str().startswith("cpu:direct:")
+
+
+AVX512 = _kernels.cpu_isa() == "avx512"
+
+
+@pytest.mark.skipif(not AVX512, reason="the packed GEMM needs AVX-512")
+@pytest.mark.parametrize("n, ic, oc, i", [(1, 37, 70, (5, 7)), (2, 129, 33, (3, 5)),
+                                          (3, 1, 32, (4, 3)), (1, 300, 5, (1, 13))])
+@pytest.mark.parametrize("ops", [(), (("sum", 0.5),), (("eltwise", "eltwise_relu", 0.1, 0.0),),
+                                 (("binary", "binary_add", "residual"),
+                                  ("eltwise", "eltwise_relu", 0.0, 0.0)),
+                                 (("binary", "binary_mul", "per_channel"), ("sum", 1.5))],
+                         ids=lambda ops: "+".join(op[1] if op[0] != "sum" else "sum"
+                                                  for op in ops) or "none")
+def test_packed_1x1(eng, strm, rng, n, ic, oc, i, ops):
+    """A 1x1 stride-1 convolution with `any` layouts runs on the packed GEMM: nhwc
+    activations, weights in its panels ([oc/32][ic][32]), a reorder packing them; tails
+    in pixels (register blocks), ic (K blocks of 128) and oc (a partial panel); bias,
+    eltwise, sum and binary post-ops (a residual nhwc tensor, a per-channel one), against
+    float64 numpy."""
+    md = dnnl.memory.desc
+    src = rng.standard_normal((n, ic, *i)).astype(np.float32)
+    wei = rng.standard_normal((oc, ic, 1, 1)).astype(np.float32)
+    b = rng.standard_normal(oc).astype(np.float32)
+    init = rng.standard_normal((n, oc, *i)).astype(np.float32)
+    po, src1 = dnnl.post_ops(), {}
+    ref = np.einsum("nchw,oc->nohw", src.astype(np.float64), wei[:, :, 0, 0].astype(np.float64))
+    ref += b[None, :, None, None]
+    for j, op in enumerate(ops):
+        if op[0] == "binary":
+            dims = (n, oc, *i) if op[2] == "residual" else (1, oc, 1, 1)
+            src1[j] = rng.standard_normal(dims).astype(np.float32)
+            po.append_binary(getattr(dnnl.algorithm, op[1]), md(dims, dt.f32, tag.any))
+            ref = (np.add if op[1] == "binary_add" else np.multiply)(ref, src1[j])
+        else:
+            ref = post_ops(ref, init, [op])
+            if op[0] == "sum":
+                po.append_sum(op[1])
+            else:
+                po.append_eltwise(getattr(dnnl.algorithm, op[1]), op[2], op[3])
+    attr = dnnl.primitive_attr()
+    attr.set_post_ops(po)
+    pd = dnnl.convolution_forward.primitive_desc(
+        eng, dnnl.prop_kind.forward_inference, dnnl.algorithm.convolution_direct,
+        md(src.shape, dt.f32, tag.any), md(wei.shape, dt.f32, tag.any), md([oc], dt.f32, tag.a),
+        md(init.shape, dt.f32, tag.any), [1, 1], [0, 0], [0, 0], attr=attr)
+    assert pd.impl_info_str() == "cpu:gemm_packed_1x1:avx512"
+    assert pd.src_desc() == md(src.shape, dt.f32, tag.nhwc)
+    assert pd.dst_desc() == md(init.shape, dt.f32, tag.nhwc)
+    assert not pd.weights_desc().is_plain()
+    assert pd.weights_desc().get_size() == -(-oc // 32) * 32 * ic * 4
+    args = {dnnl.ARG_SRC: to_memory(eng, strm, src, pd.src_desc()),
+            dnnl.ARG_WEIGHTS: to_memory(eng, strm, wei, pd.weights_desc()),
+            dnnl.ARG_BIAS: dnnl.memory(pd.bias_desc(), eng, b),
+            dnnl.ARG_DST: to_memory(eng, strm, init, pd.dst_desc())}
+    for j, a in src1.items():
+        arg = dnnl.ARG_ATTR_MULTIPLE_POST_OP(j) | dnnl.ARG_SRC_1
+        args[arg] = to_memory(eng, strm, a, pd.query_md(arg))
+    dnnl.convolution_forward(pd).execute(strm, args)
+    strm.wait()
+    assert_close(args[dnnl.ARG_DST].to_numpy(), ref, ic)
+
+
+def test_packed_1x1_declines(eng, strm, rng, monkeypatch):
+    """Not taken: plain (user) weights, a 3x3, a stride, padding, groups; without
+    AVX-512 it declines and the convolution still runs (and is correct)."""
+    name = "cpu:gemm_packed_1x1:avx512"
+    cases = [dict(wei_tag=tag.ohwi), dict(k=3, pad=1), dict(s=2), dict(pad=1)]
+    for c in cases:
+        pd = check(eng, strm, rng, 1, 1, 16, 64, (6, 6), (c.get("k", 1),) * 2,
+                   (c.get("s", 1),) * 2, (0, 0), (c.get("pad", 0),) * 2,
+                   (c.get("pad", 0),) * 2, **({"wei_tag": c["wei_tag"]} if "wei_tag" in c else {}))
+        assert pd.impl_info_str() != name, c
+    pd = check(eng, strm, rng, 1, 2, 32, 64, (6, 6), (1, 1), (1, 1), (0, 0), (0, 0), (0, 0))
+    assert pd.impl_info_str() != name
+    monkeypatch.setattr(_kernels, "cpu_isa", lambda: "avx2")
+    pd = check(eng, strm, rng, 1, 1, 16, 64, (6, 6), (1, 1), (1, 1), (0, 0), (0, 0), (0, 0),
+               ops=[("eltwise", "eltwise_relu", 0.0, 0.0)])
+    assert pd.impl_info_str() != name

@@ -7,6 +7,7 @@ from ..layout import overlaps, with_binary_post_ops
 from ..memory_desc import plain_order
 from ..tuning import row_chunk_candidates
 from . import _kernels
+from .matmul import PANEL, packed_weights_desc
 
 _INT_MAX = 2**31 - 1  # BLAS takes 32-bit sizes
 
@@ -218,6 +219,55 @@ class ConvGemm(_ConvImpl):
         (rows,) = params
         return _kernels.ConvKernel(_kernels.CONV_GEMM, self.kernel_problem(), self.post_ops,
                                    int(self.channels_last), rows)
+
+
+class ConvPacked1x1(_ConvImpl):
+    """A 1x1 convolution, stride 1, no padding, one group, channels-last, is one GEMM:
+    (mb * pixels) x ic times ic x oc. It runs on the packed AVX-512 GEMM of
+    csrc/gemm_packed.c (MatmulPacked's kernel), bias and post-ops (binary ones addressed
+    from the nhwc dst) in its per-tile epilogue. Only with weights created as
+    format_tag.any: they take the kernel's panels ([oc / 32][ic][32]) and a reorder packs
+    them once; plain weights would be packed on every call."""
+    name = "cpu:gemm_packed_1x1:avx512"
+
+    @classmethod
+    def create(cls, rt, p, post_ops):
+        if _kernels.cpu_isa() != "avx512":
+            raise Decline(f"needs AVX-512 (this CPU: {_kernels.cpu_isa()})")
+        if p.k != (1, 1, 1) or p.s != (1, 1, 1) or any(p.pl) or p.o != p.i or p.g != 1:
+            raise Decline("not a 1x1, stride 1, unpadded, one-group convolution")
+        if p.ic == 0:
+            raise Decline("no input channels (the GEMM's reduction is empty)")
+        if not p.weights.is_any():
+            raise Decline("weights not format_tag.any (they would be packed per call)")
+        act = p.act_order(True)
+        descs = cls._resolve(p, act, plain_order(p.weights.get_ndims()), act)
+        ndw = p.weights.get_ndims()
+        descs[ARG_WEIGHTS] = packed_weights_desc(p.weights, ndw - p.ndims_spatial - 1,
+                                                 ndw - p.ndims_spatial - 2)
+        impl = cls(rt, p, descs, post_ops)
+        impl.rows = (impl._row_stride(descs[ARG_SRC], p.ic),
+                     impl._row_stride(descs[ARG_DST], p.oc))
+        if None in impl.rows:
+            raise Decline("src or dst pixels are not one strided run of channel rows")
+        return impl
+
+    def _row_stride(self, md, channels: int):
+        """The stride between GEMM rows (the pixels of all images, in order) of an
+        activation with unit channel stride, or None when they are not one run."""
+        p = self.problem
+        n, c, d, h, w = p.act_strides(md)
+        if c != 1 and channels > 1:
+            return None
+        return _dense_index([(w, p.o[2]), (h, p.o[1]), (d, p.o[0]), (n, p.mb)])
+
+    def make_kernel(self, params: tuple):
+        p = self.problem
+        bias = None if p.bias is None else ((), (0, 1))
+        return _kernels.MatmulKernel(_kernels.MATMUL_PREPACKED, (), p.mb * p.pixels, p.oc,
+                                     p.ic, ((), (self.rows[0], 1)), ((), (PANEL, 1)),
+                                     ((), (self.rows[1], 1)), bias, self.post_ops, 0,
+                                     self.runtime.threads())
 
 
 class ConvRef(_ConvImpl):

@@ -16,7 +16,8 @@ from . import (
 )
 
 IMPLS = {
-    primitive_kind.convolution: [convolution.ConvDepthwise, convolution.ConvDirect,
+    primitive_kind.convolution: [convolution.ConvDepthwise, convolution.ConvPacked1x1,
+                                 convolution.ConvDirect,
                                  convolution.ConvGemm, convolution.ConvRef],
     primitive_kind.matmul: [matmul.MatmulBatchedAvx512, matmul.MatmulBatched,
                             matmul.MatmulPacked, matmul.MatmulGemm, matmul.MatmulRef],

@@ -37,6 +37,22 @@ def _blas_strides(rows: int, cols: int, rs: int, cs: int):
     return None
 
 
+PANEL = 32  # columns per panel of csrc/gemm_packed.c (its NR)
+
+
+def packed_weights_desc(md, k_axis: int, n_axis: int):
+    """md's dims in the packed GEMM's weight panels: n in blocks of PANEL columns
+    outermost (after any axes before both), then k and the other axes in order, the
+    block's PANEL columns innermost ([n / PANEL][k][PANEL], n zero-padded). Matmul's
+    (k, n) weights and a 1x1 convolution's (oc, ic, 1, 1) take the same panels."""
+    order = plain_order(md.get_ndims())
+    n = order[n_axis]
+    order = order.replace(n, "")
+    k_pos = order.index(plain_order(md.get_ndims())[k_axis])
+    order = order[:k_pos] + n + order[k_pos:]
+    return blocked_desc(md.dims, md.data_type, order, [(n_axis, PANEL)])
+
+
 class _MatmulImpl(Impl):
     def __init__(self, runtime, problem, descs: dict, post_ops: list):
         if len(post_ops) > _kernels.MAX_POST_OPS:
@@ -170,7 +186,7 @@ class MatmulPacked(_MatmulImpl):
     contiguous; AVX-512 only (its 14 x 32 block needs 31 of the 32 zmm; without it the
     OpenBLAS path is used)."""
     name = "cpu:gemm_packed:avx512"
-    PANEL = 32
+    PANEL = PANEL
     # below this many multiply-adds OpenBLAS's single call costs less than the packing
     MIN_MACS = 1 << 15
 
@@ -186,10 +202,7 @@ class MatmulPacked(_MatmulImpl):
         prepacked = p.weights.is_any()
         if prepacked:
             nd = p.weights.get_ndims()
-            order = plain_order(nd)
-            descs[ARG_WEIGHTS] = blocked_desc(p.weights.dims, p.weights.data_type,
-                                              order[:-2] + order[-1] + order[-2],
-                                              [(nd - 1, cls.PANEL)])
+            descs[ARG_WEIGHTS] = packed_weights_desc(p.weights, nd - 2, nd - 1)
         impl = cls(rt, p, descs, post_ops)
         impl.prepacked = prepacked
         impl.blas_declines = False
