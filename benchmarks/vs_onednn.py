@@ -32,7 +32,10 @@ REPS = 20  # executes timed per problem and round, after one warm-up
 
 # The problems: seven ResNet-50 layers (one per distinct shape class) ...
 RESNET_LAYERS = ("conv1", "res2a_branch2b", "res3a_branch2a", "res3a_branch2b",
-                 "res4a_branch2b", "res4a_branch2c", "res5a_branch2b")
+                 "res4a_branch2b", "res4a_branch2c", "res5a_branch2b",
+                 # the other unstrided 1x1 shapes (res2a_branch2c is res2a_branch1)
+                 "res2a_branch2a", "res2a_branch1", "res2b_branch2a", "res3a_branch2c",
+                 "res5a_branch2c")
 # ... and matmuls: square, BERT's FFN-like, attention's batched QK^T and softmax . V.
 MATMULS = {"matmul:256^3": "256x256:256x256", "matmul:1024^3": "1024x1024:1024x1024",
            "matmul:128x768x3072": "128x768:768x3072",

@@ -177,10 +177,14 @@ def test_user_layouts_keep(eng):
     assert pd.weights_desc() == md([4, 8, 3, 3], f32, tag.hwio)
 
 
-def test_direct_defers_to_blas_on_expanding_1x1(eng, strm, rng):
+def test_direct_defers_to_blas_on_expanding_1x1(eng, strm, rng, monkeypatch):
     """The direct kernel is first in the list but defers on a 1x1 that expands the
     channels over many pixels or with strides, not over few (ConvDirect.FEW_PIXELS);
-    it is still used when nothing after it accepts (see test_resnet50_shapes)."""
+    it is still used when nothing after it accepts (see test_resnet50_shapes). Without
+    the packed 1x1 GEMM, which takes the unstrided expanding ones first when there is
+    AVX-512 (test_packed_1x1_chosen)."""
+    monkeypatch.setitem(CPU_LISTS, primitive_kind.convolution,
+                        [c for c in CPU_IMPLS if c is not cpu_conv.ConvPacked1x1])
     pd = check(eng, strm, rng, 1, 1, 16, 64, (17, 17), (1, 1), (1, 1), (0, 0), (0, 0), (0, 0))
     assert pd.impl_info_str() == "cpu:gemm:blas"
     pd = check(eng, strm, rng, 2, 1, 16, 64, (12, 12), (1, 1), (1, 1), (0, 0), (0, 0), (0, 0))
@@ -209,12 +213,13 @@ AVX512 = _kernels.cpu_isa() == "avx512"
                                  (("binary", "binary_mul", "per_channel"), ("sum", 1.5))],
                          ids=lambda ops: "+".join(op[1] if op[0] != "sum" else "sum"
                                                   for op in ops) or "none")
-def test_packed_1x1(eng, strm, rng, n, ic, oc, i, ops):
+def test_packed_1x1(eng, strm, rng, only_impl, n, ic, oc, i, ops):
     """A 1x1 stride-1 convolution with `any` layouts runs on the packed GEMM: nhwc
     activations, weights in its panels ([oc/32][ic][32]), a reorder packing them; tails
     in pixels (register blocks), ic (K blocks of 128) and oc (a partial panel); bias,
     eltwise, sum and binary post-ops (a residual nhwc tensor, a per-channel one), against
-    float64 numpy."""
+    float64 numpy. Alone in the list: where ic >= oc it defers (test_packed_1x1_chosen)."""
+    only_impl(cpu_conv.ConvPacked1x1)
     md = dnnl.memory.desc
     src = rng.standard_normal((n, ic, *i)).astype(np.float32)
     wei = rng.standard_normal((oc, ic, 1, 1)).astype(np.float32)
@@ -256,6 +261,22 @@ def test_packed_1x1(eng, strm, rng, n, ic, oc, i, ops):
     dnnl.convolution_forward(pd).execute(strm, args)
     strm.wait()
     assert_close(args[dnnl.ARG_DST].to_numpy(), ref, ic)
+
+
+@pytest.mark.skipif(not AVX512, reason="the packed GEMM needs AVX-512")
+def test_packed_1x1_chosen(eng, strm, rng):
+    """The packed 1x1 GEMM is chosen for unstrided 1x1s that expand the channels, few
+    pixels or many; where ic >= oc it defers to the direct kernel (ConvPacked1x1.defers),
+    and runs when nothing after it accepts."""
+    name = "cpu:gemm_packed_1x1:avx512"
+    for n, ic, oc, i in [(1, 16, 64, (17, 17)), (2, 16, 64, (12, 12)), (1, 16, 64, (8, 8)),
+                         (3, 20, 48, (7, 5))]:
+        pd = check(eng, strm, rng, n, 1, ic, oc, i, (1, 1), (1, 1), (0, 0), (0, 0), (0, 0))
+        assert pd.impl_info_str() == name
+    pd = check(eng, strm, rng, 1, 1, 64, 16, (8, 8), (1, 1), (1, 1), (0, 0), (0, 0), (0, 0))
+    assert pd.impl_info_str().startswith("cpu:direct:")
+    pd = check(eng, strm, rng, 1, 1, 48, 48, (8, 8), (1, 1), (1, 1), (0, 0), (0, 0), (0, 0))
+    assert pd.impl_info_str().startswith("cpu:direct:")
 
 
 def test_packed_1x1_declines(eng, strm, rng, monkeypatch):

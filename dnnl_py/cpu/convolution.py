@@ -252,6 +252,15 @@ class ConvPacked1x1(_ConvImpl):
             raise Decline("src or dst pixels are not one strided run of channel rows")
         return impl
 
+    def defers(self) -> bool:
+        """Only 1x1s that expand the channels come here first (vs_onednn.py, ResNet-50
+        at mb1, 2 threads, same runs: res2a_branch1 0.84x -> 0.94x of oneDNN,
+        res3a_branch2c 0.87x -> 0.95x, res4a_branch2c 0.87x -> 0.90x, res5a_branch2c
+        0.87x -> 0.90x; docs/performance.md). Where ic >= oc the direct kernel was as
+        fast (res2a_branch2a, 64 -> 64: 0.88x both) or faster (res2b_branch2a,
+        256 -> 64: 0.92x there, 0.88x here)."""
+        return self.problem.oc <= self.problem.ic
+
     def _row_stride(self, md, channels: int):
         """The stride between GEMM rows (the pixels of all images, in order) of an
         activation with unit channel stride, or None when they are not one run."""
