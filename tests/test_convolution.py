@@ -273,6 +273,10 @@ def test_packed_1x1_chosen(eng, strm, rng):
                          (3, 20, 48, (7, 5))]:
         pd = check(eng, strm, rng, n, 1, ic, oc, i, (1, 1), (1, 1), (0, 0), (0, 0), (0, 0))
         assert pd.impl_info_str() == name
+    for i in [(9,), (3, 4, 5)]:  # 1D and 3D (weights with or without the groups dim)
+        pd = check(eng, strm, rng, 2, 1, 5, 40, i, (1,) * len(i), (1,) * len(i), (0,) * len(i),
+                   (0,) * len(i), (0,) * len(i), ops=[("sum", 0.5)])
+        assert pd.impl_info_str() == name
     pd = check(eng, strm, rng, 1, 1, 64, 16, (8, 8), (1, 1), (1, 1), (0, 0), (0, 0), (0, 0))
     assert pd.impl_info_str().startswith("cpu:direct:")
     pd = check(eng, strm, rng, 1, 1, 48, 48, (8, 8), (1, 1), (1, 1), (0, 0), (0, 0), (0, 0))
