@@ -20,7 +20,7 @@ from .kinds import (
     primitive_kind,
     prop_kind,
 )
-from .layer_normalization import NormFlags, check_epsilon, check_flags, flags_str
+from .layer_normalization import NormFlags, NormQueries, check_epsilon, check_flags, flags_str
 from .memory_desc import data_type, desc, plain_desc
 from .primitive import primitive, primitive_desc, validated
 from .reduction import Split, resolve_data, split
@@ -87,7 +87,7 @@ def make_problem(aprop_kind, src: desc, dst: desc, epsilon, flags) -> BatchNormP
 class batch_normalization_forward(primitive):
     """dnnl::batch_normalization_forward."""
 
-    class primitive_desc(primitive_desc):
+    class primitive_desc(NormQueries, primitive_desc):
         """batch_normalization_forward.primitive_desc(engine, prop_kind, src_desc,
         dst_desc, epsilon, flags, attr=None)."""
         kind = primitive_kind.batch_normalization
@@ -100,21 +100,6 @@ class batch_normalization_forward(primitive):
                      attr: Optional[primitive_attr] = None):
             problem = validated(make_problem, aprop_kind, src_desc, dst_desc, epsilon, flags)
             super().__init__(aengine, problem, attr)
-
-        def get_prop_kind(self) -> prop_kind:
-            return self._problem.prop_kind
-
-        def get_epsilon(self) -> float:
-            return self._problem.epsilon
-
-        def get_flags(self) -> normalization_flags:
-            return normalization_flags(self._problem.flags)
-
-        def mean_desc(self) -> desc:
-            return self.query_md(ARG_MEAN)
-
-        def variance_desc(self) -> desc:
-            return self.query_md(ARG_VARIANCE)
 
         def _verbose_info(self) -> list:
             """oneDNN's descriptors: src, dst."""

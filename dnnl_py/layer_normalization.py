@@ -144,10 +144,30 @@ def make_problem(aprop_kind, src: desc, dst: desc, stat: Optional[desc], epsilon
                             check_flags("layer_normalization", flags, _LNORM_FLAGS))
 
 
+class NormQueries:
+    """The queries both normalization primitive descriptors answer alike (mixed into
+    primitive_desc, whose _problem is a NormFlags problem)."""
+
+    def get_prop_kind(self) -> prop_kind:
+        return self._problem.prop_kind
+
+    def get_epsilon(self) -> float:
+        return self._problem.epsilon
+
+    def get_flags(self) -> normalization_flags:
+        return normalization_flags(self._problem.flags)
+
+    def mean_desc(self) -> desc:
+        return self.query_md(ARG_MEAN)
+
+    def variance_desc(self) -> desc:
+        return self.query_md(ARG_VARIANCE)
+
+
 class layer_normalization_forward(primitive):
     """dnnl::layer_normalization_forward."""
 
-    class primitive_desc(primitive_desc):
+    class primitive_desc(NormQueries, primitive_desc):
         """layer_normalization_forward.primitive_desc(engine, prop_kind, src_desc,
         dst_desc, [stat_desc,] epsilon, flags, attr=None)."""
         kind = primitive_kind.layer_normalization
@@ -169,21 +189,6 @@ class layer_normalization_forward(primitive):
             problem = validated(make_problem, aprop_kind, src_desc, dst_desc, stat_desc,
                                 epsilon, flags)
             super().__init__(aengine, problem, attr)
-
-        def get_prop_kind(self) -> prop_kind:
-            return self._problem.prop_kind
-
-        def get_epsilon(self) -> float:
-            return self._problem.epsilon
-
-        def get_flags(self) -> normalization_flags:
-            return normalization_flags(self._problem.flags)
-
-        def mean_desc(self) -> desc:
-            return self.query_md(ARG_MEAN)
-
-        def variance_desc(self) -> desc:
-            return self.query_md(ARG_VARIANCE)
 
         def _verbose_info(self) -> list:
             """oneDNN's descriptors: src, dst and stats (undef when the
