@@ -291,6 +291,10 @@ def test_conv_strided_bias_declined(only_impl, eng, impl, stride):
     src = md([1, 16, 5, 5], dt.f32, tag.any)
     wei = md([16, 1, 1, 3, 3] if groups else [16, 16, 3, 3], dt.f32, tag.any)
     dst = md([1, 16, 3, 3], dt.f32, tag.any)
+    if impl is cpu_conv.ConvPacked1x1:  # 1x1s only, on AVX-512 only
+        if cpu_conv._kernels.cpu_isa() != "avx512":
+            pytest.skip("cpu:gemm_packed_1x1 needs AVX-512")
+        src, wei = md([1, 8, 3, 3], dt.f32, tag.any), md([16, 8, 1, 1], dt.f32, tag.any)
     bias = md([16], dt.f32, [stride])
     with pytest.raises(dnnl.error, match=f"bias stride {stride}") as e:
         dnnl.convolution_forward.primitive_desc(
