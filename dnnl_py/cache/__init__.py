@@ -252,26 +252,8 @@ class blob_store:
 
     def get(self, key: bytes) -> Optional[bytes]:
         """The value stored under key, or None (absent, damaged, or not decryptable)."""
-        path = self._file(key)
-        if not self._usable():
-            return None
-        try:
-            with _open_entry(path) as f:
-                data = f.read()
-                try:  # most recently used; through the descriptor, so never a link's target
-                    os.utime(f.fileno())
-                except OSError:
-                    pass
-        except FileNotFoundError:
-            return None
-        except _Untrusted as e:
-            self._warn(f"entry {path} is {e}; not using it")
-            return None
-        except OSError as e:
-            _failure(f"cannot read {path}: {e}")
-            log.warning("cannot read %s: %s", path, e)
-            return None
-        return self._sealer.unseal_or_discard(self, key, data)
+        data = self._read(key, lambda f: f.read())
+        return None if data is None else self._sealer.unseal_or_discard(self, key, data)
 
     def get_mapped(self, key: bytes, checksum: bool = True):
         """get(), but the value is a writable memoryview of a private (copy-on-write)
@@ -282,15 +264,26 @@ class blob_store:
         (with a secret key) and decryption are always checked."""
         if self._sealer.decrypt is not None:
             return self.get(key)
+
+        def mapped(f):
+            size = os.fstat(f.fileno()).st_size
+            return (memoryview(mmap.mmap(f.fileno(), size, access=mmap.ACCESS_COPY))
+                    if size else memoryview(b""))
+
+        data = self._read(key, mapped)
+        return (None if data is None
+                else self._sealer.unseal_or_discard(self, key, data, checksum))
+
+    def _read(self, key: bytes, read):
+        """read(f) of key's entry file, which becomes the most recently used; None when it
+        is absent, untrusted (warned) or unreadable (logged)."""
         path = self._file(key)
         if not self._usable():
             return None
         try:
             with _open_entry(path) as f:
-                size = os.fstat(f.fileno()).st_size
-                data = memoryview(mmap.mmap(f.fileno(), size, access=mmap.ACCESS_COPY)
-                                  ) if size else memoryview(b"")
-                try:
+                data = read(f)
+                try:  # most recently used; through the descriptor, so never a link's target
                     os.utime(f.fileno())
                 except OSError:
                     pass
@@ -299,11 +292,11 @@ class blob_store:
         except _Untrusted as e:
             self._warn(f"entry {path} is {e}; not using it")
             return None
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError) as e:  # ValueError: mmap refused the file
             _failure(f"cannot read {path}: {e}")
             log.warning("cannot read %s: %s", path, e)
             return None
-        return self._sealer.unseal_or_discard(self, key, data, checksum)
+        return data
 
     def put(self, key: bytes, value: bytes) -> None:
         """Stores value under key (atomically); a failure warns once, never raises."""
