@@ -12,7 +12,7 @@ fixed by offset, so the digest depends on the bytes only, never on the thread co
 then the sha256 of those digests when there is more than one. Pieces rather than whole
 buffers are what the threads share: one large weight no longer leaves a core idle.
 
-The work can run in the background (`start(..., background=True)`): the threads hash
+The work can run in the background (`start_sha256(..., background=True)`): threads hash
 while the caller does something else (read.py returns a model whose digest is still
 being computed; core.py builds a plan meanwhile), and result() then hashes what is left
 on the calling thread too before it waits."""
