@@ -101,3 +101,22 @@ def test_verbose_header_names_the_blas():
     assert header[0].startswith(f"onednn_verbose,v1,info,cpu,blas:OpenBLAS "
                                 f"{_installed_openblas()}")
     assert header[0].rsplit(",", 1)[1].startswith("nthr:")
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux's /proc")
+@pytest.mark.parametrize("user_value", [None, "3"], ids=["unset", "user_set"])
+def test_kernels_start_no_blas_thread_pool(user_value):
+    """Loading the kernels starts no OpenBLAS worker (one would spin a core's time away
+    for ~2^28 cycles: dnnl_py/cpu/__init__.py), and the user's OPENBLAS_NUM_THREADS is
+    left as it was, for numpy's OpenBLAS and for child processes."""
+    code = ("import os, numpy\n"
+            "before = len(os.listdir('/proc/self/task'))\n"
+            "from dnnl_py.cpu import _kernels\n"
+            "print(len(os.listdir('/proc/self/task')) - before,"
+            " os.environ.get('OPENBLAS_NUM_THREADS'))")
+    env = {} if user_value is None else {"OPENBLAS_NUM_THREADS": user_value}
+    child_env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, env={**child_env, "PYTHONPATH": ROOT, **env}, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["0", str(user_value)]

@@ -3,6 +3,7 @@ weights, compiled and run, checked against a float64 numpy evaluation of the sam
 (tests/onnx_reference.py) and against onnxruntime when it is installed; the fusions the
 plan makes; errors; the cache (fresh processes, damage, modes, encryption)."""
 import copy
+import hashlib
 import math
 import os
 import subprocess
@@ -395,6 +396,14 @@ def _child(tmp_path, path, cache, forbid, mode="OPTIMIZE_SPEED", tag="out"):
     return res.stdout.strip() == "True", np.load(out), res.stderr
 
 
+def _model_entry(cache):
+    """The model's entry among cache's files: the largest (a model compiled from a path
+    also leaves a guess of ~100 bytes there: core._hint_key)."""
+    files = [f for f in cache.iterdir() if not f.name.startswith(".tmp")]
+    assert len(files) <= 2, files
+    return max(files, key=lambda f: f.stat().st_size)
+
+
 @pytest.fixture
 def small_model(tmp_path):
     rng = np.random.default_rng(7)
@@ -411,7 +420,7 @@ def test_warm_compile_in_a_fresh_process(tmp_path, small_model, mode):
     loaded, warm, _ = _child(tmp_path, small_model, cache, True, mode, "warm")
     assert loaded
     np.testing.assert_array_equal(cold, warm)
-    entry = next(cache.iterdir()).stat().st_size
+    entry = _model_entry(cache).stat().st_size
     if mode == "OPTIMIZE_SIZE":  # primitive blobs and a hash, not the weights
         assert entry < 0.5 * small_model.stat().st_size
     else:
@@ -466,7 +475,7 @@ def test_damaged_entry_is_a_miss_and_rewritten(tmp_path, small_model, tolerant_c
     config = {"CACHE_DIR": str(cache)}
     x = np.random.default_rng(1).standard_normal((1, 16, 10, 10)).astype(np.float32)
     ref = core.compile_model(str(small_model), "CPU", config)([x])[0]
-    (entry,) = cache.iterdir()
+    entry = _model_entry(cache)
     data = bytearray(entry.read_bytes())
     if damage == "truncate":
         data = data[:len(data) // 2]
@@ -518,7 +527,7 @@ def test_encryption_covers_the_whole_entry(tmp_path, small_model, tolerant_cache
     config = {"CACHE_DIR": str(cache), "CACHE_ENCRYPTION_CALLBACKS": [encrypt, encrypt]}
     x = np.random.default_rng(3).standard_normal((1, 16, 10, 10)).astype(np.float32)
     ref = core.compile_model(str(small_model), "CPU", config)([x])[0]
-    on_disk = next(cache.iterdir()).read_bytes()
+    on_disk = b"".join(f.read_bytes() for f in cache.iterdir())  # the guess too
     model = onnx.load(str(small_model))
     for init in model.graph.initializer:  # no weight (reordered or not) in plaintext
         w = numpy_helper.to_array(init).astype(np.float32)
@@ -566,6 +575,81 @@ def test_crc32c_against_its_definition(rng):
     assert crc32c(bytes(flipped)) != crc32c(data)
 
 
+def test_sha256_tree_of_pieces(rng, monkeypatch):
+    """The weights' digests (model/hashing.py): sha256 of each 4 MiB piece, then of the
+    pieces' digests; the same whatever the number of threads (pieces fixed by offset),
+    in the background or not, and different when any one byte changes."""
+    from dnnl_py.model import hashing
+
+    def reference(b: bytes) -> bytes:
+        leaves = [hashlib.sha256(b[i:i + (1 << 22)]).digest()
+                  for i in range(0, max(len(b), 1), 1 << 22)]
+        return leaves[0] if len(leaves) == 1 else hashlib.sha256(
+            b"dnnl_py sha256 pieces\0" + b"".join(leaves)).digest()
+
+    big = rng.integers(0, 256, (9 << 20) + 5, dtype=np.uint8)  # 3 pieces, the last short
+    bufs = [big, rng.standard_normal(1000).astype(np.float32), b"", big[:(4 << 20)]]
+    expected = [reference(bytes(memoryview(b).cast("B"))) for b in bufs]
+    assert hashing.sha256_each(bufs) == expected
+    assert hashing.start_sha256(bufs, background=True).result() == expected
+    monkeypatch.setattr(hashing.os, "cpu_count", lambda: 1)  # the caller alone
+    assert hashing.sha256_each(bufs) == expected
+    for at in (0, (4 << 20) - 1, 4 << 20, big.size - 1):
+        changed = big.copy()
+        changed[at] ^= 1
+        assert hashing.sha256_each([changed])[0] != expected[0], at
+
+
+def test_guessed_entry_is_planned_before_the_digest(tmp_path, small_model, monkeypatch):
+    """A model read from a path again: its entry is found from a guess (path, size, inode,
+    times) and planned while the weights are still hashed, one lookup, no other."""
+    from dnnl_py.model import core as core_module
+    config = {"CACHE_DIR": str(tmp_path / "cache")}
+    cold = dnnl.Core().compile_model(str(small_model), "CPU", config)
+    calls = []
+    real = core_module._load
+
+    def load(*args, guessed=False):
+        calls.append(guessed)
+        return real(*args, guessed=guessed)
+    monkeypatch.setattr(core_module, "_load", load)
+    warm = dnnl.Core().compile_model(str(small_model), "CPU", config)
+    assert warm.get_property("LOADED_FROM_CACHE") and calls == [True]
+    x = np.random.default_rng(5).standard_normal((1, 16, 10, 10)).astype(np.float32)
+    np.testing.assert_array_equal(warm([x])[0], cold([x])[0])
+
+
+def test_wrong_guess_is_a_miss_and_keeps_the_entry(tmp_path, small_model, monkeypatch):
+    """A guess that names another content's entry (here: a guess made of the path alone,
+    as on a file system whose times do not change): the plan made from it is dropped once
+    the digest is known, the model compiles, and that entry, not damaged, stays."""
+    from dnnl_py.model import cache as entry_format
+    from dnnl_py.model import core as core_module
+
+    def path_only(model, device, mode, tuned, threads):
+        return entry_format.model_key(hashlib.sha256(model.source.encode()).digest(),
+                                      f"guess {device}", mode, tuned, threads)
+    monkeypatch.setattr(core_module, "_hint_key", path_only)
+    config = {"CACHE_DIR": str(tmp_path / "cache")}
+    core = dnnl.Core()
+    original = onnx.load(str(small_model))
+    core.compile_model(str(small_model), "CPU", config)
+    w = numpy_helper.to_array(original.graph.initializer[0]).copy()
+    w.flat[0] += 1.0
+    changed = onnx.load(str(small_model))
+    changed.graph.initializer[0].CopyFrom(numpy_helper.from_array(w, "We"))
+    onnx.save_model(changed, str(small_model))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # nothing is damaged
+        again = core.compile_model(str(small_model), "CPU", config)
+    assert not again.get_property("LOADED_FROM_CACHE")
+    x = np.random.default_rng(6).standard_normal((1, 16, 10, 10)).astype(np.float32)
+    _check(again([x])[0], onnx_reference.run(changed, {"x": x})[0])
+    onnx.save_model(original, str(small_model))  # the first entry is still there
+    assert core.compile_model(str(small_model), "CPU", config).get_property(
+        "LOADED_FROM_CACHE")
+
+
 def test_concurrent_compiles(tmp_path, small_model):
     cache = tmp_path / "cache"
     env = dict(os.environ, PYTHONPATH=ROOT)
@@ -579,7 +663,8 @@ def test_concurrent_compiles(tmp_path, small_model):
     outs = [np.load(tmp_path / f"p{i}.npy") for i in range(4)]
     for o in outs[1:]:
         np.testing.assert_array_equal(o, outs[0])
-    assert len([f for f in cache.iterdir() if not f.name.startswith(".tmp")]) == 1
+    # one entry, and one guess for the path (core._hint_key), whoever wrote them last
+    assert len([f for f in cache.iterdir() if not f.name.startswith(".tmp")]) == 2
     loaded, warm, _ = _child(tmp_path, small_model, cache, True)
     assert loaded
     np.testing.assert_array_equal(warm, outs[0])

@@ -5,6 +5,7 @@ import os
 import stat
 import subprocess
 import sys
+import tempfile
 import textwrap
 import warnings
 
@@ -342,7 +343,7 @@ def test_encryption(eng, tmp_path, tolerant_cache):
 def test_full_dir_warns_once_and_carries_on(eng, strm, rng, tmp_path, monkeypatch, tolerant_cache):
     def no_space(*args, **kwargs):
         raise OSError(28, "No space left on device")
-    monkeypatch.setattr(cache_mod.tempfile, "mkstemp", no_space)
+    monkeypatch.setattr(tempfile, "mkstemp", no_space)  # put() imports it when it writes
     dnnl.set_cache_dir(tmp_path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -39,7 +39,6 @@ import os
 import re
 import stat
 import struct
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -308,6 +307,8 @@ class blob_store:
         except Exception as e:  # the user's callback: never a failed creation
             self._warn(f"encrypt raised {type(e).__name__}: {e}; the entry is not written")
             return
+        import tempfile  # here: a process that only reads (a warm start) never needs it
+
         try:
             fd, tmp = tempfile.mkstemp(dir=self.path, prefix=f".tmp-{os.getpid()}-",
                                        suffix=SUFFIX)

@@ -3,6 +3,7 @@ properties as strings. The model cache (CACHE_DIR) is looked up before planning 
 written after a cold compile; see docs/models.md."""
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import warnings
@@ -170,40 +171,79 @@ def _compile(model: Model, eng: engine, strm: stream, settings: dict) -> tuple:
     runtime = eng._runtime
     device = f"{eng.get_kind().name} {runtime.device_id()}"
 
-    def key(with_tuning: bool) -> bytes:
+    def key(with_tuning: bool) -> bytes:  # waits for the model's digest
         return entry_format.model_key(model.digest, device, mode, with_tuning,
                                       runtime.threads())
 
     tunable = eng.get_kind() == engine.kind.cpu
+    # a tuned entry's blobs serve an untuned compile too (primitive_blob.read)
+    usable = (True,) if tuned else (True, False) if tunable else (False,)
+    hint = _hint_key(model, device, mode, tuned, runtime.threads())
+    guess = store.get(hint) if hint is not None else None
     with cpu_tuning(tuned):
-        # a tuned entry's blobs serve an untuned compile too (primitive_blob.read)
-        for entry_tuned in ((True,) if tuned else (True, False) if tunable else (False,)):
+        if guess is not None and len(guess) == 32:
+            # the entry this file's content had last time: its plan is made while the
+            # model's weights are still being hashed, and kept only if the digest, once
+            # known, names that very entry (never path + mtime: content decides)
+            p = _load(model, eng, strm, store, guess, mode, guessed=True)
+            if p is not None and guess in [key(t) for t in usable]:
+                return p, True
+        for entry_tuned in usable:
             p = _load(model, eng, strm, store, key(entry_tuned), mode)
             if p is not None:
+                if hint is not None:
+                    store.put(hint, key(entry_tuned))
                 return p, True
         builder = Builder(eng, strm, record=True)
         p = plan(model, eng, strm, builder)
     entry = entry_format.Entry(mode, model.digest, builder.blobs,
                                builder.weights if mode == entry_format.SPEED else None)
     store.put(key(tuned), entry_format.pack(entry, value_offset(key(tuned))))
+    if hint is not None:
+        store.put(hint, key(tuned))
     return p, False
 
 
-def _load(model: Model, eng: engine, strm: stream, store, key: bytes, mode: int):
-    """The plan from the entry under key, or None (absent; unusable: dropped)."""
+def _hint_key(model: Model, device: str, mode: int, tuned: bool, threads: int):
+    """The store key of a guess: which entry a model file read from this path, with this
+    size, inode and modification time, had last time (None for a model not read from a
+    file). Only a guess: the entry is used once the content digest says it is the one."""
+    if not model.source:
+        return None
+    try:
+        st = os.stat(model.source)
+    except OSError:
+        return None
+    where = (f"{os.path.abspath(model.source)}\0{st.st_dev} {st.st_ino} {st.st_size} "
+             f"{st.st_mtime_ns} {st.st_ctime_ns}")
+    return entry_format.model_key(hashlib.sha256(where.encode()).digest(),
+                                  f"guess\0{device}", mode, tuned, threads)
+
+
+def _load(model: Model, eng: engine, strm: stream, store, key: bytes, mode: int,
+          guessed: bool = False):
+    """The plan from the entry under key, or None (absent; unusable: dropped). guessed:
+    the key is a guess (_hint_key), so the plan is made before the model's digest is
+    known, and an entry of other content is not damaged, only not this model's."""
     value = store.get_mapped(key, checksum=False)  # the entry checks itself
     if value is None:
         return None
+    entry = None
     try:
         entry = entry_format.unpack(value)
-        if entry.digest != model.digest or entry.mode != mode:
+        if entry.mode != mode or (not guessed and entry.digest != model.digest):
             raise Stale("the entry was made for other weights or another mode")
-        return plan(model, eng, strm, Builder(eng, strm, entry))
-    except (Stale, ValueError, error) as e:
+        p = plan(model, eng, strm, Builder(eng, strm, entry))
+    except Exception as e:
+        if guessed and entry is not None and entry.digest != model.digest:
+            return None  # another content's entry, whatever planning made of it
+        if not isinstance(e, (Stale, ValueError, error)):
+            raise
         _warn_once(f"model cache entry in {store.path} unusable ({e}); compiling again "
                    "and rewriting it")
         store.discard(key, str(e))
         return None
+    return p if entry.digest == model.digest else None
 
 
 def _warn_once(message: str) -> None:

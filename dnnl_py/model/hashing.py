@@ -5,7 +5,17 @@ content key); CRC-32C where only damage is looked for (a cache entry's weights: 
 entry is what the store's MAC is for). CRC-32C rather than zlib's CRC-32: the same
 guarantees against damage (every error burst of up to 32 bits; other damage missed
 with odds of 2^-32), and SSE4.2 computes it 8 bytes a step: ~2.5x zlib.crc32 on this
-machine's Zen 4 (csrc/checksum.c)."""
+machine's Zen 4 (csrc/checksum.c).
+
+A buffer's sha256 here is a two-level tree: the sha256 of each 4 MiB piece (boundaries
+fixed by offset, so the digest depends on the bytes only, never on the thread count),
+then the sha256 of those digests when there is more than one. Pieces rather than whole
+buffers are what the threads share: one large weight no longer leaves a core idle.
+
+The work can run in the background (`start_sha256(..., background=True)`): threads hash
+while the caller does something else (read.py returns a model whose digest is still
+being computed; core.py builds a plan meanwhile), and result() then hashes what is left
+on the calling thread too before it waits."""
 from __future__ import annotations
 
 import hashlib
@@ -18,41 +28,81 @@ import numpy as np
 from ..cpu._kernels import crc32c
 
 _SERIAL_BYTES = 1 << 22  # below this, threads cost more than they save
+_PIECE = 1 << 22         # the sha256 tree's leaves
+_TREE = b"dnnl_py sha256 pieces\0"  # a tree's root never equals a one-piece buffer's
+
+
+class Digests:
+    """The digests of a list of buffers, being computed: result() is the list."""
+
+    def __init__(self, views: list, piece: int, leaf: Callable, root: Callable,
+                 workers: int):
+        """piece: the leaves' size in bytes (0: one leaf a buffer)."""
+        self._views, self._size, self._leaf, self._root = views, piece, leaf, root
+        pieces = [max(1, -(-v.nbytes // piece)) if piece else 1 for v in views]
+        self._leaves = [[None] * n for n in pieces]
+        self._failed: list = []
+        items = [(i, j) for i, n in enumerate(pieces) for j in range(n)]
+        items.sort(key=lambda ij: -self._piece(*ij).nbytes)  # largest first: even ends
+        self._todo = iter(items)  # shared: a list iterator's next() is atomic (the GIL)
+        self._threads = [threading.Thread(target=self._work, name="dnnl_py hash")
+                         for _ in range(workers)]
+        self._out = None
+        for t in self._threads:
+            t.start()
+
+    def _piece(self, i: int, j: int) -> memoryview:
+        n = self._size
+        return self._views[i][j * n:(j + 1) * n] if n else self._views[i]
+
+    def _work(self) -> None:
+        try:
+            for i, j in self._todo:
+                self._leaves[i][j] = self._leaf(self._piece(i, j))
+        except BaseException as e:  # noqa: BLE001 - given to the caller by result()
+            self._failed.append(e)
+
+    def result(self) -> list:
+        if self._out is None:
+            self._work()  # what no thread has taken yet, here
+            for t in self._threads:
+                t.join()
+            if self._failed:
+                raise self._failed[0]
+            self._out = [self._root(leaves) for leaves in self._leaves]
+        return self._out
+
+
+def start_sha256(buffers: list, background: bool = False) -> Digests:
+    """sha256 trees of each buffer's bytes (numpy arrays or bytes-like), see above."""
+    return _start(_views(buffers), _PIECE, lambda v: hashlib.sha256(v).digest(),
+                  _sha256_root, background)
 
 
 def sha256_each(buffers: list) -> list:
-    """[sha256 digest of each buffer's bytes] (numpy arrays or bytes-like)."""
-    return _each(buffers, lambda v: hashlib.sha256(v).digest())
+    """start_sha256(buffers).result(), the calling thread one of the hashing threads."""
+    return start_sha256(buffers).result()
 
 
 def crc32c_each(buffers: list) -> list:
-    """[CRC-32C of each buffer's bytes, as 4 little-endian bytes]."""
-    return _each(buffers, lambda v: crc32c(v).to_bytes(4, "little"))
+    """[CRC-32C of each buffer's bytes, as 4 little-endian bytes] (one piece a buffer)."""
+    return _start(_views(buffers), 0, lambda v: crc32c(v).to_bytes(4, "little"),
+                  lambda leaves: leaves[0], False).result()
 
 
-def _each(buffers: list, digest: Callable) -> list:
-    views = [memoryview(np.ascontiguousarray(b) if isinstance(b, np.ndarray) else b).cast("B")
-             for b in buffers]
-    out = [b""] * len(views)
+def _sha256_root(leaves: list) -> bytes:
+    return leaves[0] if len(leaves) == 1 else hashlib.sha256(_TREE + b"".join(leaves)).digest()
 
-    def work(mine):
-        for i in mine:
-            out[i] = digest(views[i])
 
-    order = sorted(range(len(views)), key=lambda i: -views[i].nbytes)
-    workers = min(os.cpu_count() or 1, 8)
-    if workers < 2 or sum(v.nbytes for v in views) < _SERIAL_BYTES:
-        work(order)
-        return out
-    buckets, loads = [[] for _ in range(workers)], [0] * workers
-    for i in order:  # largest first onto the least loaded: balanced by bytes
-        k = loads.index(min(loads))
-        buckets[k].append(i)
-        loads[k] += views[i].nbytes
-    threads = [threading.Thread(target=work, args=(b,)) for b in buckets[1:]]
-    for t in threads:
-        t.start()
-    work(buckets[0])
-    for t in threads:
-        t.join()
-    return out
+def _views(buffers: list) -> list:
+    return [memoryview(np.ascontiguousarray(b) if isinstance(b, np.ndarray) else b).cast("B")
+            for b in buffers]
+
+
+def _start(views, piece, leaf, root, background: bool) -> Digests:
+    cores = min(os.cpu_count() or 1, 8)
+    if sum(v.nbytes for v in views) < _SERIAL_BYTES:
+        workers = 0  # result() does it all
+    else:  # the caller is one of the hashing threads once it asks for the result
+        workers = max(1, cores - 1) if cores > 1 or background else 0
+    return Digests(views, piece, leaf, root, workers)

@@ -4,21 +4,25 @@ shape sub-graphs: Shape -> Gather -> Concat -> Reshape, ...) is already a consta
 
 The model's content digest (the cache key's part, docs/models.md) is computed here, over
 the parsed content (graph, attributes, every weight's bytes, external data included),
-so a path and the same model passed as an object are one cache entry.
+so a path and the same model passed as an object are one cache entry. The weights are
+hashed on worker threads that are still running when read_model returns: the digest is
+ready when `Model.digest` is first asked for (a compile from the cache builds its plan
+meanwhile: core.py).
 """
 from __future__ import annotations
 
 import hashlib
 import mmap
 import os
+import threading
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
 from .._errors import error, invalid, unimplemented
 from . import onnx_proto as pb
-from .hashing import sha256_each
+from .hashing import start_sha256
 from .shapes import DTYPES as _DTYPES
 from .shapes import FOLD, SHAPE
 
@@ -55,8 +59,13 @@ class Model:
     nodes: list
     consts: dict      # name -> np.ndarray (weights, folded values)
     values: dict      # name -> (shape, dtype) of every value
-    digest: bytes     # sha256 of the parsed content
-    source: str = ""  # the path it was read from, for messages
+    pending_digest: Callable[[], bytes]  # waits for the digest's hashing threads
+    source: str = ""  # the path it was read from, for messages and the cache's guess
+
+    @property
+    def digest(self) -> bytes:
+        """sha256 of the parsed content (the weights' bytes included)."""
+        return self.pending_digest()
 
     def input(self, i=0) -> Port:
         return _port(self.inputs, i)
@@ -113,7 +122,7 @@ def read_model(model, weights=None) -> Model:
 class _Reader:
     def __init__(self, data: memoryview, base: str, source: str):
         self.data, self.base, self.source = data, base, source
-        self.digest = hashlib.sha256(b"dnnl_py model 1\0")
+        self.digest = hashlib.sha256(b"dnnl_py model 2\0")
         self.external: dict = {}  # path -> memoryview of its mmap
 
     def model(self) -> Model:
@@ -163,13 +172,20 @@ class _Reader:
                 for k, a in attrs])).encode())
             arrays += [(k, a) for k, a in attrs if isinstance(a, np.ndarray)]  # Constant
         arrays += [(name, consts[name]) for name in sorted(consts)]
-        for (name, a), digest in zip(arrays, sha256_each([a for _, a in arrays])):
-            self.digest.update(f"{name}\0{a.dtype.str}\0{a.shape}\0".encode() + digest)
         graph_inputs = [p for p in inputs if p[0] not in consts]
-        self.digest.update(repr([(p[0], p[1], p[2]) for p in graph_inputs + outputs])
-                           .encode())
-        return _fold(nodes, graph_inputs, outputs, consts, opset, self.digest.digest(),
-                     self.source)
+        ports = repr([(p[0], p[1], p[2]) for p in graph_inputs + outputs]).encode()
+        weights = start_sha256([a for _, a in arrays], background=True)
+        h, done, lock = self.digest, [], threading.Lock()
+
+        def digest() -> bytes:
+            with lock:
+                if not done:  # the first caller waits for the threads, finishes the hash
+                    for (name, a), d in zip(arrays, weights.result()):
+                        h.update(f"{name}\0{a.dtype.str}\0{a.shape}\0".encode() + d)
+                    h.update(ports)
+                    done.append(h.digest())
+            return done[0]
+        return _fold(nodes, graph_inputs, outputs, consts, opset, digest, self.source)
 
     def _node(self, m: memoryview) -> Node:
         name, op, domain, ins, outs, attrs = "", "", "", [], [], {}
