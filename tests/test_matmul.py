@@ -241,13 +241,15 @@ def test_eltwise_nan_and_inf(engine_for, impl, op):
 
 
 @pytest.mark.skipif(not AVX512, reason="the packed GEMM needs AVX-512")
-@pytest.mark.parametrize("m, k, n", [(13, 300, 70), (128, 129, 33), (225, 17, 64)])
+@pytest.mark.parametrize("m, k, n", [(13, 300, 70), (128, 129, 33), (225, 17, 64),
+                                     (13, 2100, 70)])
 @pytest.mark.parametrize("ops", [(), (("sum", 0.5, 0),), (("eltwise", "eltwise_relu", 0.1, 0),)],
                          ids=lambda ops: ops and ops[0][0] or "none")
 def test_packed_weights_from_any(eng, strm, rng, m, k, n, ops):
     """Weights created with format_tag.any take the packed GEMM's panel layout ([n/32][k][32],
-    n padded with zeros) and a reorder packs them once; tails in m (register blocks), k
-    (K blocks of 128) and n (a partial panel), with bias, against float64 numpy."""
+    n padded with zeros) and a reorder packs them once; tails in m (register blocks) and n
+    (a partial panel), k in one K block or (k = 2100) three of 700 that accumulate, with
+    bias, against float64 numpy."""
     md = dnnl.memory.desc
     pd = dnnl.matmul.primitive_desc(eng, md((m, k), dt.f32, tag.any), md((k, n), dt.f32, tag.any),
                                     md((1, n), dt.f32, tag.ab), md((m, n), dt.f32, tag.any),
