@@ -21,10 +21,10 @@
 #define MR 14          /* most rows per register block */
 /* K block: at most KC_MAX, the K blocks near-equal. Each K block reloads the tile's C and
  * copies its a again, so it is long: at KC 128, k = 1024 ran at 0.87x of oneDNN on one
- * thread, at 1024 at ~1.0x. A panel's K block (128 KiB) then lives in L2, not L1; L2
+ * thread, at 1024 at 0.97-0.99x. A panel's K block (128 KiB) then lives in L2, not L1; L2
  * feeds the kernel's two vector loads per 28 FMAs fast enough. */
 #define KC_MAX 1024
-#define MC 56          /* rows per tile: its K block of a (<= 230 KiB) stays in L2 */
+#define MC 56          /* rows per tile: its K block of a (<= 228 KiB) stays in L2 */
 #define NC_PANELS 16   /* panels per tile: 512 columns */
 typedef float vf __attribute__((vector_size(VLEN * 4), aligned(4)));
 
@@ -115,8 +115,8 @@ static int64_t abuf_ld(int64_t kc) {
 /* The tile rows [r0, r1) x panels [p0, p1) of c = a . packed, K block by K block; its
  * rows cut into near-equal register blocks of at most MR (128 rows: 10 of 12-13, not
  * 9 of 14 and one of 2, whose block would be load-bound). Each K block of the tile's
- * rows of a is first copied into `abuf`, rows abuf_ld() apart: read in place, a's rows 4 KiB
- * apart (k = 1024) fell on one L1 set and the tile ran at 0.7x OpenBLAS; copied, a
+ * rows of a is first copied into `abuf`, rows abuf_ld() apart: read in place, a's rows
+ * 4 KiB apart (k = 1024) fell on one L1 set and the tile ran at 0.7x OpenBLAS; copied, a
  * transposed a is read as fast as a plain one. */
 DNNL_MULTIVERSION
 static void tile(int64_t k, int64_t n, const float *a, int64_t lda, int64_t sa,
@@ -194,7 +194,7 @@ int dnnl_matmul_packed(const dnnl_matmul_t *p, int prepacked, int threads, const
     threads = MAX_OF(threads, 1);
     tiling(m, n, threads, &rt, &pt);
     const int64_t panels = (n + NR - 1) / NR, tcols = tile_cols(n, pt);
-    const int64_t trows = (m + rt - 1) / rt, tiles = rt * pt;
+    const int64_t trows = (m + rt - 1) / rt, tiles = rt * pt, ldp = abuf_ld(k_block(k));
     float *packed = prepacked ? (float *)wei : scratch;
     float *accs = scratch + (prepacked ? 0 : dnnl_gemm_packed_size(k, n));
     int team = (int)DNNL_MIN(threads, MAX_OF(tiles, prepacked ? 1 : panels));
@@ -212,8 +212,8 @@ int dnnl_matmul_packed(const dnnl_matmul_t *p, int prepacked, int threads, const
             for (int64_t pn = 0; pn < panels; ++pn)
                 pack_panels(k, n, wei, p->wei_s[0], p->wei_s[1], pn, pn + 1, packed);
         }
-        const int64_t acc_size = has_sum ? trows * tcols : 0;
-        float *acc = accs + t * (acc_size + trows * abuf_ld(k_block(k))), *abuf = acc + acc_size;
+        const int64_t acc_size = has_sum ? trows * tcols : 0, abuf_size = trows * ldp;
+        float *acc = accs + t * (acc_size + abuf_size), *abuf = acc + acc_size;
 #pragma omp for schedule(static)
         for (int64_t i = 0; i < tiles; ++i) {
             const int64_t r0 = i / pt * trows, r1 = DNNL_MIN(m, r0 + trows);
