@@ -19,10 +19,13 @@
 #define VLEN 16
 #define NR (2 * VLEN)  /* panel width: two vectors */
 #define MR 14          /* most rows per register block */
-#define KC 128         /* K block: a panel's slice (KC x NR floats, 16 KiB) stays in L1 */
-#define MC 112         /* rows per tile: its KC-slice of a (56 KiB) stays in L2 */
+/* K block: at most KC_MAX, the K blocks near-equal. Each K block reloads the tile's C and
+ * copies its a again, so it is long: at KC 128, k = 1024 ran at 0.87x of oneDNN on one
+ * thread, at 1024 at 0.97-0.99x. A panel's K block (128 KiB) then lives in L2, not L1; L2
+ * feeds the kernel's two vector loads per 28 FMAs fast enough. */
+#define KC_MAX 1024
+#define MC 56          /* rows per tile: its K block of a (<= 228 KiB) stays in L2 */
 #define NC_PANELS 16   /* panels per tile: 512 columns */
-#define LDA_P (KC + 16) /* row stride of a's copy: off the 4 KiB set-aliasing stride */
 typedef float vf __attribute__((vector_size(VLEN * 4), aligned(4)));
 
 int64_t dnnl_gemm_packed_size(int64_t k, int64_t n) {
@@ -97,43 +100,65 @@ static inline __attribute__((always_inline)) void micro_rows(int r, int64_t kc,
 }
 #undef CASE
 
+/* The K block length for k: k over as few blocks as KC_MAX allows, near-equal. */
+static int64_t k_block(int64_t k) {
+    const int64_t blocks = MAX_OF((k + KC_MAX - 1) / KC_MAX, 1);
+    return (k + blocks - 1) / blocks;
+}
+
+/* Row stride of a's copy for K blocks of kc: a whole number of cache lines plus one, off
+ * the 4 KiB stride whose rows would all map to one L1 set. */
+static int64_t abuf_ld(int64_t kc) {
+    return (kc + VLEN - 1) / VLEN * VLEN + VLEN;
+}
+
 /* The tile rows [r0, r1) x panels [p0, p1) of c = a . packed, K block by K block; its
  * rows cut into near-equal register blocks of at most MR (128 rows: 10 of 12-13, not
  * 9 of 14 and one of 2, whose block would be load-bound). Each K block of the tile's
- * rows of a is first copied into `abuf`, rows LDA_P apart: read in place, a's rows 4 KiB
- * apart (k = 1024) fell on one L1 set and the tile ran at 0.7x OpenBLAS; copied, a
+ * rows of a is first copied into `abuf`, rows abuf_ld() apart: read in place, a's rows
+ * 4 KiB apart (k = 1024) fell on one L1 set and the tile ran at 0.7x OpenBLAS; copied, a
  * transposed a is read as fast as a plain one. */
 DNNL_MULTIVERSION
 static void tile(int64_t k, int64_t n, const float *a, int64_t lda, int64_t sa,
                  const float *packed, int64_t r0, int64_t r1, int64_t p0, int64_t p1,
                  float *out, int64_t ldo, float *abuf) {
-    const int64_t rows = r1 - r0, blocks = (rows + MR - 1) / MR;
-    for (int64_t k0 = 0; k0 < k; k0 += KC) {
-        const int64_t kc = DNNL_MIN(KC, k - k0);
+    const int64_t rows = r1 - r0, blocks = (rows + MR - 1) / MR, kb = k_block(k);
+    const int64_t ldp = abuf_ld(kb);
+    for (int64_t k0 = 0; k0 < k; k0 += kb) {
+        const int64_t kc = DNNL_MIN(kb, k - k0);
         for (int64_t r = 0; r < rows; ++r) {
             const float *src = a + (r0 + r) * lda + k0 * sa;
             if (sa == 1)
-                memcpy(abuf + r * LDA_P, src, kc * sizeof(float));
+                memcpy(abuf + r * ldp, src, kc * sizeof(float));
             else
-                for (int64_t i = 0; i < kc; ++i) abuf[r * LDA_P + i] = src[i * sa];
+                for (int64_t i = 0; i < kc; ++i) abuf[r * ldp + i] = src[i * sa];
         }
         for (int64_t pn = p0; pn < p1; ++pn) {
             const float *bp = packed + pn * k * NR + k0 * NR;
             const int cols = (int)DNNL_MIN(NR, n - pn * NR);
             for (int64_t b = 0; b < blocks; ++b) {
                 const int64_t lo = rows * b / blocks, hi = rows * (b + 1) / blocks;
-                micro_rows((int)(hi - lo), kc, abuf + lo * LDA_P, LDA_P, bp,
+                micro_rows((int)(hi - lo), kc, abuf + lo * ldp, ldp, bp,
                            out + (lo * ldo) + (pn - p0) * NR, ldo, cols, k0 == 0);
             }
         }
     }
 }
 
-/* Tiles over rows and panels, enough of them to share out evenly over the threads. */
+/* Tiles over rows and panels, enough of them to share out evenly over the threads: a
+ * few more, smaller row tiles first (among `threads` consecutive counts one fits), more
+ * panel tiles only when m is too short for that. Each panel tile copies its rows of a
+ * again, a row tile only rereads the weights (256^3 on 2 threads: 6 x 1 tiles of 43
+ * rows, not 5 x 2 of 52 rows and 4 panels). */
 static void tiling(int64_t m, int64_t n, int threads, int64_t *row_tiles,
                    int64_t *panel_tiles) {
     const int64_t panels = (n + NR - 1) / NR;
     int64_t rt = (m + MC - 1) / MC, pt = (panels + NC_PANELS - 1) / NC_PANELS;
+    for (int64_t more = rt; more < rt + threads && more <= m; ++more)
+        if ((more * pt) % threads == 0) {
+            rt = more;
+            break;
+        }
     while ((rt * pt) % threads && pt < panels) ++pt;
     *row_tiles = MAX_OF(rt, 1), *panel_tiles = MAX_OF(pt, 1);
 }
@@ -148,7 +173,7 @@ int64_t dnnl_matmul_packed_scratch_size(const dnnl_matmul_t *p, int prepacked, i
     int64_t rt, pt;
     tiling(p->m, p->n, threads, &rt, &pt);
     const int64_t acc = has_sum ? (p->m + rt - 1) / rt * tile_cols(p->n, pt) : 0;
-    const int64_t abuf = (p->m + rt - 1) / rt * LDA_P;
+    const int64_t abuf = (p->m + rt - 1) / rt * abuf_ld(k_block(p->k));
     return (prepacked ? 0 : dnnl_gemm_packed_size(p->k, p->n)) + threads * (acc + abuf);
 }
 
@@ -169,7 +194,7 @@ int dnnl_matmul_packed(const dnnl_matmul_t *p, int prepacked, int threads, const
     threads = MAX_OF(threads, 1);
     tiling(m, n, threads, &rt, &pt);
     const int64_t panels = (n + NR - 1) / NR, tcols = tile_cols(n, pt);
-    const int64_t trows = (m + rt - 1) / rt, tiles = rt * pt;
+    const int64_t trows = (m + rt - 1) / rt, tiles = rt * pt, ldp = abuf_ld(k_block(k));
     float *packed = prepacked ? (float *)wei : scratch;
     float *accs = scratch + (prepacked ? 0 : dnnl_gemm_packed_size(k, n));
     int team = (int)DNNL_MIN(threads, MAX_OF(tiles, prepacked ? 1 : panels));
@@ -187,8 +212,8 @@ int dnnl_matmul_packed(const dnnl_matmul_t *p, int prepacked, int threads, const
             for (int64_t pn = 0; pn < panels; ++pn)
                 pack_panels(k, n, wei, p->wei_s[0], p->wei_s[1], pn, pn + 1, packed);
         }
-        const int64_t acc_size = has_sum ? trows * tcols : 0;
-        float *acc = accs + t * (acc_size + trows * LDA_P), *abuf = acc + acc_size;
+        const int64_t acc_size = has_sum ? trows * tcols : 0, abuf_size = trows * ldp;
+        float *acc = accs + t * (acc_size + abuf_size), *abuf = acc + acc_size;
 #pragma omp for schedule(static)
         for (int64_t i = 0; i < tiles; ++i) {
             const int64_t r0 = i / pt * trows, r1 = DNNL_MIN(m, r0 + trows);

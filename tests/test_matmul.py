@@ -241,13 +241,15 @@ def test_eltwise_nan_and_inf(engine_for, impl, op):
 
 
 @pytest.mark.skipif(not AVX512, reason="the packed GEMM needs AVX-512")
-@pytest.mark.parametrize("m, k, n", [(13, 300, 70), (128, 129, 33), (225, 17, 64)])
+@pytest.mark.parametrize("m, k, n", [(13, 300, 70), (128, 129, 33), (225, 17, 64),
+                                     (13, 2100, 70), (1, 300, 200)])
 @pytest.mark.parametrize("ops", [(), (("sum", 0.5, 0),), (("eltwise", "eltwise_relu", 0.1, 0),)],
                          ids=lambda ops: ops and ops[0][0] or "none")
 def test_packed_weights_from_any(eng, strm, rng, m, k, n, ops):
     """Weights created with format_tag.any take the packed GEMM's panel layout ([n/32][k][32],
-    n padded with zeros) and a reorder packs them once; tails in m (register blocks), k
-    (K blocks of 128) and n (a partial panel), with bias, against float64 numpy."""
+    n padded with zeros) and a reorder packs them once; tails in m (register blocks) and n
+    (a partial panel), k in one K block or (k = 2100) three of 700 that accumulate, with
+    bias, against float64 numpy."""
     md = dnnl.memory.desc
     pd = dnnl.matmul.primitive_desc(eng, md((m, k), dt.f32, tag.any), md((k, n), dt.f32, tag.any),
                                     md((1, n), dt.f32, tag.ab), md((m, n), dt.f32, tag.any),
@@ -280,3 +282,22 @@ def test_packed_defers_to_blas_with_plain_weights(eng):
     no_unit = md((96, 80), dt.f32, (2 * 80, 2))  # every other element of a 96x160
     pd = dnnl.matmul.primitive_desc(eng, a, no_unit, c)
     assert pd.impl_info_str() == ("cpu:gemm_packed:avx512" if AVX512 else "cpu:ref:any")
+
+
+@pytest.mark.skipif(not AVX512, reason="the packed GEMM needs AVX-512")
+@pytest.mark.parametrize("threads", [1, 2, 3, 4])
+@pytest.mark.parametrize("m, k, n", [(1, 40, 200), (4, 50, 40), (100, 40, 96), (130, 20, 520)])
+def test_packed_tiles_over_threads(rng, threads, m, k, n):
+    """The packed GEMM's tiles shared out over 1-4 threads: more row tiles where m allows
+    (100 rows on 3 threads: 3 row tiles, not 2 of 50 rows each cut into 3 panel tiles),
+    panel tiles where it does not (m < threads), a tile left empty (4 rows on 3 threads:
+    row tiles of 2, 2 and 0); src read transposed, weights packed per call, every element
+    against float64 numpy."""
+    a = rng.standard_normal((k, m)).astype(np.float32)  # src = a.T, column stride m
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    dst = np.full(m * n + 5, np.nan, np.float32)
+    kernel = _kernels.MatmulKernel(_kernels.MATMUL_PACKED, (), m, n, k, ((), (1, m)),
+                                   ((), (n, 1)), ((), (n, 1)), None, [], 0, threads)
+    kernel(a.ravel(), b.ravel(), None, dst[:m * n])
+    assert_close(dst[:m * n].reshape(m, n), a.T.astype(np.float64) @ b, k)
+    assert np.isnan(dst[m * n:]).all()  # nothing written past dst
