@@ -344,14 +344,20 @@ static void conv_rows(const dnnl_conv_t *p, const float *src, const float *wei,
         unsigned char edge[MAX_PASS_UNITS];
         float buf[CHUNK * MAX_OCW];
         for (int64_t q = 0; q < CHUNK; ++q) buf_off[q] = q * ocw;
+        /* items ordered (n, g, chunk, oc block), the chunks of an image sharing its row
+         * blocks evenly: a thread's items cover a band of the image, much the band
+         * block_source's static schedule had it write, so the copy it reads is mostly
+         * in its own cache (oc-major, each thread read all of it, half from the other
+         * core: 6-12% slower on ResNet-50's res3a_branch2b at 2 threads) */
 #pragma omp for schedule(static)
         for (int64_t item = 0; item < p->mb * p->g * oc_blocks * items_per_image; ++item) {
-            const int64_t chunk = item % items_per_image;
-            const int64_t ob = (item / items_per_image) % oc_blocks;
+            const int64_t ob = item % oc_blocks;
+            const int64_t chunk = (item / oc_blocks) % items_per_image;
             const int64_t g = (item / (items_per_image * oc_blocks)) % p->g;
             const int64_t n = item / (items_per_image * oc_blocks * p->g);
-            const row_t *rw = rows + chunk * ROWS_PER_ITEM;
-            const int nb = (int)DNNL_MIN(nrows - chunk * ROWS_PER_ITEM, ROWS_PER_ITEM);
+            const int64_t r0 = nrows * chunk / items_per_image;
+            const row_t *rw = rows + r0;
+            const int nb = (int)(nrows * (chunk + 1) / items_per_image - r0);
             const int64_t oc0 = ob * ocw, noc = DNNL_MIN(p->oc - oc0, ocw);
             float *d = dst + n * ds[0] + g * p->oc + oc0;
             float *out = has_sum ? buf : d;
