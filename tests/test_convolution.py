@@ -136,6 +136,21 @@ def test_direct_row_blocks(eng, strm, rng, only_impl, shape, ops):
     assert pd.impl_info_str() == cpu_conv.ConvDirect.name
 
 
+
+@pytest.mark.parametrize("params", [(16, 1), (32, 48), (128, 160), (64, 5000)],
+                         ids=lambda p: f"ocw{p[0]}kc{p[1]}")
+def test_direct_row_blocks_blocking(eng, strm, rng, only_impl, monkeypatch, params):
+    """Blockings tuning may pick: one unit of 16 channels per pass (every later pass
+    adds to what the first stored), 16-channel work items, passes longer than the
+    kernel's limit (64 units)."""
+    only_impl(cpu_conv.ConvDirect)
+    monkeypatch.setattr(cpu_conv.ConvDirect, "params", lambda self: params)
+    dnnl.clear_primitive_cache()
+    pd = check(eng, strm, rng, 1, 1, 32, 48, (6, 9), (3, 3), (1, 2), (0, 0), (1, 2), (2, 1),
+               ops=[("sum", 0.5)])
+    assert pd.impl_info_str() == cpu_conv.ConvDirect.name
+
+
 @pytest.mark.parametrize("impl", [c for c in CPU_IMPLS + OCL_IMPLS  # 3x3: not the 1x1 GEMM
                                   if c not in (cpu_conv.ConvDepthwise, cpu_conv.ConvPacked1x1)],
                          ids=lambda c: c.name)
