@@ -159,8 +159,9 @@ static padded_t padded_shape(const dnnl_conv_t *p) {
  * at compile time from one pointer per unit of 16 channels, and needs no per-pixel
  * offsets (they did not fit the general registers). One row also means one range of
  * kd and kh taps inside the source: the taps that fall into the top and bottom (front
- * and back) padding are skipped, not multiplied by zeros; only the padding left and
- * right of a row is multiplied. */
+ * and back) padding are skipped, not multiplied by zeros. Left and right, a block's
+ * first (last) pixel is left out of the taps that put it in the padding; padding wider
+ * than that is multiplied (the image's zero columns). */
 
 /* A unit is 16 input channels of one tap: its source offset in the blocked image and
  * its weights' offset, and the tap it belongs to. */
