@@ -98,7 +98,7 @@ int dnnl_conv_gemm(const dnnl_conv_t *p, int channels_last, int64_t rows_per_chu
  * innermost, oc a multiple of 16; _supported() tells whether strides allow it.
  * Blocking: ocw output channels per work item (16 <= ocw <= 128, a multiple of 16)
  * and kc >= 1 steps per pass. scratch holds dnnl_conv_direct_scratch_size() floats
- * (a zero-padded src copy). */
+ * (a zero-padded or channel-blocked src copy and the row path's tables). */
 int dnnl_conv_direct_supported(const dnnl_conv_t *p);
 int64_t dnnl_conv_direct_scratch_size(const dnnl_conv_t *p);
 void dnnl_conv_direct(const dnnl_conv_t *p, const float *src, const float *wei,

@@ -81,10 +81,10 @@ def execute(eng, strm, build, pd, inputs, dst_old, src1):
 
 
 def conv_case(eng, strm, rng, impl, ops, act=tag.any, bias=True,
-              build=dnnl.convolution_forward):
-    """(out, ref, pd) of a 3x3 convolution with `ops`: 2x8x7x6 -> 2x32x7x6, or 16
-    depthwise channels for the depthwise implementation."""
-    g, ic, oc = (16, 16, 16) if impl is cpu_conv.ConvDepthwise else (1, 8, 32)
+              build=dnnl.convolution_forward, ic=8):
+    """(out, ref, pd) of a 3x3 convolution with `ops`: 2x8x7x6 -> 2x32x7x6 (ic input
+    channels), or 16 depthwise channels for the depthwise implementation."""
+    g, ic, oc = (16, 16, 16) if impl is cpu_conv.ConvDepthwise else (1, ic, 32)
     src = rng.standard_normal((2, ic, 7, 6)).astype(np.float32)
     wei = rng.standard_normal((g, oc // g, ic // g, 3, 3)).astype(np.float32)
     b = rng.standard_normal(oc).astype(np.float32) if bias else None
@@ -163,6 +163,17 @@ def test_conv(engine_for, rng, impl, case):
     eng, strm = engine_for(impl)
     out, ref, pd, k = conv_case(eng, strm, rng, impl, CONV_OPS[case])
     assert pd.impl_info_str() == impl.name
+    assert_close(out, ref, k)
+
+
+@pytest.mark.parametrize("case", ["residual_add", "per_w_div_nhwc", "mul_sum_relu",
+                                  "sum_add_max_tanh"])
+def test_conv_direct_row_blocks(engine_for, rng, case):
+    """16 input channels: cpu:direct's row-block path (csrc/conv_direct.c, conv_rows),
+    whose epilogue runs on the pixels of its row blocks."""
+    eng, strm = engine_for(cpu_conv.ConvDirect)
+    out, ref, pd, k = conv_case(eng, strm, rng, cpu_conv.ConvDirect, CONV_OPS[case], ic=16)
+    assert pd.impl_info_str() == cpu_conv.ConvDirect.name
     assert_close(out, ref, k)
 
 

@@ -103,6 +103,54 @@ def test_odd_shapes(engine_for, rng, impl, layout, shape):
 
 
 
+# (n, g, ic, oc, i, k, s, d, pl, pr) with ic per group a multiple of 16 and several taps:
+# cpu:direct's row blocks (csrc/conv_direct.c, conv_rows). Rows narrower than a block
+# (5), one block (14), split into 2 (15 -> 7 + 8) and 3 (30 -> 10 each); padding on
+# every side, asymmetric, wider than the kernel (rows and blocks wholly in padding),
+# negative; strides 2 and 3 (phases of the blocked source), dilation, groups, 1D, 3D,
+# two images, 32 input channels (two units per tap), a 16-channel oc tail.
+ROW_BLOCKS = [
+    (1, 1, 16, 32, (9, 5), (3, 3), (1, 1), (0, 0), (1, 2), (2, 0)),
+    (2, 1, 32, 48, (14, 14), (3, 3), (1, 1), (0, 0), (1, 1), (1, 1)),
+    (1, 1, 16, 16, (6, 15), (3, 3), (1, 1), (0, 0), (1, 1), (1, 1)),
+    (1, 1, 16, 80, (4, 30), (1, 3), (1, 1), (0, 0), (0, 1), (0, 1)),
+    (1, 1, 16, 16, (5, 5), (3, 3), (1, 1), (0, 0), (4, 4), (4, 4)),
+    (1, 1, 16, 32, (11, 13), (3, 3), (2, 2), (0, 0), (1, 1), (1, 1)),
+    (1, 1, 16, 16, (10, 17), (3, 5), (3, 3), (0, 1), (2, 3), (1, 0)),
+    (1, 1, 16, 16, (12, 12), (3, 3), (1, 1), (2, 1), (2, 1), (-1, 0)),
+    (2, 2, 32, 64, (7, 9), (3, 3), (1, 1), (0, 0), (1, 1), (1, 1)),
+    (1, 1, 16, 32, (37,), (5,), (2,), (1,), (3,), (2,)),
+    (1, 1, 16, 16, (4, 5, 17), (3, 3, 3), (1, 2, 1), (1, 0, 0), (1, 1, 1), (1, 0, 2)),
+]
+
+
+@pytest.mark.parametrize("ops", [(), (("eltwise", "eltwise_relu", 0.0, 0.0),),
+                                 (("sum", 0.5), ("eltwise", "eltwise_tanh", 0.0, 0.0))],
+                         ids=lambda ops: ops_id(ops) or "none")
+@pytest.mark.parametrize("shape", ROW_BLOCKS,
+                         ids=lambda s: "x".join(map(str, s[4])) + f"k{s[5][-1]}s{s[6][-1]}g{s[1]}")
+def test_direct_row_blocks(eng, strm, rng, only_impl, shape, ops):
+    n, g, ic, oc, i, k, s, d, pl, pr = shape
+    only_impl(cpu_conv.ConvDirect)
+    pd = check(eng, strm, rng, n, g, ic, oc, i, k, s, d, pl, pr, bias=True, ops=ops)
+    assert pd.impl_info_str() == cpu_conv.ConvDirect.name
+
+
+
+@pytest.mark.parametrize("params", [(16, 1), (32, 48), (128, 160), (64, 5000)],
+                         ids=lambda p: f"ocw{p[0]}kc{p[1]}")
+def test_direct_row_blocks_blocking(eng, strm, rng, only_impl, monkeypatch, params):
+    """Blockings tuning may pick: one unit of 16 channels per pass (every later pass
+    adds to what the first stored), 16-channel work items, passes longer than the
+    kernel's limit (64 units)."""
+    only_impl(cpu_conv.ConvDirect)
+    monkeypatch.setattr(cpu_conv.ConvDirect, "params", lambda self: params)
+    dnnl.clear_primitive_cache()
+    pd = check(eng, strm, rng, 1, 1, 32, 48, (6, 9), (3, 3), (1, 2), (0, 0), (1, 2), (2, 1),
+               ops=[("sum", 0.5)])
+    assert pd.impl_info_str() == cpu_conv.ConvDirect.name
+
+
 @pytest.mark.parametrize("impl", [c for c in CPU_IMPLS + OCL_IMPLS  # 3x3: not the 1x1 GEMM
                                   if c not in (cpu_conv.ConvDepthwise, cpu_conv.ConvPacked1x1)],
                          ids=lambda c: c.name)
