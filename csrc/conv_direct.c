@@ -40,11 +40,21 @@ typedef struct {
     const int64_t *src_off, *wei_off;
 } taps_t;
 
-/* out[R pixels, NV vectors] (+)= the steps [i0, i1) of taps [t0, t1). */
-static inline __attribute__((always_inline)) void block(const int R, const int NV,
+/* Cache lines to ask for while a block computes, one per step: line[0, nread) to be
+ * read, line[nread, n) to be written. */
+typedef struct {
+    const uintptr_t *line;
+    int64_t nread, n;
+} pf_t;
+
+/* out[R pixels, NV vectors] (+)= the steps [i0, i1) of taps [t0, t1), prefetching pf's
+ * lines on the way if PF (an instance of its own: the counters cost res3a_branch2a's
+ * block, short of general registers already, 4% where they went unused). */
+static inline __attribute__((always_inline)) void block(const int R, const int NV, const int PF,
         const taps_t *tp, int t0, int t1, int64_t i0, int64_t i1, int accumulate,
         const float *src, const int64_t *pix_off, const float *wei, float *out,
-        const int64_t *out_off) {
+        const int64_t *out_off, pf_t pf) {
+    int64_t step = 0;
     vf acc[MAX_R][MAX_NV];
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r)
@@ -69,6 +79,13 @@ static inline __attribute__((always_inline)) void block(const int R, const int N
                                    0, 3);
                 wv[j] = *(const vf *)(w + j * VLEN);
             }
+            if (PF) {
+                if (step < pf.nread)
+                    __builtin_prefetch((const void *)pf.line[step], 0, 3);
+                else if (step < pf.n)
+                    __builtin_prefetch((void *)pf.line[step], 1, 3);
+                ++step;
+            }
 #pragma GCC unroll 16
             for (int r = 0; r < R; ++r) {
                 const float b = s[pix_off[r] + i];
@@ -83,26 +100,55 @@ static inline __attribute__((always_inline)) void block(const int R, const int N
         for (int j = 0; j < NV; ++j) *(vf *)(out + out_off[r] + j * VLEN) = acc[r][j];
 }
 
-/* One instance per (R, NV) so that the accumulators live in registers. */
-#define CASE(R, NV) \
+/* One instance per (R, NV, PF) so that the accumulators live in registers. */
+#define CASE(R, NV, PF) \
     case R: \
-        block(R, NV, tp, t0, t1, i0, i1, accumulate, src, pix_off, wei, out, out_off); \
+        block(R, NV, PF, tp, t0, t1, i0, i1, accumulate, src, pix_off, wei, out, out_off, \
+              pf); \
         break;
-#define CASES(NV) CASE(1, NV) CASE(2, NV) CASE(3, NV) CASE(4, NV) CASE(5, NV) \
-    CASE(6, NV) CASE(7, NV) CASE(8, NV) CASE(9, NV) CASE(10, NV) CASE(11, NV) \
-    CASE(12, NV) CASE(13, NV) CASE(14, NV)
+#define CASES(NV, PF) CASE(1, NV, PF) CASE(2, NV, PF) CASE(3, NV, PF) CASE(4, NV, PF) \
+    CASE(5, NV, PF) CASE(6, NV, PF) CASE(7, NV, PF) CASE(8, NV, PF) CASE(9, NV, PF) \
+    CASE(10, NV, PF) CASE(11, NV, PF) CASE(12, NV, PF) CASE(13, NV, PF) CASE(14, NV, PF)
 static inline __attribute__((always_inline)) void block_nv(int r, int nv,
         const taps_t *tp, int t0, int t1, int64_t i0, int64_t i1, int accumulate,
         const float *src, const int64_t *pix_off, const float *wei, float *out,
-        const int64_t *out_off) {
-    if (nv == MAX_NV) {
-        switch (r) { CASES(MAX_NV) }
+        const int64_t *out_off, pf_t pf) {
+    if (nv == MAX_NV && pf.n) {
+        switch (r) { CASES(MAX_NV, 1) }
+    } else if (nv == MAX_NV) {
+        switch (r) { CASES(MAX_NV, 0) }
+    } else if (pf.n) {
+        switch (r) { CASES(1, 1) }
     } else {
-        switch (r) { CASES(1) }
+        switch (r) { CASES(1, 0) }
     }
 }
 #undef CASES
 #undef CASE
+
+#define MAX_PF 256 /* lines prefetched per block of pixels, at most */
+/* src + dst bytes from which a 1x1 prefetches (see pixels): past L3's share of a core,
+ * between minibatch 1 (1.6 MB, slower with) and 32 (51 MB, faster) of res2a_branch2a */
+#define STREAM_BYTES (16 << 20)
+
+/* The source and dst lines of the pixels [x, x + MAX_R) below npix, source first, at
+ * most MAX_PF; returns how many, *nread of them source. */
+static inline __attribute__((always_inline)) int64_t next_lines(const taps_t *tp,
+        int64_t x, int64_t npix, int64_t noc, const float *src, const int64_t *pix_off,
+        float *out, const int64_t *out_off, uintptr_t *line, int64_t *nread) {
+    const int64_t end = DNNL_MIN(npix, x + MAX_R);
+    int64_t n = 0;
+    for (int pass = 0; pass < 2; ++pass) {
+        for (int64_t q = x; q < end; ++q) {
+            const uintptr_t a = pass ? (uintptr_t)(out + out_off[q])
+                                     : (uintptr_t)(src + pix_off[q] + tp->src_off[0]);
+            const uintptr_t e = a + (pass ? noc : tp->run) * sizeof(float);
+            for (uintptr_t l = a & ~(uintptr_t)63; l < e && n < MAX_PF; l += 64) line[n++] = l;
+        }
+        if (!pass) *nread = n;
+    }
+    return n;
+}
 
 /* npix pixels x noc channels into out + out_off[pixel]: passes of kc steps over the
  * taps, short enough for their weights (kc x noc) to stay in L1 while every block of
@@ -110,19 +156,38 @@ static inline __attribute__((always_inline)) void block_nv(int r, int nv,
  * blocks; later passes add to what earlier ones stored. */
 static inline __attribute__((always_inline)) void pixels(const taps_t *tp, int64_t kc,
         int64_t npix, int64_t noc, const float *src, const int64_t *pix_off, const float *wei,
-        float *out, const int64_t *out_off) {
+        float *out, const int64_t *out_off, int large) {
     const int64_t splits = tp->run >= kc ? (tp->run + kc - 1) / kc : 1;
     const int per_pass = tp->run >= kc ? 1 : (int)(kc / tp->run);
+    /* One tap in one pass (a 1x1): each source line is read by one block of pixels and
+     * each dst line written by it, straight from and to memory at minibatch 32 (25 MB
+     * each for ResNet-50's res2a_branch2a), and the hardware prefetchers left the FMAs
+     * waiting: that layer ran at 70 GF/s on one thread against 101 at minibatch 1. So
+     * each block asks for the next block's source and dst lines (the stores' read for
+     * ownership), one per step, spread over its channel blocks (all at once, before
+     * the block, gained ~2%: too many misses in flight at once): 1.25-1.3x there. Only
+     * on `large` problems: where src and dst stay in the caches (the same layer at
+     * minibatch 1, 1.6 MB) listing the lines cost 6%. */
+    const int stream = large && tp->ntaps == 1 && splits == 1;
+    uintptr_t line[MAX_PF];
     for (int t0 = 0; t0 < tp->ntaps; t0 += per_pass) {
         const int t1 = DNNL_MIN(t0 + per_pass, tp->ntaps);
         for (int64_t k = 0; k < splits; ++k) {
             const int64_t i0 = tp->run * k / splits, i1 = tp->run * (k + 1) / splits;
             for (int64_t x = 0; x < npix; x += MAX_R) {
                 const int r = (int)DNNL_MIN(npix - x, MAX_R);
-                for (int64_t c = 0; c < noc;) {
+                int64_t nread = 0;
+                const int64_t n = stream ? next_lines(tp, x + MAX_R, npix, noc, src, pix_off,
+                                                      out, out_off, line, &nread) : 0;
+                const int64_t cblocks = (noc + MAX_NV * VLEN - 1) / (MAX_NV * VLEN);
+                const int64_t per = (n + cblocks - 1) / cblocks;
+                for (int64_t c = 0, l0 = 0; c < noc; l0 += per) {
                     const int nv = noc - c >= MAX_NV * VLEN ? MAX_NV : 1;
+                    const int64_t left = n > l0 ? n - l0 : 0;
+                    const pf_t pf = {line + l0, nread > l0 ? nread - l0 : 0,
+                                     DNNL_MIN(per, left)};
                     block_nv(r, nv, tp, t0, t1, i0, i1, t0 > 0 || k > 0, src,
-                             pix_off + x, wei + c, out + c, out_off + x);
+                             pix_off + x, wei + c, out + c, out_off + x, pf);
                     c += nv * VLEN;
                 }
             }
@@ -492,6 +557,8 @@ void dnnl_conv_direct(const dnnl_conv_t *p, const float *src, const float *wei,
                 tap_off[max_taps + tp.ntaps] = kd * ws[3] + kh * ws[4] + kw * ws[5];
             }
     const int64_t pix = p->od * p->oh * p->ow, chunks = (pix + CHUNK - 1) / CHUNK;
+    const int large = p->mb * p->g * pix * (p->ic + p->oc) * (int64_t)sizeof(float)
+                      > STREAM_BYTES;
     const int64_t oc_blocks = (p->oc + ocw - 1) / ocw;
     /* Without a sum post-op the passes accumulate in dst itself and bias and
      * post-ops are applied there; a sum needs the old dst, so they go to a buffer. */
@@ -520,7 +587,8 @@ void dnnl_conv_direct(const dnnl_conv_t *p, const float *src, const float *wei,
             float *d = dst + n * ds[0] + g * p->oc + oc0;
             const float *b = bias ? bias + g * p->oc + oc0 : NULL;
             pixels(&tp, kc, npix, noc, src + n * ss[0] + g * ss[1], pix_off,
-                   wei + g * ws[0] + oc0, has_sum ? buf : d, has_sum ? buf_off : dst_off);
+                   wei + g * ws[0] + oc0, has_sum ? buf : d, has_sum ? buf_off : dst_off,
+                   large);
             if (finish)
                 for (int64_t q = 0; q < npix; ++q)
                     dnnl_epilogue_row(noc, has_sum ? buf + buf_off[q] : d + dst_off[q],

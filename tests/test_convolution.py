@@ -151,6 +151,35 @@ def test_direct_row_blocks_blocking(eng, strm, rng, only_impl, monkeypatch, para
     assert pd.impl_info_str() == cpu_conv.ConvDirect.name
 
 
+# (n, ic, oc, i, s, pl, params) 1x1s on cpu:direct's per-pixel path. Those whose src +
+# dst exceed 16 MB (STREAM_BYTES) prefetch each next block's source and dst lines, one
+# per step over its channel blocks (csrc/conv_direct.c, pixels): 13000 pixels an image
+# (a last chunk of 8, short blocks), 48 output channels (a 32 and a 16 channel block:
+# unequal shares), 20 input channels (rows starting mid-line), 160 -> 128 channels in
+# one pass (more lines than MAX_PF). The small ones do not: a stride and padding
+# (pixels apart, the padded copy), a reduction over several passes.
+DIRECT_1X1 = [
+    (3, 64, 48, (100, 130), (1, 1), (0, 0), (64, 96)),
+    (2, 20, 16, (240, 245), (1, 1), (0, 0), (32, 96)),
+    (1, 160, 128, (120, 125), (1, 1), (0, 0), (128, 160)),
+    (2, 64, 48, (9, 17), (1, 1), (0, 0), (64, 96)),
+    (1, 32, 32, (11, 13), (2, 2), (1, 0), (32, 48)),
+    (1, 96, 32, (7, 7), (1, 1), (0, 0), (32, 48)),
+]
+
+
+@pytest.mark.parametrize("ops", [(), (("sum", 0.5),)], ids=lambda ops: ops_id(ops) or "none")
+@pytest.mark.parametrize("shape", DIRECT_1X1, ids=lambda s: f"n{s[0]}ic{s[1]}oc{s[2]}s{s[4][0]}")
+def test_direct_1x1_prefetch(eng, strm, rng, only_impl, monkeypatch, shape, ops):
+    n, ic, oc, i, s, pl, params = shape
+    only_impl(cpu_conv.ConvDirect)
+    monkeypatch.setattr(cpu_conv.ConvDirect, "params", lambda self: params)
+    monkeypatch.setattr(cpu_conv.ConvDirect, "defers", lambda self: False)
+    dnnl.clear_primitive_cache()
+    pd = check(eng, strm, rng, n, 1, ic, oc, i, (1, 1), s, (0, 0), pl, (0, 0), ops=ops)
+    assert pd.impl_info_str() == cpu_conv.ConvDirect.name
+
+
 @pytest.mark.parametrize("impl", [c for c in CPU_IMPLS + OCL_IMPLS  # 3x3: not the 1x1 GEMM
                                   if c not in (cpu_conv.ConvDepthwise, cpu_conv.ConvPacked1x1)],
                          ids=lambda c: c.name)
