@@ -269,7 +269,13 @@ def latency(path: str, niter: int) -> dict:
     import onnxruntime as ort
     name = os.path.basename(path)[:-5]
     x = np.random.default_rng(1).standard_normal(MODELS[name][1]).astype(np.float32)
-    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    # onnxruntime's intra-op workers spin after a run, holding a core while the next
+    # library runs: interleaved on 2 cores that made dnnl_py's ResNet-50 runs 1.5x slower
+    # (75 -> 48 ms median) and onnxruntime's own 10% slower (43 -> 39 ms), so they sleep
+    # (docs/models.md, "Measured")
+    opts = ort.SessionOptions()
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
     compiled = dnnl.Core().compile_model(path, "CPU")
     req = compiled.create_infer_request()
     feed = {MODELS[name][0]: x}
