@@ -258,8 +258,15 @@ class ConvPacked1x1(_ConvImpl):
         res3a_branch2c 0.87x -> 0.95x, res4a_branch2c 0.87x -> 0.90x, res5a_branch2c
         0.87x -> 0.90x; docs/performance.md). Where ic >= oc the direct kernel was as
         fast (res2a_branch2a, 64 -> 64: 0.88x both) or faster (res2b_branch2a,
-        256 -> 64: 0.92x there, 0.88x here)."""
-        return self.problem.oc <= self.problem.ic
+        256 -> 64: 0.92x there, 0.88x here). A long reduction comes here even so: the
+        contracting 1x1s of res3-res5 (512 -> 128, 1024 -> 256, 2048 -> 512, mb1) ran
+        at 29-58 GF/s on the direct kernel against 98-214 here (p1x1 in one process per
+        impl, docs/performance.md "1x1 convolutions on the packed GEMM")."""
+        p = self.problem
+        return p.oc <= p.ic <= self.SHORT_REDUCTION
+
+    # input channels up to which a contracting 1x1 stays on the direct kernel
+    SHORT_REDUCTION = 256
 
     def _row_stride(self, md, channels: int):
         """The stride between GEMM rows (the pixels of all images, in order) of an
