@@ -30,6 +30,25 @@
 
 typedef float vf __attribute__((vector_size(VLEN * 4), aligned(4)));
 
+/* A block's accumulators: R pixels x NV vectors at out + out_off[pixel], started at zero
+ * or at what out holds (a later pass), and stored back. */
+static inline __attribute__((always_inline)) void acc_load(const int R, const int NV,
+        vf acc[MAX_R][MAX_NV], int accumulate, const float *out, const int64_t *out_off) {
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; ++j)
+            acc[r][j] = accumulate ? *(const vf *)(out + out_off[r] + j * VLEN) : (vf){0};
+}
+
+static inline __attribute__((always_inline)) void acc_store(const int R, const int NV,
+        vf acc[MAX_R][MAX_NV], float *out, const int64_t *out_off) {
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; ++j) *(vf *)(out + out_off[r] + j * VLEN) = acc[r][j];
+}
+
 /* A step i of tap t reads src[pix_off[r] + src_off[t] + i] for pixel r of a block and
  * the weight vectors at wei[wei_off[t] + i * wei_step]. A tap's `run` steps are the
  * input channels of one kernel position, or of a whole row of kw positions when those
@@ -56,11 +75,7 @@ static inline __attribute__((always_inline)) void block(const int R, const int N
         const int64_t *out_off, pf_t pf) {
     int64_t step = 0;
     vf acc[MAX_R][MAX_NV];
-#pragma GCC unroll 16
-    for (int r = 0; r < R; ++r)
-#pragma GCC unroll 4
-        for (int j = 0; j < NV; ++j)
-            acc[r][j] = accumulate ? *(vf *)(out + out_off[r] + j * VLEN) : (vf){0};
+    acc_load(R, NV, acc, accumulate, out, out_off);
     for (int t = t0; t < t1; ++t) {
         const float *s = src + tp->src_off[t];
         const float *w = wei + tp->wei_off[t] + i0 * tp->wei_step;
@@ -94,10 +109,7 @@ static inline __attribute__((always_inline)) void block(const int R, const int N
             }
         }
     }
-#pragma GCC unroll 16
-    for (int r = 0; r < R; ++r)
-#pragma GCC unroll 4
-        for (int j = 0; j < NV; ++j) *(vf *)(out + out_off[r] + j * VLEN) = acc[r][j];
+    acc_store(R, NV, acc, out, out_off);
 }
 
 /* One instance per (R, NV, PF) so that the accumulators live in registers. */
@@ -309,11 +321,7 @@ static inline __attribute__((always_inline)) void row_block(const int R, const i
         int64_t wstep, int accumulate, const float *src, const float *wei, float *out,
         const int64_t *out_off) {
     vf acc[MAX_R][MAX_NV];
-#pragma GCC unroll 16
-    for (int r = 0; r < R; ++r)
-#pragma GCC unroll 4
-        for (int j = 0; j < NV; ++j)
-            acc[r][j] = accumulate ? *(vf *)(out + out_off[r] + j * VLEN) : (vf){0};
+    acc_load(R, NV, acc, accumulate, out, out_off);
     for (int u = 0; u < n; ++u) {
         const float *s = src + soff[u], *w = wei + woff[u];
         switch (edge[u]) {
@@ -323,10 +331,7 @@ static inline __attribute__((always_inline)) void row_block(const int R, const i
         default: row_steps(R, NV, 1, 1, acc, s, w, wstep); break;
         }
     }
-#pragma GCC unroll 16
-    for (int r = 0; r < R; ++r)
-#pragma GCC unroll 4
-        for (int j = 0; j < NV; ++j) *(vf *)(out + out_off[r] + j * VLEN) = acc[r][j];
+    acc_store(R, NV, acc, out, out_off);
 }
 
 #define CASE(R, NV) \
