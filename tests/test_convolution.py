@@ -363,11 +363,58 @@ def test_packed_1x1_chosen(eng, strm, rng):
     assert pd.impl_info_str() == name
 
 
+@pytest.mark.skipif(not AVX512, reason="the packed GEMM needs AVX-512")
+@pytest.mark.parametrize("ops", [[("eltwise", "eltwise_relu", 0.0, 0.0)],
+                                 [("eltwise", "eltwise_relu", 0.25, 0.0)],
+                                 [("sum", 0.5), ("eltwise", "eltwise_relu", 0.0, 0.0)],
+                                 [("sum", 1.0)]])
+def test_packed_1x1_post_ops_in_registers(eng, strm, rng, ops):
+    """Bias, sum and relu applied in the register blocks (gemm_packed.c's fused_t) give
+    the epilogue's results: NaN and inf where the reference has them, a negative slope,
+    a partial panel (oc 40); a reduction longer than one K block (ic 1100) takes the sum
+    through the separate epilogue and is as right."""
+    for ic, oc in ((24, 40), (1100, 48)):
+        src = rng.standard_normal((1, ic, 5, 6)).astype(np.float32)
+        src[0, :, 1, 1], src[0, 3, 2, 4], src[0, :, 4, 0] = np.inf, np.nan, -np.inf
+        wei = np.abs(rng.standard_normal((oc, ic, 1, 1))).astype(np.float32)
+        bias = rng.standard_normal(oc).astype(np.float32)
+        init = rng.standard_normal((1, oc, 5, 6)).astype(np.float32)
+        out, pd = run_conv(eng, strm, src, wei, bias, (1, 1), (0, 0), (0, 0), (0, 0), ops,
+                           dst_init=init)
+        assert pd.impl_info_str() == "cpu:gemm_packed_1x1:avx512"
+        with np.errstate(invalid="ignore"):
+            ref = post_ops(conv_fwd(src, wei[None], bias, (1, 1), (0, 0), (0, 0), (0, 0), 1),
+                           init, ops)
+        np.testing.assert_array_equal(np.isnan(out), np.isnan(ref))
+        np.testing.assert_array_equal(np.isinf(out), np.isinf(ref))
+        finite = np.isfinite(ref)
+        assert_close(out[finite], ref[finite], ic)
+
+
+@pytest.mark.skipif(not AVX512, reason="the packed GEMM needs AVX-512")
+@pytest.mark.parametrize("n, ic, oc, i, s, pr", [
+    (1, 64, 128, (14, 14), (2, 2), (0, 0)),      # ResNet's downsample, smaller
+    (2, 24, 48, (13, 11), (2, 3), (0, 0)),       # odd sizes, strides that do not divide
+    (1, 8, 40, (14, 14), (2, 2), (-1, -1)),      # negative right padding: same pixels
+    (3, 5, 33, (7, 9), (3, 1), (0, 0)),          # a partial panel, a stride on one axis
+    (2, 6, 32, (5, 6, 7), (2, 1, 3), (0, 0, 0)),  # 3D
+    (1, 16, 32, (9,), (4,), (0,)),               # 1D
+])
+def test_packed_1x1_strided(eng, strm, rng, n, ic, oc, i, s, pr):
+    """A strided 1x1 runs on the packed GEMM, its rows every s-th source pixel, with
+    bias and post-ops (a residual sum as ResNet's downsample has)."""
+    sp = len(i)
+    for ops in ([("sum", 1.0), ("eltwise", "eltwise_relu", 0.0, 0.0)], []):
+        pd = check(eng, strm, rng, n, 1, ic, oc, i, (1,) * sp, s, (0,) * sp, (0,) * sp, pr,
+                   ops=ops)
+        assert pd.impl_info_str() == "cpu:gemm_packed_1x1:avx512"
+
+
 def test_packed_1x1_declines(eng, strm, rng, monkeypatch):
-    """Not taken: plain (user) weights, a 3x3, a stride, padding, groups; without
-    AVX-512 it declines and the convolution still runs (and is correct)."""
+    """Not taken: plain (user) weights, a 3x3, padding, groups; without AVX-512 it
+    declines and the convolution still runs (and is correct)."""
     name = "cpu:gemm_packed_1x1:avx512"
-    cases = [dict(wei_tag=tag.ohwi), dict(k=3, pad=1), dict(s=2), dict(pad=1)]
+    cases = [dict(wei_tag=tag.ohwi), dict(k=3, pad=1), dict(s=2, pad=1), dict(pad=1)]
     for c in cases:
         pd = check(eng, strm, rng, 1, 1, 16, 64, (6, 6), (c.get("k", 1),) * 2,
                    (c.get("s", 1),) * 2, (0, 0), (c.get("pad", 0),) * 2,

@@ -222,20 +222,24 @@ class ConvGemm(_ConvImpl):
 
 
 class ConvPacked1x1(_ConvImpl):
-    """A 1x1 convolution, stride 1, no padding, one group, channels-last, is one GEMM:
-    (mb * pixels) x ic times ic x oc. It runs on the packed AVX-512 GEMM of
+    """An unpadded 1x1 convolution with one group, channels-last, is one GEMM:
+    (mb * output pixels) x ic times ic x oc. It runs on the packed AVX-512 GEMM of
     csrc/gemm_packed.c (MatmulPacked's kernel), bias and post-ops (binary ones addressed
-    from the nhwc dst) in its per-tile epilogue. Only with weights created as
-    format_tag.any: they take the kernel's panels ([oc / 32][ic][32]) and a reorder packs
-    them once; plain weights would be packed on every call."""
+    from the nhwc dst) in its per-tile epilogue. With strides the GEMM's rows are every
+    s-th source pixel: the kernel copies each tile's rows anyway, so it gathers them
+    (images and output rows as batches sharing the weights). Only with weights created
+    as format_tag.any: they take the kernel's panels ([oc / 32][ic][32]) and a reorder
+    packs them once; plain weights would be packed on every call."""
     name = "cpu:gemm_packed_1x1:avx512"
 
     @classmethod
     def create(cls, rt, p, post_ops):
         if _kernels.cpu_isa() != "avx512":
             raise Decline(f"needs AVX-512 (this CPU: {_kernels.cpu_isa()})")
-        if p.k != (1, 1, 1) or p.s != (1, 1, 1) or any(p.pl) or p.o != p.i or p.g != 1:
-            raise Decline("not a 1x1, stride 1, unpadded, one-group convolution")
+        unpadded = not any(p.pl) and all(o == (i - 1) // s + 1
+                                         for o, i, s in zip(p.o, p.i, p.s))
+        if p.k != (1, 1, 1) or not unpadded or p.g != 1:
+            raise Decline("not an unpadded 1x1, one-group convolution")
         if p.ic == 0:
             raise Decline("no input channels (the GEMM's reduction is empty)")
         if not p.weights.is_any():
@@ -246,10 +250,14 @@ class ConvPacked1x1(_ConvImpl):
         descs[ARG_WEIGHTS] = packed_weights_desc(p.weights, ndw - p.ndims_spatial - 1,
                                                  ndw - p.ndims_spatial - 2)
         impl = cls(rt, p, descs, post_ops)
-        impl.rows = (impl._row_stride(descs[ARG_SRC], p.ic),
-                     impl._row_stride(descs[ARG_DST], p.oc))
-        if None in impl.rows:
-            raise Decline("src or dst pixels are not one strided run of channel rows")
+        n, c, d, h, w = p.act_strides(descs[ARG_SRC])
+        if c != 1 and p.ic > 1:
+            raise Decline("src channels are not innermost")
+        # src rows: output pixel (n, d, h, w) reads the source pixel at strides s
+        impl.src_rows = ((n, d * p.s[0], h * p.s[1]), (w * p.s[2], 1))
+        impl.dst_row = impl._row_stride(descs[ARG_DST], p.oc)
+        if impl.dst_row is None:
+            raise Decline("dst pixels are not one strided run of channel rows")
         return impl
 
     def defers(self) -> bool:
@@ -279,11 +287,13 @@ class ConvPacked1x1(_ConvImpl):
 
     def make_kernel(self, params: tuple):
         p = self.problem
-        bias = None if p.bias is None else ((), (0, 1))
-        return _kernels.MatmulKernel(_kernels.MATMUL_PREPACKED, (), p.mb * p.pixels, p.oc,
-                                     p.ic, ((), (self.rows[0], 1)), ((), (PANEL, 1)),
-                                     ((), (self.rows[1], 1)), bias, self.post_ops, 0,
-                                     self.runtime.threads())
+        batch = (p.mb, p.o[0], p.o[1])  # rows are output pixels: ow of them per batch
+        rs = self.dst_row
+        dst = ((p.o[0] * p.o[1] * p.o[2] * rs, p.o[1] * p.o[2] * rs, p.o[2] * rs), (rs, 1))
+        bias = None if p.bias is None else ((0, 0, 0), (0, 1))
+        return _kernels.MatmulKernel(_kernels.MATMUL_PREPACKED, batch, p.o[2], p.oc, p.ic,
+                                     self.src_rows, ((0, 0, 0), (PANEL, 1)), dst, bias,
+                                     self.post_ops, 0, self.runtime.threads())
 
 
 class ConvRef(_ConvImpl):
