@@ -10,7 +10,29 @@
 
 #define CRC32C_POLY 0x82F63B78u /* reflected */
 
+#define BLOCK 4096u /* bytes per stream and round of the three-stream loop */
+
 static uint32_t crc32c_table[256];
+/* shifting a CRC over BLOCK zero bytes, byte by byte of the CRC (see crc32c_sse42) */
+static uint32_t shift_table[4][256];
+
+/* a * b mod P, as polynomials in the reflected order of the CRC (bit 31 is x^0) */
+static uint32_t gf_mul(uint32_t a, uint32_t b) {
+    uint32_t p = 0;
+    for (int i = 0; i < 32; ++i) {
+        if (a & (0x80000000u >> i)) p ^= b; /* a's x^i term */
+        b = (b & 1) ? (b >> 1) ^ CRC32C_POLY : b >> 1; /* b *= x */
+    }
+    return p;
+}
+
+/* x^(8 n) mod P: what n zero bytes multiply a CRC register by */
+static uint32_t x_pow_8n(uint64_t n) {
+    uint32_t r = 0x80000000u, sq = 0x00800000u; /* 1 and x^8 */
+    for (; n; n >>= 1, sq = gf_mul(sq, sq))
+        if (n & 1) r = gf_mul(r, sq);
+    return r;
+}
 
 /* Filled when the library loads: no first-call race between threads. */
 __attribute__((constructor)) static void crc32c_init(void) {
@@ -19,9 +41,18 @@ __attribute__((constructor)) static void crc32c_init(void) {
         for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ CRC32C_POLY : c >> 1;
         crc32c_table[i] = c;
     }
+    const uint32_t by_block = x_pow_8n(BLOCK);
+    for (int k = 0; k < 4; ++k)
+        for (uint32_t b = 0; b < 256; ++b) shift_table[k][b] = gf_mul(b << (8 * k), by_block);
 #if defined(__GNUC__) && defined(__x86_64__)
     __builtin_cpu_init();
 #endif
+}
+
+/* c * x^(8 BLOCK) mod P: multiplying is linear, so by the bytes of c, one table each */
+static inline uint32_t shift_block(uint32_t c) {
+    return shift_table[0][c & 0xFF] ^ shift_table[1][(c >> 8) & 0xFF]
+           ^ shift_table[2][(c >> 16) & 0xFF] ^ shift_table[3][c >> 24];
 }
 
 static uint32_t crc32c_bytes(uint32_t c, const unsigned char *p, size_t n) {
@@ -30,16 +61,32 @@ static uint32_t crc32c_bytes(uint32_t c, const unsigned char *p, size_t n) {
 }
 
 #if defined(__GNUC__) && defined(__x86_64__)
+static inline uint64_t load8(const unsigned char *p) {
+    uint64_t v;
+    memcpy(&v, p, 8); /* any alignment */
+    return v;
+}
+
+/* crc32 takes 3 cycles and can start every cycle: one dependent chain runs at a third
+ * of its rate (~9 GB/s on Zen 4, half a warm ResNet-50 start's entry check). So three
+ * blocks go at once, the second and third from a zero register, and join the first:
+ * the CRC register is linear in its start value, so crc(c, A B) =
+ * crc(c, A) * x^(8 |B|) ^ crc(0, B), mod P. */
 __attribute__((target("sse4.2"))) static uint32_t crc32c_sse42(uint32_t c,
                                                                 const unsigned char *p,
                                                                 size_t n) {
-    uint64_t c64 = c;
-    for (; n >= 8; n -= 8, p += 8) {
-        uint64_t v;
-        memcpy(&v, p, 8); /* any alignment */
-        c64 = __builtin_ia32_crc32di(c64, v);
+    uint64_t c0 = c;
+    for (; n >= 3 * BLOCK; n -= 3 * BLOCK, p += 3 * BLOCK) {
+        uint64_t c1 = 0, c2 = 0;
+        for (size_t i = 0; i < BLOCK; i += 8) {
+            c0 = __builtin_ia32_crc32di(c0, load8(p + i));
+            c1 = __builtin_ia32_crc32di(c1, load8(p + BLOCK + i));
+            c2 = __builtin_ia32_crc32di(c2, load8(p + 2 * BLOCK + i));
+        }
+        c0 = shift_block(shift_block((uint32_t)c0) ^ (uint32_t)c1) ^ (uint32_t)c2;
     }
-    c = (uint32_t)c64;
+    for (; n >= 8; n -= 8, p += 8) c0 = __builtin_ia32_crc32di(c0, load8(p));
+    c = (uint32_t)c0;
     for (; n; --n) c = __builtin_ia32_crc32qi(c, *p++);
     return c;
 }

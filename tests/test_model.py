@@ -573,6 +573,12 @@ def test_crc32c_against_its_definition(rng):
     flipped = bytearray(data)
     flipped[33] ^= 0x10
     assert crc32c(bytes(flipped)) != crc32c(data)
+    # the three-stream loop: rounds of 3 x 4096 bytes joined by shifting, then the rest
+    long = rng.integers(0, 256, 3 * 3 * 4096 + 77, dtype=np.uint8).tobytes()
+    for start, end in ((0, 3 * 4096), (0, 3 * 4096 - 1), (5, 3 * 4096 + 5), (1, 6 * 4096 + 9),
+                       (0, len(long)), (3, len(long))):
+        assert crc32c(long[start:end]) == _crc32c_bitwise(long[start:end]), (start, end)
+    assert crc32c(long[12300:], crc32c(long[:12300])) == crc32c(long)
 
 
 def test_sha256_tree_of_pieces(rng, monkeypatch):
