@@ -164,22 +164,40 @@ static inline int64_t src_row(const dnnl_matmul_t *p, int64_t r) {
     return off;
 }
 
+/* Whether batch strides bs continue rows rs apart through the batches (batch-major), or
+ * with `broadcast` are 0 for them all along with rs. */
+static int rows_run_on(const dnnl_matmul_t *p, const int64_t *bs, int64_t rs, int broadcast) {
+    int64_t run = p->m * rs;
+    for (int d = p->nbatch - 1; d >= 0; --d) {
+        if (p->batch[d] == 1) continue;
+        if (bs[d] != (broadcast ? 0 : run)) return 0;
+        run *= p->batch[d];
+    }
+    return !broadcast || rs == 0;
+}
+
 /* The tile rows [r0, r1) x panels [p0, p1) of c = a . packed, K block by K block; its
  * rows cut into near-equal register blocks of at most MR (128 rows: 10 of 12-13, not
  * 9 of 14 and one of 2, whose block would be load-bound). Each K block of the tile's
- * rows of a is first copied into `abuf`, rows abuf_ld() apart: read in place, a's rows
- * 4 KiB apart (k = 1024) fell on one L1 set and the tile ran at 0.7x OpenBLAS; copied, a
- * transposed a is read as fast as a plain one. */
+ * rows of a is first copied into `abuf`, rows abuf_ld() apart, unless they can be read
+ * in place: there, a's rows 4 KiB apart (k = 1024) fell on one L1 set and the tile ran
+ * at 0.7x OpenBLAS; copied, a transposed or gathered a is read as fast as a plain one. */
 DNNL_MULTIVERSION
 static void tile(const dnnl_matmul_t *p, const float *a, const float *packed, int64_t r0,
                  int64_t r1, int64_t p0, int64_t p1, float *out, int64_t ldo, float *abuf,
                  const fused_t *fused) {
     const int64_t k = p->k, n = p->n, sa = p->src_s[1];
     const int64_t rows = r1 - r0, blocks = (rows + MR - 1) / MR, kb = k_block(k);
-    const int64_t ldp = abuf_ld(kb);
+    /* a's rows are read in place when they are evenly spaced and not 4 KiB apart (see
+     * above): the copy cost 2-4% of ResNet-50's 1x1s, most with 64-512 inputs */
+    const int64_t lda = p->src_s[0];
+    const int in_place = sa == 1 && rows_run_on(p, p->src_bs, lda, 0)
+                         && (lda * (int64_t)sizeof(float)) % 4096 != 0;
+    const int64_t ldp = in_place ? lda : abuf_ld(kb);
     for (int64_t k0 = 0; k0 < k; k0 += kb) {
         const int64_t kc = DNNL_MIN(kb, k - k0);
-        for (int64_t r = 0; r < rows; ++r) {
+        const float *ab = in_place ? a + r0 * lda + k0 : abuf;
+        for (int64_t r = 0; r < rows && !in_place; ++r) {
             const float *src = a + src_row(p, r0 + r) + k0 * sa;
             if (sa == 1)
                 memcpy(abuf + r * ldp, src, kc * sizeof(float));
@@ -202,7 +220,7 @@ static void tile(const dnnl_matmul_t *p, const float *a, const float *packed, in
             }
             for (int64_t b = 0; b < blocks; ++b) {
                 const int64_t lo = rows * b / blocks, hi = rows * (b + 1) / blocks;
-                micro_rows((int)(hi - lo), kc, abuf + lo * ldp, ldp, bp,
+                micro_rows((int)(hi - lo), kc, ab + lo * ldp, ldp, bp,
                            out + (lo * ldo) + (pn - p0) * NR, ldo, cols, k0 == 0, f);
             }
         }
@@ -247,18 +265,6 @@ int64_t dnnl_matmul_packed_scratch_size(const dnnl_matmul_t *p, int prepacked, i
     const int64_t acc = has_sum ? (m + rt - 1) / rt * tile_cols(p->n, pt) : 0;
     const int64_t abuf = (m + rt - 1) / rt * abuf_ld(k_block(p->k));
     return (prepacked ? 0 : dnnl_gemm_packed_size(p->k, p->n)) + threads * (acc + abuf);
-}
-
-/* Whether batch strides bs continue rows rs apart through the batches (batch-major), or
- * with `broadcast` are 0 for them all along with rs. */
-static int rows_run_on(const dnnl_matmul_t *p, const int64_t *bs, int64_t rs, int broadcast) {
-    int64_t run = p->m * rs;
-    for (int d = p->nbatch - 1; d >= 0; --d) {
-        if (p->batch[d] == 1) continue;
-        if (bs[d] != (broadcast ? 0 : run)) return 0;
-        run *= p->batch[d];
-    }
-    return !broadcast || rs == 0;
 }
 
 /* The batches are one GEMM of batch * m rows: the weights shared by all of them, dst's
