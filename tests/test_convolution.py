@@ -342,9 +342,8 @@ def test_packed_1x1(eng, strm, rng, only_impl, n, ic, oc, i, ops):
 
 @pytest.mark.skipif(not AVX512, reason="the packed GEMM needs AVX-512")
 def test_packed_1x1_chosen(eng, strm, rng):
-    """The packed 1x1 GEMM is chosen for unstrided 1x1s that expand the channels, few
-    pixels or many; where oc <= ic <= 256 it defers to the direct kernel
-    (ConvPacked1x1.defers), and runs when nothing after it accepts."""
+    """The packed 1x1 GEMM is chosen for unpadded one-group 1x1s that expand or contract
+    the channels, few pixels or many."""
     name = "cpu:gemm_packed_1x1:avx512"
     for n, ic, oc, i in [(1, 16, 64, (17, 17)), (2, 16, 64, (12, 12)), (1, 16, 64, (8, 8)),
                          (3, 20, 48, (7, 5))]:
@@ -354,13 +353,9 @@ def test_packed_1x1_chosen(eng, strm, rng):
         pd = check(eng, strm, rng, 2, 1, 5, 40, i, (1,) * len(i), (1,) * len(i), (0,) * len(i),
                    (0,) * len(i), (0,) * len(i), ops=[("sum", 0.5)])
         assert pd.impl_info_str() == name
-    pd = check(eng, strm, rng, 1, 1, 64, 16, (8, 8), (1, 1), (1, 1), (0, 0), (0, 0), (0, 0))
-    assert pd.impl_info_str().startswith("cpu:direct:")
-    pd = check(eng, strm, rng, 1, 1, 48, 48, (8, 8), (1, 1), (1, 1), (0, 0), (0, 0), (0, 0))
-    assert pd.impl_info_str().startswith("cpu:direct:")
-    # a contracting 1x1 with a long reduction is the packed GEMM's again
-    pd = check(eng, strm, rng, 1, 1, 272, 48, (5, 5), (1, 1), (1, 1), (0, 0), (0, 0), (0, 0))
-    assert pd.impl_info_str() == name
+    for ic, oc in ((64, 16), (48, 48), (272, 48)):  # contracting, square, long reduction
+        pd = check(eng, strm, rng, 1, 1, ic, oc, (8, 8), (1, 1), (1, 1), (0, 0), (0, 0), (0, 0))
+        assert pd.impl_info_str() == name
 
 
 @pytest.mark.skipif(not AVX512, reason="the packed GEMM needs AVX-512")

@@ -229,7 +229,10 @@ class ConvPacked1x1(_ConvImpl):
     s-th source pixel: the kernel copies each tile's rows anyway, so it gathers them
     (images and output rows as batches sharing the weights). Only with weights created
     as format_tag.any: they take the kernel's panels ([oc / 32][ic][32]) and a reorder
-    packs them once; plain weights would be packed on every call."""
+    packs them once; plain weights would be packed on every call. It takes every such
+    1x1, contracting ones too, since the GEMM reads unstrided rows in place: 0.56-0.93x
+    the direct kernel's time on ResNet-50's 1x1s at mb1 and mb32 (64 -> 64, 256 -> 64,
+    256 -> 128 with stride 1 and 2, 512 -> 128; docs/performance.md)."""
     name = "cpu:gemm_packed_1x1:avx512"
 
     @classmethod
@@ -259,22 +262,6 @@ class ConvPacked1x1(_ConvImpl):
         if impl.dst_row is None:
             raise Decline("dst pixels are not one strided run of channel rows")
         return impl
-
-    def defers(self) -> bool:
-        """Only 1x1s that expand the channels come here first (vs_onednn.py, ResNet-50
-        at mb1, 2 threads, same runs: res2a_branch1 0.84x -> 0.94x of oneDNN,
-        res3a_branch2c 0.87x -> 0.95x, res4a_branch2c 0.87x -> 0.90x, res5a_branch2c
-        0.87x -> 0.90x; docs/performance.md). Where ic >= oc the direct kernel was as
-        fast (res2a_branch2a, 64 -> 64: 0.88x both) or faster (res2b_branch2a,
-        256 -> 64: 0.92x there, 0.88x here). A long reduction comes here even so: the
-        contracting 1x1s of res3-res5 (512 -> 128, 1024 -> 256, 2048 -> 512, mb1) ran
-        at 29-58 GF/s on the direct kernel against 98-214 here (p1x1 in one process per
-        impl, docs/performance.md "1x1 convolutions on the packed GEMM")."""
-        p = self.problem
-        return p.oc <= p.ic <= self.SHORT_REDUCTION
-
-    # input channels up to which a contracting 1x1 stays on the direct kernel
-    SHORT_REDUCTION = 256
 
     def _row_stride(self, md, channels: int):
         """The stride between GEMM rows (the pixels of all images, in order) of an
