@@ -15,6 +15,7 @@ from dnnl_py.cpu.impl_list import IMPLS as CPU_LISTS
 from dnnl_py.kinds import primitive_kind
 
 dt = dnnl.memory.data_type
+md = dnnl.memory.desc
 RESNET = list(read_batch(INPUTS / "shapes_resnet_50", parse_conv))
 CPU_IMPLS = CPU_LISTS[primitive_kind.convolution]
 OCL_IMPLS = ocl_impls("gemm", "ConvIgemm", "ConvRef")
@@ -356,6 +357,23 @@ def test_packed_1x1_chosen(eng, strm, rng):
     for ic, oc in ((64, 16), (48, 48), (272, 48)):  # contracting, square, long reduction
         pd = check(eng, strm, rng, 1, 1, ic, oc, (8, 8), (1, 1), (1, 1), (0, 0), (0, 0), (0, 0))
         assert pd.impl_info_str() == name
+
+
+@pytest.mark.skipif(not AVX512, reason="the packed GEMM needs AVX-512")
+def test_packed_1x1_defers_when_streaming(eng):
+    """Beyond the caches (src + dst over 16 MiB) a 1x1 with few FLOPs per byte goes to
+    the direct kernel, which prefetches ahead (ConvPacked1x1.defers); a wide one stays."""
+    def impl(mb, ic, oc, hw):
+        pd = dnnl.convolution_forward.primitive_desc(
+            eng, dnnl.prop_kind.forward_inference, dnnl.algorithm.convolution_direct,
+            md([mb, ic, hw, hw], dt.f32, tag.any), md([oc, ic, 1, 1], dt.f32, tag.any),
+            md([mb, oc, hw, hw], dt.f32, tag.any), [1, 1], [0, 0], [0, 0])
+        return pd.impl_info_str()
+    packed = "cpu:gemm_packed_1x1:avx512"
+    assert impl(1, 64, 256, 56) == packed                    # 4 MB: in the caches
+    assert impl(32, 64, 256, 56).startswith("cpu:direct:")   # 128 MB, 64 x 256 < 96 x 320
+    assert impl(32, 256, 64, 56).startswith("cpu:direct:")
+    assert impl(8, 128, 512, 28) == packed                   # 16 MB+, 128 x 512 > 96 x 640
 
 
 @pytest.mark.skipif(not AVX512, reason="the packed GEMM needs AVX-512")

@@ -229,11 +229,24 @@ class ConvPacked1x1(_ConvImpl):
     s-th source pixel: the kernel copies each tile's rows anyway, so it gathers them
     (images and output rows as batches sharing the weights). Only with weights created
     as format_tag.any: they take the kernel's panels ([oc / 32][ic][32]) and a reorder
-    packs them once; plain weights would be packed on every call. It takes every such
-    1x1, contracting ones too, since the GEMM reads unstrided rows in place: 0.56-0.93x
-    the direct kernel's time on ResNet-50's 1x1s at mb1 and mb32 (64 -> 64, 256 -> 64,
-    256 -> 128 with stride 1 and 2, 512 -> 128; docs/performance.md)."""
+    packs them once; plain weights would be packed on every call. Contracting 1x1s come
+    here too, since the GEMM reads unstrided rows in place: 0.56-0.90x the direct
+    kernel's time on ResNet-50's at mb1 (64 -> 64, 256 -> 64, 256 -> 128 with stride 1
+    and 2, 512 -> 128)."""
     name = "cpu:gemm_packed_1x1:avx512"
+
+    # src + dst bytes beyond which the direct kernel streams (STREAM_BYTES, conv_direct.c)
+    STREAM_BYTES = 16 << 20
+
+    def defers(self) -> bool:
+        """Beyond the caches, a 1x1 with few FLOPs per byte moved (ic * oc < 96 (ic + oc):
+        ResNet-50's 64 -> 64, 64 -> 256, 256 -> 64 and 256 -> 128 at mb32) runs faster on
+        the direct kernel, which asks for the next block's lines ahead: 0.84-1.03x of
+        oneDNN there against 0.75-0.84x here; 128 -> 512 and wider stay here (0.85-0.89x
+        against 0.80-0.81x; vs_onednn.py --mb32, alternating runs, docs/performance.md)."""
+        p = self.problem
+        large = p.mb * p.pixels * (p.ic + p.oc) * 4 > self.STREAM_BYTES
+        return large and p.ic * p.oc < 96 * (p.ic + p.oc)
 
     @classmethod
     def create(cls, rt, p, post_ops):
