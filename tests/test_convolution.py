@@ -198,6 +198,16 @@ def test_inf_stays_in_its_windows(engine_for, rng, impl):
     np.testing.assert_array_equal(np.isnan(out), np.isnan(ref))
     np.testing.assert_array_equal(np.isinf(out), np.isinf(ref))
 
+@pytest.mark.parametrize("oc, iw", [(64, 7), (80, 5), (144, 15)])
+def test_direct_short_rows(eng, strm, rng, oc, iw):
+    """Row blocks of at most 7 pixels take 64 channels at a time (conv_direct.c's
+    WIDE_NV), the rest of the channels 32 or 16: rows of 7 and 5 pixels, a row of 15
+    cut into blocks of 7 and 8 (one of each kind), with a sum and a relu."""
+    pd = check(eng, strm, rng, 2, 1, 32, oc, (6, iw), (3, 3), (1, 1), (0, 0), (1, 1), (1, 1),
+               ops=[("sum", 0.5), ("eltwise", "eltwise_relu", 0.0, 0.0)])
+    assert pd.impl_info_str() == cpu_conv.ConvDirect.name
+
+
 ALL_OPS = [
     [("eltwise", "eltwise_relu", 0.0, 0.0)],
     [("eltwise", "eltwise_relu", 0.1, 0.0)],
