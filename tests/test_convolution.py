@@ -389,11 +389,14 @@ def test_packed_1x1_defers_when_streaming(eng):
 @pytest.mark.skipif(not AVX512, reason="the packed GEMM needs AVX-512")
 @pytest.mark.parametrize("ops", [[("eltwise", "eltwise_relu", 0.0, 0.0)],
                                  [("eltwise", "eltwise_relu", 0.25, 0.0)],
+                                 [("eltwise", "eltwise_clip", -0.5, 6.0)],
+                                 [("sum", 1.0), ("eltwise", "eltwise_clip", 0.0, 6.0)],
                                  [("sum", 0.5), ("eltwise", "eltwise_relu", 0.0, 0.0)],
                                  [("sum", 1.0)]])
 def test_packed_1x1_post_ops_in_registers(eng, strm, rng, ops):
-    """Bias, sum and relu applied in the register blocks (gemm_packed.c's fused_t) give
-    the epilogue's results: NaN and inf where the reference has them, a negative slope,
+    """Bias, sum and relu or clip applied in the register blocks (gemm_packed.c's
+    fused_t) give the epilogue's results: NaN and inf where the reference has them, a
+    negative slope, clip bounds,
     a partial panel (oc 40); a reduction longer than one K block (ic 1100) takes the sum
     through the separate epilogue and is as right."""
     for ic, oc in ((24, 40), (1100, 48)):
