@@ -396,9 +396,8 @@ def test_packed_1x1_defers_when_streaming(eng):
 def test_packed_1x1_post_ops_in_registers(eng, strm, rng, ops):
     """Bias, sum and relu or clip applied in the register blocks (gemm_packed.c's
     fused_t) give the epilogue's results: NaN and inf where the reference has them, a
-    negative slope, clip bounds,
-    a partial panel (oc 40); a reduction longer than one K block (ic 1100) takes the sum
-    through the separate epilogue and is as right."""
+    negative slope, clip bounds, a partial panel (oc 40); a reduction longer than one K
+    block (ic 1100) takes the sum through the separate epilogue and is as right."""
     for ic, oc in ((24, 40), (1100, 48)):
         src = rng.standard_normal((1, ic, 5, 6)).astype(np.float32)
         src[0, :, 1, 1], src[0, 3, 2, 4], src[0, :, 4, 0] = np.inf, np.nan, -np.inf
