@@ -245,6 +245,22 @@ def test_depthwise_is_chosen(eng, strm, rng):
     assert pd.impl_info_str().startswith("cpu:direct_dw:")
 
 
+@pytest.mark.parametrize("n, c, i, k, s, d, pl, pr", [
+    (2, 37, (9, 11), (3, 3), (2, 2), (0, 0), (1, 1), (1, 0)),   # 16-channel blocks + 5 left
+    (1, 48, (7, 7), (5, 5), (1, 1), (1, 1), (4, 4), (4, 4)),    # dilated, padding > kernel/2
+    (1, 16, (13,), (3,), (2,), (0,), (1,), (1,)),                # 1D
+    (1, 20, (4, 5, 6), (3, 3, 3), (1, 2, 1), (0, 0, 0), (1, 1, 1), (1, 0, 1)),  # 3D
+    (1, 32, (3, 3), (3, 3), (1, 1), (0, 0), (2, 2), (2, 2)),    # edge rows mostly padding
+])
+def test_depthwise_shapes(eng, strm, rng, n, c, i, k, s, d, pl, pr):
+    """The depthwise kernel (a row at a time, padded taps skipped) against the float64
+    reference: channel counts with and without a tail, strides, dilation, padding wider
+    than the kernel's reach, 1D and 3D, with a sum and a relu6 clip."""
+    for ops in ([], [("sum", 0.5), ("eltwise", "eltwise_clip", 0.0, 6.0)]):
+        pd = check(eng, strm, rng, n, c, c, c, i, k, s, d, pl, pr, ops=ops)
+        assert pd.impl_info_str().startswith("cpu:direct_dw:")
+
+
 def test_user_layouts_keep(eng):
     """Explicit layouts are kept; `any` resolves to the implementation's choice."""
     md = dnnl.memory.desc
