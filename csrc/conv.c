@@ -133,6 +133,20 @@ static void outputs_inside(int64_t off, int64_t stride, int64_t in, int64_t out,
     if (*lo > *hi) *lo = *hi;
 }
 
+#define DW_PIX 8 /* pixels a register block sums through every tap */
+
+/* buf[x, c .. c + 16) += the taps' products for the pixels [xa, xb), tap by tap along
+ * the row (the range of pixels whose input is inside the source is the caller's). */
+static inline __attribute__((always_inline)) void dw_tap_run(const float *s, int64_t step,
+        const float *w, float *a, int64_t C, int64_t n, int vector) {
+    if (vector) {
+        const vdw wv = *(const vdw *)w;
+        for (int64_t x = 0; x < n; ++x, s += step, a += C) *(vdw *)a += *(const vdw *)s * wv;
+    } else {
+        for (int64_t x = 0; x < n; ++x, s += step, a += C) *a += *s * *w;
+    }
+}
+
 DNNL_MULTIVERSION
 void dnnl_conv_dw(const dnnl_conv_t *p, const float *src, const float *wei,
                   const float *bias, float *dst, const dnnl_post_ops_t *po) {
@@ -140,47 +154,75 @@ void dnnl_conv_dw(const dnnl_conv_t *p, const float *src, const float *wei,
     const int64_t *ss = p->src_s, *ds = p->dst_s, *ws = p->wei_s;
     const int64_t vc = C / DW_VLEN * DW_VLEN; /* channels in whole vectors */
     const int dense = ds[4] == C || W == 1;
+    const int64_t step = p->sw * ss[4];
+    /* the pixels [in0, in1) read every kw tap inside the source; [in0, blocks_end) of
+     * them go through the register blocks, DW_PIX at a time */
+    int64_t a0, a1, b0, b1;
+    outputs_inside(-p->pw, p->sw, p->iw, W, &a0, &a1);
+    outputs_inside((p->kw - 1) * (p->dw + 1) - p->pw, p->sw, p->iw, W, &b0, &b1);
+    const int64_t in0 = a0 > b0 ? a0 : b0, in1 = a1 < b1 ? a1 : b1;
+    const int64_t blocks_end = in1 > in0 ? in0 + (in1 - in0) / DW_PIX * DW_PIX : in0;
 #pragma omp parallel
     {
         float *buf = malloc(sizeof(float) * W * C);
+        /* the row's (kd, kh) taps inside the source: input row and weights */
+        const float **tin = malloc(sizeof(float *) * 2 * p->kd * p->kh);
+        const float **tw = tin + p->kd * p->kh;
 #pragma omp for schedule(static)
         for (int64_t row = 0; row < rows; ++row) {
             const int64_t oh = row % p->oh, od = (row / p->oh) % p->od;
             const int64_t n = row / (p->oh * p->od);
+            int nt = 0;
+            for (int64_t kd = 0; kd < p->kd; ++kd) {
+                const int64_t id = od * p->sd - p->pd + kd * (p->dd + 1);
+                for (int64_t kh = 0; kh < p->kh && id >= 0 && id < p->id; ++kh) {
+                    const int64_t ih = oh * p->sh - p->ph + kh * (p->dh + 1);
+                    if (ih < 0 || ih >= p->ih) continue;
+                    tin[nt] = src + n * ss[0] + id * ss[2] + ih * ss[3];
+                    tw[nt++] = wei + kd * ws[3] + kh * ws[4];
+                }
+            }
             for (int64_t c = 0; c < vc; c += DW_VLEN) {
                 const vdw b = bias ? *(const vdw *)(bias + c) : (vdw){0};
                 for (int64_t x = 0; x < W; ++x) *(vdw *)(buf + x * C + c) = b;
+                /* the interior, DW_PIX pixels in registers through all the taps */
+                for (int64_t x = in0; x < blocks_end; x += DW_PIX) {
+                    vdw acc[DW_PIX];
+                    for (int j = 0; j < DW_PIX; ++j) acc[j] = b;
+                    for (int t = 0; t < nt; ++t)
+                        for (int64_t kw = 0; kw < p->kw; ++kw) {
+                            const vdw wv = *(const vdw *)(tw[t] + kw * ws[5] + c);
+                            const float *s0 =
+                                tin[t] + (x * p->sw - p->pw + kw * (p->dw + 1)) * ss[4] + c;
+#pragma GCC unroll 8
+                            for (int j = 0; j < DW_PIX; ++j)
+                                acc[j] += *(const vdw *)(s0 + j * step) * wv;
+                        }
+                    for (int j = 0; j < DW_PIX; ++j) *(vdw *)(buf + (x + j) * C + c) = acc[j];
+                }
             }
             for (int64_t c = vc; c < C; ++c)
                 for (int64_t x = 0; x < W; ++x) buf[x * C + c] = bias ? bias[c] : 0.0f;
-            for (int64_t kd = 0; kd < p->kd; ++kd) {
-                const int64_t id = od * p->sd - p->pd + kd * (p->dd + 1);
-                if (id < 0 || id >= p->id) continue;
-                for (int64_t kh = 0; kh < p->kh; ++kh) {
-                    const int64_t ih = oh * p->sh - p->ph + kh * (p->dh + 1);
-                    if (ih < 0 || ih >= p->ih) continue;
-                    const float *in = src + n * ss[0] + id * ss[2] + ih * ss[3];
-                    for (int64_t kw = 0; kw < p->kw; ++kw) {
-                        const int64_t off = kw * (p->dw + 1) - p->pw;
-                        int64_t x0, x1;
-                        outputs_inside(off, p->sw, p->iw, W, &x0, &x1);
-                        const float *w = wei + kd * ws[3] + kh * ws[4] + kw * ws[5];
-                        const int64_t step = p->sw * ss[4];
-                        for (int64_t c = 0; c < vc; c += DW_VLEN) {
-                            const vdw wv = *(const vdw *)(w + c);
-                            const float *s = in + (x0 * p->sw + off) * ss[4] + c;
-                            float *a = buf + x0 * C + c;
-                            for (int64_t x = x0; x < x1; ++x, s += step, a += C)
-                                *(vdw *)a += *(const vdw *)s * wv;
-                        }
-                        for (int64_t c = vc; c < C; ++c) {
-                            const float *s = in + (x0 * p->sw + off) * ss[4] + c;
-                            float *a = buf + x0 * C + c;
-                            for (int64_t x = x0; x < x1; ++x, s += step, a += C) *a += *s * w[c];
-                        }
+            /* the rest tap by tap along the row: edge pixels, what is left of the
+             * interior, and the channels past the last whole vector */
+            for (int t = 0; t < nt; ++t)
+                for (int64_t kw = 0; kw < p->kw; ++kw) {
+                    const int64_t off = kw * (p->dw + 1) - p->pw;
+                    int64_t x0, x1;
+                    outputs_inside(off, p->sw, p->iw, W, &x0, &x1);
+                    const float *s = tin[t] + (x0 * p->sw + off) * ss[4], *w = tw[t] + kw * ws[5];
+                    /* vector channels: [x0, in0) and [blocks_end, x1), the blocks done */
+                    const int64_t pre = (x1 < in0 ? x1 : in0) - x0;
+                    const int64_t post = x0 > blocks_end ? x0 : blocks_end;
+                    for (int64_t c = 0; c < vc; c += DW_VLEN) {
+                        if (pre > 0) dw_tap_run(s + c, step, w + c, buf + x0 * C + c, C, pre, 1);
+                        if (x1 > post)
+                            dw_tap_run(s + (post - x0) * step + c, step, w + c,
+                                       buf + post * C + c, C, x1 - post, 1);
                     }
+                    for (int64_t c = vc; c < C; ++c)
+                        dw_tap_run(s + c, step, w + c, buf + x0 * C + c, C, x1 - x0, 0);
                 }
-            }
             float *out = dst + n * ds[0] + od * ds[2] + oh * ds[3];
             if (dense)
                 dnnl_epilogue_row(W * C, buf, out, NULL, 0, po);
@@ -188,6 +230,7 @@ void dnnl_conv_dw(const dnnl_conv_t *p, const float *src, const float *wei,
                 for (int64_t x = 0; x < W; ++x)
                     dnnl_epilogue_row(C, buf + x * C, out + x * ds[4], NULL, 0, po);
         }
+        free(tin);
         free(buf);
     }
 }

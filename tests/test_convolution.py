@@ -251,6 +251,8 @@ def test_depthwise_is_chosen(eng, strm, rng):
     (1, 16, (13,), (3,), (2,), (0,), (1,), (1,)),                # 1D
     (1, 20, (4, 5, 6), (3, 3, 3), (1, 2, 1), (0, 0, 0), (1, 1, 1), (1, 0, 1)),  # 3D
     (1, 32, (3, 3), (3, 3), (1, 1), (0, 0), (2, 2), (2, 2)),    # edge rows mostly padding
+    (1, 40, (5, 43), (3, 3), (1, 1), (0, 0), (1, 1), (1, 1)),   # register blocks + the rest
+    (2, 16, (6, 53), (3, 5), (2, 2), (1, 1), (1, 3), (0, 2)),   # ... strided, dilated
 ])
 def test_depthwise_shapes(eng, strm, rng, n, c, i, k, s, d, pl, pr):
     """The depthwise kernel (a row at a time, padded taps skipped) against the float64
