@@ -158,8 +158,8 @@ void dnnl_conv_dw(const dnnl_conv_t *p, const float *src, const float *wei,
     /* the pixels [in0, in1) read every kw tap inside the source; [in0, blocks_end) of
      * them go through the register blocks, DW_PIX at a time */
     int64_t a0, a1, b0, b1;
-    outputs_inside(-p->pw, p->sw, p->iw, W, &a0, &a1);
-    outputs_inside((p->kw - 1) * (p->dw + 1) - p->pw, p->sw, p->iw, W, &b0, &b1);
+    outputs_inside(src_coord(0, 0, p->sw, p->pw, p->dw), p->sw, p->iw, W, &a0, &a1);
+    outputs_inside(src_coord(0, p->kw - 1, p->sw, p->pw, p->dw), p->sw, p->iw, W, &b0, &b1);
     const int64_t in0 = a0 > b0 ? a0 : b0, in1 = a1 < b1 ? a1 : b1;
     const int64_t blocks_end = in1 > in0 ? in0 + (in1 - in0) / DW_PIX * DW_PIX : in0;
 #pragma omp parallel
@@ -174,9 +174,9 @@ void dnnl_conv_dw(const dnnl_conv_t *p, const float *src, const float *wei,
             const int64_t n = row / (p->oh * p->od);
             int nt = 0;
             for (int64_t kd = 0; kd < p->kd; ++kd) {
-                const int64_t id = od * p->sd - p->pd + kd * (p->dd + 1);
+                const int64_t id = src_coord(od, kd, p->sd, p->pd, p->dd);
                 for (int64_t kh = 0; kh < p->kh && id >= 0 && id < p->id; ++kh) {
-                    const int64_t ih = oh * p->sh - p->ph + kh * (p->dh + 1);
+                    const int64_t ih = src_coord(oh, kh, p->sh, p->ph, p->dh);
                     if (ih < 0 || ih >= p->ih) continue;
                     tin[nt] = src + n * ss[0] + id * ss[2] + ih * ss[3];
                     tw[nt++] = wei + kd * ws[3] + kh * ws[4];
@@ -193,7 +193,7 @@ void dnnl_conv_dw(const dnnl_conv_t *p, const float *src, const float *wei,
                         for (int64_t kw = 0; kw < p->kw; ++kw) {
                             const vdw wv = *(const vdw *)(tw[t] + kw * ws[5] + c);
                             const float *s0 =
-                                tin[t] + (x * p->sw - p->pw + kw * (p->dw + 1)) * ss[4] + c;
+                                tin[t] + src_coord(x, kw, p->sw, p->pw, p->dw) * ss[4] + c;
 #pragma GCC unroll 8
                             for (int j = 0; j < DW_PIX; ++j)
                                 acc[j] += *(const vdw *)(s0 + j * step) * wv;
@@ -207,7 +207,7 @@ void dnnl_conv_dw(const dnnl_conv_t *p, const float *src, const float *wei,
              * interior, and the channels past the last whole vector */
             for (int t = 0; t < nt; ++t)
                 for (int64_t kw = 0; kw < p->kw; ++kw) {
-                    const int64_t off = kw * (p->dw + 1) - p->pw;
+                    const int64_t off = src_coord(0, kw, p->sw, p->pw, p->dw);
                     int64_t x0, x1;
                     outputs_inside(off, p->sw, p->iw, W, &x0, &x1);
                     const float *s = tin[t] + (x0 * p->sw + off) * ss[4], *w = tw[t] + kw * ws[5];
