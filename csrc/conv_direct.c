@@ -143,7 +143,7 @@ static inline __attribute__((always_inline)) void block_nv(int r, int nv,
 #define MAX_PF 256 /* lines prefetched per block of pixels, at most */
 /* src + dst bytes from which a 1x1 prefetches (see pixels): past L3's share of a core,
  * between minibatch 1 (1.6 MB, slower with) and 32 (51 MB, faster) of res2a_branch2a */
-#define STREAM_BYTES (16 << 20)
+#define STREAM_BYTES DNNL_CONV_STREAM_BYTES
 
 /* The source and dst lines of the pixels [x, x + MAX_R) below npix, source first, at
  * most MAX_PF; returns how many, *nread of them source. */

@@ -6,6 +6,10 @@
 #include <stdint.h>
 
 #define DNNL_MAX_POST_OPS 8
+/* src + dst bytes beyond which the direct convolution streams: its 1x1s prefetch the
+ * next block's lines (conv_direct.c), and the packed 1x1 defers to it for short
+ * reductions (dnnl_py/cpu/convolution.py) */
+#define DNNL_CONV_STREAM_BYTES (16 << 20)
 #define DNNL_MAX_DIMS 12
 
 enum { DNNL_PO_ELTWISE = 0, DNNL_PO_SUM = 1, DNNL_PO_BINARY = 2 };

@@ -23,6 +23,7 @@ cpdef enum:
 
 
 MAX_POST_OPS = DNNL_MAX_POST_OPS  # the size of the kernels' post-op table
+CONV_STREAM_BYTES = DNNL_CONV_STREAM_BYTES  # where the direct convolution streams
 
 
 def _check_abi():

@@ -235,9 +235,6 @@ class ConvPacked1x1(_ConvImpl):
     and 2, 512 -> 128)."""
     name = "cpu:gemm_packed_1x1:avx512"
 
-    # src + dst bytes beyond which the direct kernel streams (STREAM_BYTES, conv_direct.c)
-    STREAM_BYTES = 16 << 20
-
     def defers(self) -> bool:
         """Beyond the caches, a 1x1 with few FLOPs per byte moved (ic * oc < 96 (ic + oc):
         ResNet-50's 64 -> 64, 64 -> 256, 256 -> 64 and 256 -> 128 at mb32) runs faster on
@@ -245,7 +242,7 @@ class ConvPacked1x1(_ConvImpl):
         oneDNN there against 0.75-0.84x here; 128 -> 512 and wider stay here (0.85-0.89x
         against 0.80-0.81x; vs_onednn.py --mb32, alternating runs, docs/performance.md)."""
         p = self.problem
-        large = p.mb * p.pixels * (p.ic + p.oc) * 4 > self.STREAM_BYTES
+        large = p.mb * p.pixels * (p.ic + p.oc) * 4 > _kernels.CONV_STREAM_BYTES
         return large and p.ic * p.oc < 96 * (p.ic + p.oc)
 
     @classmethod
