@@ -230,5 +230,7 @@ void dnnl_norm_fwd(const dnnl_reduce_t *p, float eps, int global_stats, int save
 /* CRC-32C (Castagnoli) of n bytes, continuing from crc (0 to start): zlib.crc32's
  * convention, with the Castagnoli polynomial. */
 uint32_t dnnl_crc32c(uint32_t crc, const unsigned char *data, size_t n);
+/* BLAKE3 of n bytes (the plain hash, 32 bytes into out) */
+void dnnl_blake3(const unsigned char *data, size_t n, unsigned char out[32]);
 
 #endif

@@ -581,29 +581,113 @@ def test_crc32c_against_its_definition(rng):
     assert crc32c(long[12300:], crc32c(long[:12300])) == crc32c(long)
 
 
-def test_sha256_tree_of_pieces(rng, monkeypatch):
-    """The weights' digests (model/hashing.py): sha256 of each 4 MiB piece, then of the
+_B3_IV = (0x6A09E667, 0xBB67AE85, 0x3C6EF372, 0xA54FF53A, 0x510E527F, 0x9B05688C,
+          0x1F83D9AB, 0x5BE0CD19)
+_B3_PERMUTATION = (2, 6, 3, 10, 7, 0, 4, 13, 1, 11, 12, 5, 9, 14, 15, 8)
+
+
+def _blake3_compress(cv, block: bytes, counter: int, length: int, flags: int) -> list:
+    """The specification's compression function, word for word (first 8 words out)."""
+    m = list(np.frombuffer(block.ljust(64, b"\0"), "<u4").tolist())
+    v = [*cv, *_B3_IV[:4], counter & 0xFFFFFFFF, counter >> 32, length, flags]
+
+    def g(a, b, c, d, x, y):
+        for mx, r1, r2 in ((x, 16, 12), (y, 8, 7)):
+            v[a] = (v[a] + v[b] + mx) & 0xFFFFFFFF
+            v[d] = ((v[d] ^ v[a]) >> r1 | (v[d] ^ v[a]) << (32 - r1)) & 0xFFFFFFFF
+            v[c] = (v[c] + v[d]) & 0xFFFFFFFF
+            v[b] = ((v[b] ^ v[c]) >> r2 | (v[b] ^ v[c]) << (32 - r2)) & 0xFFFFFFFF
+    for _ in range(7):
+        for i, (a, b, c, d) in enumerate(((0, 4, 8, 12), (1, 5, 9, 13), (2, 6, 10, 14),
+                                          (3, 7, 11, 15), (0, 5, 10, 15), (1, 6, 11, 12),
+                                          (2, 7, 8, 13), (3, 4, 9, 14))):
+            g(a, b, c, d, m[2 * i], m[2 * i + 1])
+        m = [m[k] for k in _B3_PERMUTATION]
+    return [v[i] ^ v[i + 8] for i in range(8)]
+
+
+def _blake3_reference(data: bytes) -> bytes:
+    """BLAKE3 as the specification's incremental hasher computes it: chunks in order,
+    a stack of subtree chaining values merged as the chunk count's trailing zeros say,
+    the rest merged at the end, the root flagged (independent of csrc/blake3.c's
+    subtrees and level-by-level lanes)."""
+    start, end, parent, root = 1, 2, 4, 8
+    chunks = [data[i:i + 1024] for i in range(0, len(data), 1024)] or [b""]
+
+    def chunk_cv(chunk: bytes, counter: int, flags: int) -> list:
+        cv, blocks = list(_B3_IV), [chunk[i:i + 64] for i in range(0, len(chunk), 64)]
+        for k, block in enumerate(blocks or [b""]):
+            last = k == max(len(blocks), 1) - 1
+            cv = _blake3_compress(cv, block, counter, len(block),
+                                  (start if k == 0 else 0) | (end | flags if last else 0))
+        return cv
+    stack: list = []
+    for index, chunk in enumerate(chunks[:-1]):
+        cv, total = chunk_cv(chunk, index, 0), index + 1
+        while total % 2 == 0:
+            cv = _blake3_compress(_B3_IV, _words(stack.pop() + cv), 0, 64, parent)
+            total //= 2
+        stack.append(cv)
+    if not stack:
+        return _words(chunk_cv(chunks[-1], 0, root))
+    cv = chunk_cv(chunks[-1], len(chunks) - 1, 0)
+    while stack:
+        cv = _blake3_compress(_B3_IV, _words(stack.pop() + cv), 0, 64,
+                              parent | (root if not stack else 0))
+    return _words(cv)
+
+
+def _words(words: list) -> bytes:
+    return np.array(words, "<u4").tobytes()
+
+
+def test_blake3_against_published_vectors_and_the_specification():
+    """csrc/blake3.c: the BLAKE3 team's published vectors (input byte i = i % 251;
+    test_vectors.json, first 32 bytes), then the specification's hasher in Python over
+    lengths around what the C code does differently: a partial last chunk, 16 chunks a
+    batch of lanes (a short batch repeating its last lane), 256-chunk subtrees and the
+    merges of several of them."""
+    from dnnl_py.cpu._kernels import blake3
+    pattern = bytes(i % 251 for i in range(800 * 1024))
+    published = {
+        0: "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262",
+        1: "2d3adedff11b61f14c886e35afa036736dcd87a74d27b5c1510225d0f592e213",
+        1023: "10108970eeda3eb932baac1428c7a2163b0e924c9a9e25b35bba72b28f70bd11",
+        1024: "42214739f095a406f3fc83deb889744ac00df831c10daa55189b5d121c855af7",
+        1025: "d00278ae47eb27b34faecf67b4fe263f82d5412916c1ffd97c8cb7fb814b8444",
+        102400: "bc3e3d41a1146b069abffad3c0d44860cf664390afce4d9661f7902e7943e085"}
+    for n, hexdigest in published.items():
+        assert blake3(pattern[:n]).hex() == hexdigest, n
+        assert _blake3_reference(pattern[:n]).hex() == hexdigest, n  # the reference too
+    for n in (64, 65, 2048, 16 * 1024 - 1, 16 * 1024, 17 * 1024 + 3, 33 * 1024 + 5,
+              256 * 1024, 256 * 1024 + 1, 768 * 1024 + 1025):
+        assert blake3(pattern[:n]) == _blake3_reference(pattern[:n]), n
+    assert blake3(memoryview(pattern)[1:1025]) == _blake3_reference(pattern[1:1025])
+
+
+def test_digest_tree_of_pieces(rng, monkeypatch):
+    """The weights' digests (model/hashing.py): BLAKE3 of each 4 MiB piece, then of the
     pieces' digests; the same whatever the number of threads (pieces fixed by offset),
     in the background or not, and different when any one byte changes."""
+    from dnnl_py.cpu._kernels import blake3
     from dnnl_py.model import hashing
 
     def reference(b: bytes) -> bytes:
-        leaves = [hashlib.sha256(b[i:i + (1 << 22)]).digest()
-                  for i in range(0, max(len(b), 1), 1 << 22)]
-        return leaves[0] if len(leaves) == 1 else hashlib.sha256(
-            b"dnnl_py sha256 pieces\0" + b"".join(leaves)).digest()
+        leaves = [blake3(b[i:i + (1 << 22)]) for i in range(0, max(len(b), 1), 1 << 22)]
+        return leaves[0] if len(leaves) == 1 else blake3(
+            b"dnnl_py blake3 pieces\0" + b"".join(leaves))
 
     big = rng.integers(0, 256, (9 << 20) + 5, dtype=np.uint8)  # 3 pieces, the last short
     bufs = [big, rng.standard_normal(1000).astype(np.float32), b"", big[:(4 << 20)]]
     expected = [reference(bytes(memoryview(b).cast("B"))) for b in bufs]
-    assert hashing.sha256_each(bufs) == expected
-    assert hashing.start_sha256(bufs, background=True).result() == expected
+    assert hashing.digest_each(bufs) == expected
+    assert hashing.start_digests(bufs, background=True).result() == expected
     monkeypatch.setattr(hashing.os, "cpu_count", lambda: 1)  # the caller alone
-    assert hashing.sha256_each(bufs) == expected
+    assert hashing.digest_each(bufs) == expected
     for at in (0, (4 << 20) - 1, 4 << 20, big.size - 1):
         changed = big.copy()
         changed[at] ^= 1
-        assert hashing.sha256_each([changed])[0] != expected[0], at
+        assert hashing.digest_each([changed])[0] != expected[0], at
 
 
 def test_guessed_entry_is_planned_before_the_digest(tmp_path, small_model, monkeypatch):

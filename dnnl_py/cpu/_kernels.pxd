@@ -134,3 +134,4 @@ cdef extern from "dnnl_kernels.h" nogil:
                        int relu, const float *src, float *mean, float *var,
                        const float *scale, const float *shift, float *dst)
     uint32_t dnnl_crc32c(uint32_t crc, const unsigned char *data, size_t n)
+    void dnnl_blake3(const unsigned char *data, size_t n, unsigned char *out)

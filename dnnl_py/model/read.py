@@ -22,7 +22,7 @@ import numpy as np
 
 from .._errors import error, invalid, unimplemented
 from . import onnx_proto as pb
-from .hashing import start_sha256
+from .hashing import start_digests
 from .shapes import DTYPES as _DTYPES
 from .shapes import FOLD, SHAPE
 
@@ -64,7 +64,7 @@ class Model:
 
     @property
     def digest(self) -> bytes:
-        """sha256 of the parsed content (the weights' bytes included)."""
+        """sha256 of the parsed content, the weights' BLAKE3 trees included."""
         return self.pending_digest()
 
     def input(self, i=0) -> Port:
@@ -122,7 +122,7 @@ def read_model(model, weights=None) -> Model:
 class _Reader:
     def __init__(self, data: memoryview, base: str, source: str):
         self.data, self.base, self.source = data, base, source
-        self.digest = hashlib.sha256(b"dnnl_py model 2\0")
+        self.digest = hashlib.sha256(b"dnnl_py model 3\0")
         self.external: dict = {}  # path -> memoryview of its mmap
 
     def model(self) -> Model:
@@ -174,7 +174,7 @@ class _Reader:
         arrays += [(name, consts[name]) for name in sorted(consts)]
         graph_inputs = [p for p in inputs if p[0] not in consts]
         ports = repr([(p[0], p[1], p[2]) for p in graph_inputs + outputs]).encode()
-        weights = start_sha256([a for _, a in arrays], background=True)
+        weights = start_digests([a for _, a in arrays], background=True)
         h, done, lock = self.digest, [], threading.Lock()
 
         def digest() -> bytes:
