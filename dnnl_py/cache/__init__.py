@@ -33,7 +33,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import hmac
-import logging
 import mmap
 import os
 import re
@@ -58,7 +57,13 @@ _CHECKSUM_BYTES = 16
 # from one that a killed writer left behind (older versions wrote no pid).
 _TEMP_NAME = re.compile(r"\.tmp-(?:(\d+)-)?\w+" + re.escape(SUFFIX) + r"\Z")
 STALE_TEMP_SECONDS = 300  # no write takes this long: older temp files are orphans
-log = logging.getLogger("dnnl_py.cache")
+
+
+def _log():
+    """The "dnnl_py.cache" logger, imported when there is something to say: logging
+    costs ~4 ms to import, a tenth of a warm model start's own work."""
+    import logging
+    return logging.getLogger("dnnl_py.cache")
 
 
 def _failure(message: str) -> None:
@@ -293,7 +298,7 @@ class blob_store:
             return None
         except (OSError, ValueError) as e:  # ValueError: mmap refused the file
             _failure(f"cannot read {path}: {e}")
-            log.warning("cannot read %s: %s", path, e)
+            _log().warning("cannot read %s: %s", path, e)
             return None
         return data
 
@@ -332,7 +337,7 @@ class blob_store:
     def discard(self, key: bytes, why: str) -> None:
         """Removes a damaged or stale entry (it will be rewritten), logging why."""
         path = self._file(key)
-        log.warning("dropping cache entry %s: %s", path, why)
+        _log().warning("dropping cache entry %s: %s", path, why)
         try:
             os.unlink(path)
         except OSError:
@@ -392,7 +397,7 @@ class blob_store:
             return False
         except OSError as e:
             _failure(f"cannot remove {name}: {e}")
-            log.warning("cannot remove %s: %s", name, e)
+            _log().warning("cannot remove %s: %s", name, e)
             return False
 
     def evict(self, max_bytes: Optional[int] = None) -> None:
