@@ -100,3 +100,22 @@ uint32_t dnnl_crc32c(uint32_t crc, const unsigned char *data, size_t n) {
 #endif
     return ~crc32c_bytes(c, data, n);
 }
+
+/* Digests of buffers taken one at a time from a list shared by the threads that call
+ * this (dnnl_py/model/hashing.py): buffer k is size[k] bytes at data[k], its digest
+ * goes to out + k * (4 or 32); *next, advanced atomically, is the next one to take. The
+ * whole loop runs without the GIL: taking each buffer from Python waited up to the
+ * interpreter's 5 ms switch interval whenever another thread was running Python. */
+void dnnl_digest_list(int kind, const unsigned char *const *data, const size_t *size,
+                      int64_t count, int64_t *next, unsigned char *out) {
+    for (;;) {
+        const int64_t k = __atomic_fetch_add(next, 1, __ATOMIC_RELAXED);
+        if (k >= count) return;
+        if (kind == DNNL_DIGEST_BLAKE3) {
+            dnnl_blake3(data[k], size[k], out + 32 * k);
+        } else {
+            const uint32_t c = dnnl_crc32c(0, data[k], size[k]);
+            for (int i = 0; i < 4; ++i) out[4 * k + i] = (unsigned char)(c >> (8 * i));
+        }
+    }
+}

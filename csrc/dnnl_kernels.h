@@ -232,5 +232,9 @@ void dnnl_norm_fwd(const dnnl_reduce_t *p, float eps, int global_stats, int save
 uint32_t dnnl_crc32c(uint32_t crc, const unsigned char *data, size_t n);
 /* BLAKE3 of n bytes (the plain hash, 32 bytes into out) */
 void dnnl_blake3(const unsigned char *data, size_t n, unsigned char out[32]);
+/* The digests of a list of buffers, by every thread that calls it (checksum.c) */
+enum { DNNL_DIGEST_CRC32C = 0, DNNL_DIGEST_BLAKE3 = 1 };
+void dnnl_digest_list(int kind, const unsigned char *const *data, const size_t *size,
+                      int64_t count, int64_t *next, unsigned char *out);
 
 #endif

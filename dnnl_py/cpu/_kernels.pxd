@@ -135,3 +135,8 @@ cdef extern from "dnnl_kernels.h" nogil:
                        const float *scale, const float *shift, float *dst)
     uint32_t dnnl_crc32c(uint32_t crc, const unsigned char *data, size_t n)
     void dnnl_blake3(const unsigned char *data, size_t n, unsigned char *out)
+    enum:
+        DNNL_DIGEST_CRC32C
+        DNNL_DIGEST_BLAKE3
+    void dnnl_digest_list(int kind, const unsigned char *const *data, const size_t *size,
+                          int64_t count, int64_t *next, unsigned char *out)

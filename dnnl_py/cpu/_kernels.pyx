@@ -5,6 +5,7 @@ A kernel object is built once per primitive (the C problem struct and post-ops a
 filled here) and called per execution on flat float32 buffers. Every call checks that
 each buffer covers the farthest element the kernel will touch, then releases the GIL.
 """
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.stdint cimport int64_t, uint32_t
 
 import numpy as np
@@ -568,3 +569,48 @@ def blake3(const unsigned char[::1] data):
     with nogil:
         dnnl_blake3(p, n, out)
     return out[:32]
+
+
+cdef class DigestList:
+    """The digests (BLAKE3, or CRC-32C as 4 little-endian bytes) of a list of bytes-like
+    buffers, computed by every thread that calls work(): each takes the next buffer not
+    yet taken, without the GIL until the list is done. result() is the list of digests
+    once every work() has returned."""
+    cdef list views       # the buffers' memoryviews: alive while pointers to them are
+    cdef const unsigned char **data
+    cdef size_t *size
+    cdef int64_t count, next
+    cdef int kind
+    cdef bytearray out
+
+    def __cinit__(self, list buffers, bint blake3=True):
+        cdef const unsigned char[::1] v
+        cdef Py_ssize_t k
+        self.count = len(buffers)
+        self.kind = DNNL_DIGEST_BLAKE3 if blake3 else DNNL_DIGEST_CRC32C
+        self.data = <const unsigned char **>PyMem_Malloc(max(self.count, 1) * sizeof(void *))
+        self.size = <size_t *>PyMem_Malloc(max(self.count, 1) * sizeof(size_t))
+        if self.data == NULL or self.size == NULL:
+            raise MemoryError()
+        self.views = []
+        for k in range(self.count):
+            v = buffers[k]
+            self.views.append(v)
+            self.size[k] = v.shape[0]
+            self.data[k] = &v[0] if v.shape[0] else NULL
+        self.out = bytearray(self.count * (32 if blake3 else 4))
+
+    def __dealloc__(self):
+        PyMem_Free(self.data)
+        PyMem_Free(self.size)
+
+    def work(self):
+        cdef unsigned char *out = self.out
+        if self.count:
+            with nogil:
+                dnnl_digest_list(self.kind, self.data, self.size, self.count, &self.next,
+                                 out)
+
+    def result(self) -> list:
+        cdef int n = 32 if self.kind == DNNL_DIGEST_BLAKE3 else 4
+        return [bytes(self.out[k * n:(k + 1) * n]) for k in range(self.count)]

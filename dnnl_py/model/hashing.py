@@ -26,7 +26,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..cpu._kernels import blake3, crc32c
+from ..cpu._kernels import DigestList, blake3
 
 _SERIAL_BYTES = 1 << 22  # below this, threads cost more than they save
 _PIECE = 1 << 22         # the tree's leaves
@@ -36,30 +36,28 @@ _TREE = b"dnnl_py blake3 pieces\0"  # a tree's root never equals a one-piece buf
 class Digests:
     """The digests of a list of buffers, being computed: result() is the list."""
 
-    def __init__(self, views: list, piece: int, leaf: Callable, root: Callable,
+    def __init__(self, views: list, piece: int, blake3: bool, root: Callable,
                  workers: int):
         """piece: the leaves' size in bytes (0: one leaf a buffer)."""
-        self._views, self._size, self._leaf, self._root = views, piece, leaf, root
+        def size(i: int, j: int) -> int:
+            return min(piece, views[i].nbytes - j * piece) if piece else views[i].nbytes
         pieces = [max(1, -(-v.nbytes // piece)) if piece else 1 for v in views]
-        self._leaves = [[None] * n for n in pieces]
-        self._failed: list = []
         items = [(i, j) for i, n in enumerate(pieces) for j in range(n)]
-        items.sort(key=lambda ij: -self._piece(*ij).nbytes)  # largest first: even ends
-        self._todo = iter(items)  # shared: a list iterator's next() is atomic (the GIL)
+        items.sort(key=lambda ij: -size(*ij))  # largest first: the threads end together
+        self._items, self._pieces, self._root = items, pieces, root
+        # the work loop is C's, without the GIL (_kernels.DigestList)
+        self._list = DigestList([views[i][j * piece:(j + 1) * piece] if piece else views[i]
+                                 for i, j in items], blake3)
+        self._failed: list = []
         self._threads = [threading.Thread(target=self._work, name="dnnl_py hash")
                          for _ in range(workers)]
         self._out = None
         for t in self._threads:
             t.start()
 
-    def _piece(self, i: int, j: int) -> memoryview:
-        n = self._size
-        return self._views[i][j * n:(j + 1) * n] if n else self._views[i]
-
     def _work(self) -> None:
         try:
-            for i, j in self._todo:
-                self._leaves[i][j] = self._leaf(self._piece(i, j))
+            self._list.work()
         except BaseException as e:  # noqa: BLE001 - given to the caller by result()
             self._failed.append(e)
 
@@ -70,13 +68,16 @@ class Digests:
                 t.join()
             if self._failed:
                 raise self._failed[0]
-            self._out = [self._root(leaves) for leaves in self._leaves]
+            leaves = [[b""] * n for n in self._pieces]
+            for (i, j), d in zip(self._items, self._list.result()):
+                leaves[i][j] = d
+            self._out = [self._root(each) for each in leaves]
         return self._out
 
 
 def start_digests(buffers: list, background: bool = False) -> Digests:
     """BLAKE3 trees of each buffer's bytes (numpy arrays or bytes-like), see above."""
-    return _start(_views(buffers), _PIECE, blake3, _tree_root, background)
+    return _start(_views(buffers), _PIECE, True, _tree_root, background)
 
 
 def digest_each(buffers: list) -> list:
@@ -86,8 +87,7 @@ def digest_each(buffers: list) -> list:
 
 def crc32c_each(buffers: list) -> list:
     """[CRC-32C of each buffer's bytes, as 4 little-endian bytes] (one piece a buffer)."""
-    return _start(_views(buffers), 0, lambda v: crc32c(v).to_bytes(4, "little"),
-                  lambda leaves: leaves[0], False).result()
+    return _start(_views(buffers), 0, False, lambda leaves: leaves[0], False).result()
 
 
 def _tree_root(leaves: list) -> bytes:
@@ -99,10 +99,10 @@ def _views(buffers: list) -> list:
             for b in buffers]
 
 
-def _start(views, piece, leaf, root, background: bool) -> Digests:
+def _start(views, piece, blake3: bool, root, background: bool) -> Digests:
     cores = min(os.cpu_count() or 1, 8)
     if sum(v.nbytes for v in views) < _SERIAL_BYTES:
         workers = 0  # result() does it all
     else:  # the caller is one of the hashing threads once it asks for the result
         workers = max(1, cores - 1) if cores > 1 or background else 0
-    return Digests(views, piece, leaf, root, workers)
+    return Digests(views, piece, blake3, root, workers)
