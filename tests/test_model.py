@@ -669,7 +669,7 @@ def test_digest_tree_of_pieces(rng, monkeypatch):
     """The weights' digests (model/hashing.py): BLAKE3 of each 4 MiB piece, then of the
     pieces' digests; the same whatever the number of threads (pieces fixed by offset),
     in the background or not, and different when any one byte changes."""
-    from dnnl_py.cpu._kernels import blake3
+    from dnnl_py.cpu._kernels import blake3, crc32c
     from dnnl_py.model import hashing
 
     def reference(b: bytes) -> bytes:
@@ -688,6 +688,9 @@ def test_digest_tree_of_pieces(rng, monkeypatch):
         changed = big.copy()
         changed[at] ^= 1
         assert hashing.digest_each([changed])[0] != expected[0], at
+    # a cache entry's damage check: CRC-32C of each whole buffer, by the same threads
+    assert hashing.crc32c_each(bufs) == [
+        crc32c(bytes(memoryview(b).cast("B"))).to_bytes(4, "little") for b in bufs]
 
 
 def test_guessed_entry_is_planned_before_the_digest(tmp_path, small_model, monkeypatch):
