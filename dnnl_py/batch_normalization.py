@@ -33,6 +33,7 @@ _BNORM_FLAGS = (normalization_flags.use_global_stats | normalization_flags.use_s
 
 @dataclass(frozen=True)
 class BatchNormProblem(NormFlags):
+    """What a batch normalization computes: the primitive cache's key and the blob's."""
     prop_kind: prop_kind
     src: desc
     dst: desc

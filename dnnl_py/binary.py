@@ -17,6 +17,7 @@ from .primitive import primitive, primitive_desc, validated
 
 @dataclass(frozen=True)
 class BinaryProblem:
+    """What a binary primitive computes: the primitive cache's key and the blob's."""
     alg: algorithm
     src0: desc
     src1: desc

@@ -17,6 +17,7 @@ from .primitive import primitive, primitive_desc, validated
 
 @dataclass(frozen=True)
 class EltwiseProblem:
+    """What an eltwise primitive computes: the primitive cache's key and the blob's."""
     prop_kind: prop_kind
     alg: algorithm
     src: desc

@@ -80,6 +80,7 @@ class NormFlags:
 
 @dataclass(frozen=True)
 class LayerNormProblem(NormFlags):
+    """What a layer normalization computes: the primitive cache's key and the blob's."""
     prop_kind: prop_kind
     src: desc
     dst: desc

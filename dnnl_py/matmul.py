@@ -16,6 +16,7 @@ from .primitive import primitive, primitive_desc, validated
 
 @dataclass(frozen=True)
 class MatmulProblem:
+    """What a matmul computes: the primitive cache's key and the blob's."""
     src: desc
     weights: desc
     bias: Optional[desc]

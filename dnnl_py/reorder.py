@@ -15,6 +15,7 @@ from .primitive import primitive, primitive_desc, validated
 
 @dataclass(frozen=True)
 class ReorderProblem:
+    """What a reorder computes: the primitive cache's key and the blob's."""
     src: desc
     dst: desc
 

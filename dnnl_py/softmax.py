@@ -20,6 +20,7 @@ _ALGORITHMS = (algorithm.softmax_accurate, algorithm.softmax_log)
 
 @dataclass(frozen=True)
 class SoftmaxProblem:
+    """What a softmax computes: the primitive cache's key and the blob's."""
     prop_kind: prop_kind
     alg: algorithm
     src: desc

@@ -53,6 +53,8 @@ def model_key(digest: bytes, device: str, mode: int, tuned: bool, threads: int) 
 
 @dataclass
 class Entry:
+    """A model cache entry, unpacked: its mode, the content digest it was made for, the
+    primitive blobs and (OPTIMIZE_SPEED) the weights."""
     mode: int
     digest: bytes
     blobs: list                    # bytes per primitive, in plan order

@@ -166,6 +166,7 @@ class _Region:
 
 @dataclass
 class _Value:
+    """A value of the graph while planning: its memory descriptor and where it lives."""
     md: desc
     region: _Region
 

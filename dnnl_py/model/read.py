@@ -43,6 +43,7 @@ class Port:
 
 @dataclass
 class Node:
+    """One ONNX node: its op type, inputs, outputs and attributes."""
     name: str
     op: str
     inputs: list      # value names; '' for an absent optional input
