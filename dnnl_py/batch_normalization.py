@@ -3,7 +3,6 @@ epsilon) * scale + shift per channel (dim 1), then max(dst, 0) with fuse_norm_re
 and variance over every other dim, computed or given (use_global_stats)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional
 
 from ._errors import invalid, unimplemented
@@ -23,6 +22,7 @@ from .kinds import (
 from .layer_normalization import NormFlags, NormQueries, check_epsilon, check_flags, flags_str
 from .memory_desc import data_type, desc, plain_desc
 from .primitive import primitive, primitive_desc, validated
+from .record import record
 from .reduction import Split, resolve_data, split
 from .softmax import check_data, check_forward
 from .verbose import md_str
@@ -31,7 +31,7 @@ _BNORM_FLAGS = (normalization_flags.use_global_stats | normalization_flags.use_s
                 | normalization_flags.use_shift | normalization_flags.fuse_norm_relu)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BatchNormProblem(NormFlags):
     """What a batch normalization computes: the primitive cache's key and the blob's."""
     prop_kind: prop_kind

@@ -2,7 +2,6 @@
 dim where it has 1; comparisons give 1.0 or 0.0."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional
 
 from ._errors import invalid, unimplemented
@@ -13,9 +12,10 @@ from .kinds import ARG_DST, ARG_SRC_0, ARG_SRC_1, algorithm, primitive_kind
 from .layout import check_dst, follow_layout
 from .memory_desc import data_type, desc, plain_desc, plain_order
 from .primitive import primitive, primitive_desc, validated
+from .record import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BinaryProblem:
     """What a binary primitive computes: the primitive cache's key and the blob's."""
     alg: algorithm

@@ -2,9 +2,7 @@
 primitive distinct, frozen into plain immutable data with its hash computed once."""
 from __future__ import annotations
 
-import dataclasses
 import enum
-import functools
 from typing import Optional
 
 from .kinds import algorithm, normalization_flags, prop_kind
@@ -33,11 +31,9 @@ class Key:
 _ATOMS = frozenset((int, float, str, bool, type(None)))
 
 
-@functools.lru_cache(maxsize=None)
 def _field_names(cls) -> Optional[tuple]:
-    """A dataclass's field names, or None for any other type (looked up once a type)."""
-    return tuple(f.name for f in dataclasses.fields(cls)) if dataclasses.is_dataclass(cls) \
-        else None
+    """A record's field names (dnnl_py/record.py), or None for any other type."""
+    return getattr(cls, "__record_fields__", None)
 
 
 def frozen(value):
@@ -72,7 +68,7 @@ def primitive_key(kind: str, frozen_problem, post_ops_key, impl_name: str, args:
 
 def problem_key(problem) -> Key:
     """frozen(problem) as a Key, computed once per problem object and kept in its
-    __dict__ as functools.cached_property does (the problem dataclasses are frozen, not
+    __dict__ as functools.cached_property does (the problem records are frozen, not
     slotted; their eq and hash see only their fields). A repeated primitive descriptor
     gets the same problem object back from its kind's argument memo (call_key)."""
     cached = problem.__dict__.get("_frozen_key")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass
 from typing import Optional, Sequence
 
 from ._errors import invalid, unimplemented
@@ -13,9 +12,10 @@ from .kinds import ARG_DST, ARG_MULTIPLE_SRC, primitive_kind
 from .layout import check_dst, copy_plan
 from .memory_desc import data_type, desc, format_tag, plain_order
 from .primitive import primitive, primitive_desc, validated
+from .record import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ConcatProblem:
     """Sources (in order) joined along `axis` into dst; dst None stands for `any`."""
     axis: int

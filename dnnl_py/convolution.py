@@ -1,7 +1,6 @@
 """dnnl::convolution_forward: the problem, its primitive descriptor, the primitive."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional
 
 from ._errors import invalid, unimplemented
@@ -11,10 +10,11 @@ from .kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS, algorithm, primitive
 from .layout import check_dst
 from .memory_desc import data_type, desc, plain_order
 from .primitive import primitive, primitive_desc, validated
+from .record import record
 from .spatial import act_strides, ints, pad3, window_str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ConvProblem:
     """A validated forward convolution. Spatial tuples are (d, h, w), unit-padded for
     1D/2D problems; ic and oc count the channels of one group."""

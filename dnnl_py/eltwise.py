@@ -2,7 +2,6 @@
 (those the post-ops take), with alpha and beta as oneDNN's formulas use them."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional
 
 from ._errors import invalid, unimplemented
@@ -13,9 +12,10 @@ from .kinds import ARG_DST, ARG_SRC, algorithm, primitive_kind, prop_kind
 from .layout import check_dst, follow_layout
 from .memory_desc import data_type, desc
 from .primitive import primitive, primitive_desc, validated
+from .record import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class EltwiseProblem:
     """What an eltwise primitive computes: the primitive cache's key and the blob's."""
     prop_kind: prop_kind

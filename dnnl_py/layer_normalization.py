@@ -4,7 +4,6 @@ use_global_stats), scale and shift over that dim (use_scale, use_shift)."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Optional
 
 from ._errors import invalid, unimplemented
@@ -24,6 +23,7 @@ from .kinds import (
 )
 from .memory_desc import data_type, desc, plain_desc, plain_order
 from .primitive import primitive, primitive_desc, validated
+from .record import record
 from .reduction import Split, resolve_data, split
 from .softmax import check_data, check_forward
 from .verbose import md_str
@@ -78,7 +78,7 @@ class NormFlags:
         return bool(self.flags & normalization_flags.use_shift)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LayerNormProblem(NormFlags):
     """What a layer normalization computes: the primitive cache's key and the blob's."""
     prop_kind: prop_kind

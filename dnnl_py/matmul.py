@@ -2,7 +2,6 @@
 batch dims broadcast where an operand has 1."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional
 
 from ._errors import invalid, unimplemented
@@ -12,9 +11,10 @@ from .kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS, primitive_kind
 from .layout import check_dst
 from .memory_desc import data_type, desc
 from .primitive import primitive, primitive_desc, validated
+from .record import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MatmulProblem:
     """What a matmul computes: the primitive cache's key and the blob's."""
     src: desc

@@ -1,7 +1,6 @@
 """dnnl::pooling_forward: the problem, its primitive descriptor, the primitive."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional
 
 from ._errors import invalid, unimplemented
@@ -12,13 +11,14 @@ from .kinds import ARG_DST, ARG_SRC, algorithm, primitive_kind, prop_kind
 from .layout import check_dst
 from .memory_desc import data_type, desc, plain_order
 from .primitive import primitive, primitive_desc, validated
+from .record import record
 from .spatial import act_strides, ints, pad3, window_str
 
 ALGORITHMS = (algorithm.pooling_max, algorithm.pooling_avg_include_padding,
               algorithm.pooling_avg_exclude_padding)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PoolProblem:
     """A validated forward pooling. Spatial tuples are (d, h, w), unit-padded for 1D/2D
     problems (dilation 0, padding 0)."""

@@ -5,16 +5,16 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Callable, Hashable, Tuple
 
 from ._errors import invalid
+from .record import record
 
 DEFAULT_CAPACITY = 1024
 ENV_VARS = ("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "DNNL_PRIMITIVE_CACHE_CAPACITY")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class cache_stats:
     """Counters since the process started or the last clear_primitive_cache()."""
     hits: int

@@ -4,13 +4,12 @@ axis; batch normalization: every channel) and the reduction at each point, with 
 operand's element strides. Any plain (strided) layout is one such split."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .impl import plain_or_decline
 from .memory_desc import _LETTERS, plain_desc, plain_order
+from .record import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Split:
     """par: (dim, src stride, dst stride, stat stride, scale/shift stride) per parallel dim;
     red: (dim, src stride, dst stride, scale/shift stride) per reduced dim. Both outermost

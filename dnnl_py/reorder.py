@@ -1,7 +1,6 @@
 """dnnl::reorder: copies memory from one layout to another."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional
 
 from ._errors import invalid, unimplemented
@@ -11,9 +10,10 @@ from .layout import check_dst
 from .memory import memory
 from .memory_desc import data_type, desc
 from .primitive import primitive, primitive_desc, validated
+from .record import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ReorderProblem:
     """What a reorder computes: the primitive cache's key and the blob's."""
     src: desc

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass
 from typing import Optional
 
 from ._errors import invalid, unimplemented
@@ -13,12 +12,13 @@ from .kinds import ARG_DST, ARG_SRC, algorithm, primitive_kind, prop_kind
 from .layout import check_dst
 from .memory_desc import data_type, desc
 from .primitive import primitive, primitive_desc, validated
+from .record import record
 from .reduction import Split, resolve_data, split
 
 _ALGORITHMS = (algorithm.softmax_accurate, algorithm.softmax_log)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SoftmaxProblem:
     """What a softmax computes: the primitive cache's key and the blob's."""
     prop_kind: prop_kind

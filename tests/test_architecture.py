@@ -11,7 +11,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "dnnl_py"
 # Layers, lowest first: a module imports only from its own layer's lower entries or from
 # lower layers (checked below as "no edge upwards"). Engines are cpu.* and ocl.*.
 LAYERS = [
-    ["_errors", "_build_info", "kinds", "spatial"],
+    ["_errors", "_build_info", "kinds", "spatial", "record"],
     ["blob", "tuning", "verbose", "runtime", "kernel_abi", "cache"],
     ["store"],
     ["memory_desc", "attr"],

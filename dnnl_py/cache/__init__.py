@@ -40,10 +40,10 @@ import stat
 import struct
 import time
 import warnings
-from dataclasses import dataclass
 from typing import Callable, Optional
 
 from .._errors import error, invalid, status
+from ..record import record
 
 ENV_VAR = "DNNL_PY_CACHE_DIR"
 MAX_BYTES_ENV_VAR = "DNNL_PY_CACHE_DIR_MAX_BYTES"
@@ -73,7 +73,7 @@ def _failure(message: str) -> None:
                     f"({FAILURE_FATAL_ENV_VAR} is set)")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class entry:
     """A file of the directory, as `ls` shows it."""
     name: str

@@ -29,11 +29,11 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from dataclasses import dataclass
 from typing import Optional
 
 from .._build_info import GIT_HASH, VERSION
 from ..memory_desc import desc
+from ..record import record
 from .hashing import crc32c_each
 
 MAGIC = b"DNNLPYM1"
@@ -51,7 +51,7 @@ def model_key(digest: bytes, device: str, mode: int, tuned: bool, threads: int) 
     return hashlib.sha256(fields + digest).digest()
 
 
-@dataclass
+@record
 class Entry:
     """A model cache entry, unpacked: its mode, the content digest it was made for, the
     primitive blobs and (OPTIMIZE_SPEED) the weights."""

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import numpy as np
@@ -55,6 +54,7 @@ from ..matmul import matmul
 from ..memory import memory
 from ..memory_desc import data_type, desc, format_tag, plain_desc, plain_order
 from ..pooling import pooling_forward
+from ..record import field, record
 from ..reorder import reorder
 from ..softmax import softmax_forward
 from .read import Model, Node
@@ -153,7 +153,7 @@ def cpu_tuning(on: bool):
         tuning.set_cpu_tuning(before)
 
 
-@dataclass
+@record
 class _Region:
     """Bytes of the arena shared by a value and its views."""
     size: int
@@ -164,14 +164,14 @@ class _Region:
     offset: int = 0
 
 
-@dataclass
+@record
 class _Value:
     """A value of the graph while planning: its memory descriptor and where it lives."""
     md: desc
     region: _Region
 
 
-@dataclass
+@record
 class Plan:
     """What CompiledModel runs: steps over memories of one arena."""
     eng: engine

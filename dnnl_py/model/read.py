@@ -15,19 +15,19 @@ import hashlib
 import mmap
 import os
 import threading
-from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import numpy as np
 
 from .._errors import error, invalid, unimplemented
+from ..record import field, record
 from . import onnx_proto as pb
 from .hashing import start_digests
 from .shapes import DTYPES as _DTYPES
 from .shapes import FOLD, SHAPE
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Port:
     """A model input or output: name, static shape, numpy dtype (OpenVINO's Output)."""
     name: str
@@ -41,7 +41,7 @@ class Port:
         return list(self.shape)
 
 
-@dataclass
+@record
 class Node:
     """One ONNX node: its op type, inputs, outputs and attributes."""
     name: str
@@ -51,7 +51,7 @@ class Node:
     attrs: dict = field(default_factory=dict)
 
 
-@dataclass
+@record
 class Model:
     """What read_model returns: ports, the nodes left after folding (in topological
     order), constants, each value's (shape, dtype), and the content digest."""
