@@ -412,6 +412,16 @@ static void conv_rows(const dnnl_conv_t *p, const float *src, const float *wei,
     const int64_t oc_blocks = (p->oc + ocw - 1) / ocw;
     const int64_t per_pass = DNNL_MIN(kc >= VLEN ? kc / VLEN : 1, MAX_PASS_UNITS);
     const int has_sum = dnnl_post_ops_have_sum(po), finish = bias || po->len;
+    /* The items of an image: a thread's share of them either covers a band of the
+     * image with every output channel (chunk-major) or a band of output channels over
+     * the whole image (oc-major), reading all the weights and its band of the blocked
+     * source, or its share of the weights and all the source. Chunk-major keeps the
+     * band block_source's static schedule had the thread write in its own cache: in
+     * ResNet-50's run loop oc-major was 6-12% slower on res3a_branch2b (1.7 MB of
+     * source, 0.6 MB of weights) and ~8% on res3's 3x3s (0.46 and 0.6 MB), and 4-7%
+     * faster on res4's (0.26 and 2.4 MB, the weights coming from memory). */
+    const int64_t wei_bytes = p->kd * p->kh * p->kw * p->ic * p->oc * (int64_t)sizeof(float);
+    const int oc_major = oc_blocks > 1 && wei_bytes > 4 * b.image * (int64_t)sizeof(float);
 #pragma omp parallel
     {
         int64_t dst_off[CHUNK], buf_off[CHUNK], first[ROWS_PER_ITEM];
@@ -420,15 +430,11 @@ static void conv_rows(const dnnl_conv_t *p, const float *src, const float *wei,
         unsigned char edge[MAX_PASS_UNITS];
         float buf[CHUNK * MAX_OCW];
         for (int64_t q = 0; q < CHUNK; ++q) buf_off[q] = q * ocw;
-        /* items ordered (n, g, chunk, oc block), the chunks of an image sharing its row
-         * blocks evenly: a thread's items cover a band of the image, much the band
-         * block_source's static schedule had it write, so the copy it reads is mostly
-         * in its own cache (oc-major, each thread read all of it, half from the other
-         * core: 6-12% slower on ResNet-50's res3a_branch2b at 2 threads) */
 #pragma omp for schedule(static)
         for (int64_t item = 0; item < p->mb * p->g * oc_blocks * items_per_image; ++item) {
-            const int64_t ob = item % oc_blocks;
-            const int64_t chunk = (item / oc_blocks) % items_per_image;
+            const int64_t inner = item % (oc_blocks * items_per_image);
+            const int64_t ob = oc_major ? inner / items_per_image : inner % oc_blocks;
+            const int64_t chunk = oc_major ? inner % items_per_image : inner / oc_blocks;
             const int64_t g = (item / (items_per_image * oc_blocks)) % p->g;
             const int64_t n = item / (items_per_image * oc_blocks * p->g);
             const int64_t r0 = nrows * chunk / items_per_image;

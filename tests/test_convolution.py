@@ -152,6 +152,20 @@ def test_direct_row_blocks_blocking(eng, strm, rng, only_impl, monkeypatch, para
     assert pd.impl_info_str() == cpu_conv.ConvDirect.name
 
 
+@pytest.mark.parametrize("ocw", [16, 32])
+def test_direct_row_blocks_oc_major(eng, strm, rng, only_impl, monkeypatch, ocw):
+    """Weights over 4x the blocked source (64 -> 64 channels, 3x3, 20 rows of 3 pixels:
+    147 KB against 28 KB an image): the work items go output-channel block first
+    (conv_direct.c, oc_major), several blocks of rows to each channel block, two images,
+    two groups, a sum."""
+    only_impl(cpu_conv.ConvDirect)
+    monkeypatch.setattr(cpu_conv.ConvDirect, "params", lambda self: (ocw, 96))
+    dnnl.clear_primitive_cache()
+    pd = check(eng, strm, rng, 2, 2, 64, 64, (20, 3), (3, 3), (1, 1), (0, 0), (1, 1), (1, 1),
+               bias=True, ops=[("sum", 0.5)])
+    assert pd.impl_info_str() == cpu_conv.ConvDirect.name
+
+
 # (n, ic, oc, i, s, pl, params) 1x1s on cpu:direct's per-pixel path. Those whose src +
 # dst exceed 16 MB (STREAM_BYTES) prefetch each next block's source and dst lines, one
 # per step over its channel blocks (csrc/conv_direct.c, pixels): 13000 pixels an image
