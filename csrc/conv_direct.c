@@ -31,6 +31,7 @@
                      * before it is used */
 
 typedef float vf __attribute__((vector_size(VLEN * 4), aligned(4)));
+#include "fused.h"
 
 /* A block's accumulators: R pixels x NV vectors at out + out_off[pixel], started at zero
  * or at what out holds (a later pass), and stored back. */
@@ -317,11 +318,13 @@ static inline __attribute__((always_inline)) void row_steps(const int R, const i
 }
 
 /* out[R pixels, NV vectors] (+)= n units: unit u reads src + soff[u] and
- * wei + woff[u], rows wstep floats apart, skipping the edge pixels edge[u] names. */
+ * wei + woff[u], rows wstep floats apart, skipping the edge pixels edge[u] names; then,
+ * on the block's last pass, f's bias and activation (fused.h; never a sum: the earlier
+ * passes' partial sums lie in dst). */
 static inline __attribute__((always_inline)) void row_block(const int R, const int NV,
         const int64_t *soff, const int64_t *woff, const unsigned char *edge, int n,
         int64_t wstep, int accumulate, const float *src, const float *wei, float *out,
-        const int64_t *out_off) {
+        const int64_t *out_off, const fused_t *f) {
     vf acc[MAX_R][WIDE_NV];
     acc_load(R, NV, acc, accumulate, out, out_off);
     for (int u = 0; u < n; ++u) {
@@ -333,12 +336,32 @@ static inline __attribute__((always_inline)) void row_block(const int R, const i
         default: row_steps(R, NV, 1, 1, acc, s, w, wstep); break;
         }
     }
+    if (f) {
+        if (f->bias)
+#pragma GCC unroll 4
+            for (int j = 0; j < NV; ++j) {
+                const vf b = *(const vf *)(f->bias + j * VLEN);
+#pragma GCC unroll 16
+                for (int r = 0; r < R; ++r) acc[r][j] += b;
+            }
+        if (f->act == ACT_RELU) {
+#pragma GCC unroll 16
+            for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+                for (int j = 0; j < NV; ++j) acc[r][j] = RELU_V(acc[r][j], f->alpha);
+        } else if (f->act == ACT_CLIP) {
+#pragma GCC unroll 16
+            for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+                for (int j = 0; j < NV; ++j) acc[r][j] = CLIP_V(acc[r][j], f->alpha, f->beta);
+        }
+    }
     acc_store(R, NV, acc, out, out_off);
 }
 
 #define CASE(R, NV) \
     case R: \
-        row_block(R, NV, soff, woff, edge, n, wstep, accumulate, src, wei, out, out_off); \
+        row_block(R, NV, soff, woff, edge, n, wstep, accumulate, src, wei, out, out_off, f); \
         break;
 #define CASES(NV) CASE(1, NV) CASE(2, NV) CASE(3, NV) CASE(4, NV) CASE(5, NV) \
     CASE(6, NV) CASE(7, NV) CASE(8, NV) CASE(9, NV) CASE(10, NV) CASE(11, NV) \
@@ -346,7 +369,7 @@ static inline __attribute__((always_inline)) void row_block(const int R, const i
 static inline __attribute__((always_inline)) void row_block_nv(int r, int nv,
         const int64_t *soff, const int64_t *woff, const unsigned char *edge, int n,
         int64_t wstep, int accumulate, const float *src, const float *wei, float *out,
-        const int64_t *out_off) {
+        const int64_t *out_off, const fused_t *f) {
     if (nv == WIDE_NV) {
         switch (r) { CASE(1, WIDE_NV) CASE(2, WIDE_NV) CASE(3, WIDE_NV) CASE(4, WIDE_NV)
                      CASE(5, WIDE_NV) CASE(6, WIDE_NV) CASE(7, WIDE_NV) }
@@ -411,7 +434,12 @@ static void conv_rows(const dnnl_conv_t *p, const float *src, const float *wei,
     const int64_t items_per_image = (nrows + ROWS_PER_ITEM - 1) / ROWS_PER_ITEM;
     const int64_t oc_blocks = (p->oc + ocw - 1) / ocw;
     const int64_t per_pass = DNNL_MIN(kc >= VLEN ? kc / VLEN : 1, MAX_PASS_UNITS);
-    const int has_sum = dnnl_post_ops_have_sum(po), finish = bias || po->len;
+    const int has_sum = dnnl_post_ops_have_sum(po);
+    /* bias and a relu or clip in the row blocks' registers on their last pass (fused.h);
+     * any other post-ops in a pass over each item's output afterwards */
+    fused_t fused;
+    const int in_registers = !has_sum && (bias || po->len) && fused_from(bias, po, 0, &fused);
+    const int finish = (bias || po->len) && !in_registers;
     /* The items of an image: a thread's share of them either covers a band of the
      * image with every output channel (chunk-major) or a band of output channels over
      * the whole image (oc-major), reading all the weights and its band of the blocked
@@ -464,8 +492,11 @@ static void conv_rows(const dnnl_conv_t *p, const float *src, const float *wei,
                 for (int r = 0; r < x->r; ++r, ++npix)
                     dst_off[npix] = x->od * ds[2] + x->oh * ds[3] + (x->ow0 + r) * ds[4];
             }
+            fused_t here = fused; /* this item's channels of the bias */
+            if (in_registers && bias) here.bias = bias + g * p->oc + oc0;
             for (int64_t u0 = 0; u0 < nunits; u0 += per_pass) {
                 const int64_t u1 = DNNL_MIN(u0 + per_pass, nunits);
+                const int fuse = in_registers && u1 == nunits;
                 for (int bi = 0, q = 0; bi < nb; q += rw[bi].r, ++bi) {
                     if (first[bi] < 0 || first[bi] >= u1) continue;
                     /* the pass's units whose taps reach the source from this row */
@@ -485,31 +516,39 @@ static void conv_rows(const dnnl_conv_t *p, const float *src, const float *wei,
                         soff[nu] = base[bi] + t->src, woff[nu] = t->wei;
                         edge[nu++] = (unsigned char)((a > 0) | (z > 0) << 1);
                     }
-                    /* a pass that starts the block's sum stores it even when empty */
-                    if (!nu && first[bi] < u0) continue;
+                    /* a pass that starts the block's sum stores it even when empty, and
+                     * so does the last one when it applies the fused post-ops */
+                    if (!nu && first[bi] < u0 && !fuse) continue;
                     for (int64_t c = 0; c < noc;) {
                         /* a short row (res5's 7 pixels) fills the registers with 64
                          * channels: 7 x 2 accumulators left half of them idle and loaded 9
                          * values per 14 FMAs (res5a_branch2b 10% faster this way) */
                         const int nv = rw[bi].r <= WIDE_R && noc - c >= WIDE_NV * VLEN
                                            ? WIDE_NV : noc - c >= MAX_NV * VLEN ? MAX_NV : 1;
+                        fused_t at_c = here;
+                        if (at_c.bias) at_c.bias += c;
                         row_block_nv(rw[bi].r, nv, soff, woff, edge, nu, ws[2], first[bi] < u0,
-                                     img, wei + g * ws[0] + oc0 + c, out + c, out_off + q);
+                                     img, wei + g * ws[0] + oc0 + c, out + c, out_off + q,
+                                     fuse ? &at_c : NULL);
                         c += nv * VLEN;
                     }
                 }
             }
-            /* a row whose taps all fall into the padding sums nothing */
+            /* a row whose taps all fall into the padding sums nothing (and its post-ops
+             * come after: no pass had it) */
+            const float *bb = bias ? bias + g * p->oc + oc0 : NULL;
             for (int bi = 0, q = 0; bi < nb; q += rw[bi].r, ++bi)
                 if (first[bi] < 0)
-                    for (int r = 0; r < rw[bi].r; ++r)
+                    for (int r = 0; r < rw[bi].r; ++r) {
                         memset(out + out_off[q + r], 0, sizeof(float) * noc);
-            if (finish) {
-                const float *bb = bias ? bias + g * p->oc + oc0 : NULL;
+                        if (in_registers)
+                            dnnl_epilogue_row(noc, d + dst_off[q + r], d + dst_off[q + r], bb, 1,
+                                              po);
+                    }
+            if (finish)
                 for (int q = 0; q < npix; ++q)
                     dnnl_epilogue_row(noc, has_sum ? buf + buf_off[q] : d + dst_off[q],
                                       d + dst_off[q], bb, 1, po);
-            }
         }
     }
 }

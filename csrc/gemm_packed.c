@@ -27,6 +27,7 @@
 #define MC 56          /* rows per tile: its K block of a (<= 228 KiB) stays in L2 */
 #define NC_PANELS 16   /* panels per tile: 512 columns */
 typedef float vf __attribute__((vector_size(VLEN * 4), aligned(4)));
+#include "fused.h"
 
 int64_t dnnl_gemm_packed_size(int64_t k, int64_t n) {
     return (n + NR - 1) / NR * NR * k;
@@ -49,36 +50,6 @@ static void pack_panels(int64_t k, int64_t n, const float *w, int64_t ws0, int64
         }
     }
 }
-
-/* The post-ops a register block applies in registers before its store, on the tile's
- * last K block, when they are only these, in this order: a bias broadcast over rows
- * (NR values for the panel, zero-padded), a sum with dst, a relu or a clip (ResNet's
- * and MobileNet's convolutions; a linear layer's bias). A separate pass over the tile
- * (dnnl_epilogue) cost 6% of a 1x1 convolution with 64 inputs: its tile went through
- * L2 twice. */
-enum { ACT_NONE, ACT_RELU, ACT_CLIP };
-typedef struct {
-    const float *bias;
-    int sum, act;
-    float scale, alpha, beta;
-} fused_t;
-
-typedef int vi __attribute__((vector_size(VLEN * 4)));
-
-/* x > 0 ? x : alpha * x, lane by lane (NaN stays NaN, as in the scalar relu); a macro:
- * a function returning a 64-byte vector warns in the clones built without AVX-512 */
-#define RELU_V(x, alpha) ({ \
-    const vf x_ = (x); \
-    const vi pos_ = x_ > (vf){0}; \
-    (vf)(((vi)x_ & pos_) | ((vi)(x_ * (alpha)) & ~pos_)); })
-
-/* x < lo ? lo : x, then > hi ? hi : that (NaN stays NaN, as in the scalar clip) */
-#define CLIP_V(x, lo, hi) ({ \
-    const vf x_ = (x), lo_ = (vf){0} + (lo), hi_ = (vf){0} + (hi); \
-    const vi below_ = x_ < lo_; \
-    const vf y_ = (vf)(((vi)lo_ & below_) | ((vi)x_ & ~below_)); \
-    const vi above_ = y_ > hi_; \
-    (vf)(((vi)hi_ & above_) | ((vi)y_ & ~above_)); })
 
 /* out[R, cols] (+)= a[R, kc] . panel[kc, NR]; a's columns sa apart. `first` starts the
  * sums at zero, else at out; `f` (the last K block only) applies the fused post-ops. A
@@ -296,22 +267,12 @@ int dnnl_matmul_packed_supported(const dnnl_matmul_t *p) {
 }
 
 
-/* Whether the bias and post-ops are the register blocks' (fused_t), filling f. */
+/* Whether the bias and post-ops are the register blocks' (fused_t), filling f: a sum
+ * only in one K block (over several, the partial sums lie in dst). */
 static int fusable(const dnnl_matmul_t *p, const float *bias, const dnnl_post_ops_t *po,
                    fused_t *f) {
-    *f = (fused_t){bias, 0, ACT_NONE, 1.0f, 0.0f, 0.0f};
     if (bias && !rows_run_on(p, p->bia_bs, p->bia_s[0], 1)) return 0;
-    int j = 0;
-    if (j < po->len && po->ops[j].kind == DNNL_PO_SUM) {
-        if (k_block(p->k) < p->k) return 0; /* K blocks' partial sums would lie in dst */
-        f->sum = 1, f->scale = po->ops[j++].scale;
-    }
-    if (j < po->len && po->ops[j].kind == DNNL_PO_ELTWISE
-        && (po->ops[j].alg == DNNL_ELT_RELU || po->ops[j].alg == DNNL_ELT_CLIP)) {
-        f->act = po->ops[j].alg == DNNL_ELT_RELU ? ACT_RELU : ACT_CLIP;
-        f->alpha = po->ops[j].alpha, f->beta = po->ops[j++].beta;
-    }
-    return j == po->len;
+    return fused_from(bias, po, k_block(p->k) >= p->k, f);
 }
 
 int dnnl_matmul_packed(const dnnl_matmul_t *p, int prepacked, int threads, const float *src,

@@ -125,7 +125,10 @@ ROW_BLOCKS = [
 ]
 
 
+# relu and clip go into the row blocks' registers on their last pass (with the bias;
+# fused.h), a sum or any other eltwise into a pass over the output
 @pytest.mark.parametrize("ops", [(), (("eltwise", "eltwise_relu", 0.0, 0.0),),
+                                 (("eltwise", "eltwise_clip", -0.5, 0.75),),
                                  (("sum", 0.5), ("eltwise", "eltwise_tanh", 0.0, 0.0))],
                          ids=lambda ops: ops_id(ops) or "none")
 @pytest.mark.parametrize("shape", ROW_BLOCKS,
@@ -446,6 +449,30 @@ def test_packed_1x1_post_ops_in_registers(eng, strm, rng, ops):
         np.testing.assert_array_equal(np.isinf(out), np.isinf(ref))
         finite = np.isfinite(ref)
         assert_close(out[finite], ref[finite], ic)
+
+
+@pytest.mark.parametrize("ops", [[("eltwise", "eltwise_relu", 0.0, 0.0)],
+                                 [("eltwise", "eltwise_relu", 0.25, 0.0)],
+                                 [("eltwise", "eltwise_clip", -0.5, 6.0)]])
+def test_direct_rows_post_ops_in_registers(eng, strm, rng, only_impl, ops):
+    """The direct kernel's row blocks apply bias and relu or clip in registers on their
+    last pass (conv_direct.c, fused.h) with the epilogue's results: NaN and inf where
+    the reference has them, a negative slope, clip bounds, 64-, 32- and 16-channel
+    blocks (oc 112, rows of 5 pixels)."""
+    only_impl(cpu_conv.ConvDirect)
+    src = rng.standard_normal((1, 16, 6, 5)).astype(np.float32)
+    src[0, :, 1, 1], src[0, 3, 3, 4], src[0, :, 5, 0] = np.inf, np.nan, -np.inf
+    wei = np.abs(rng.standard_normal((112, 16, 3, 3))).astype(np.float32)
+    bias = rng.standard_normal(112).astype(np.float32)
+    out, pd = run_conv(eng, strm, src, wei, bias, (1, 1), (0, 0), (1, 1), (1, 1), ops)
+    assert pd.impl_info_str() == cpu_conv.ConvDirect.name
+    with np.errstate(invalid="ignore"):
+        ref = post_ops(conv_fwd(src, wei[None], bias, (1, 1), (0, 0), (1, 1), (1, 1), 1),
+                       None, ops)
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(ref))
+    np.testing.assert_array_equal(np.isinf(out), np.isinf(ref))
+    finite = np.isfinite(ref)
+    assert_close(out[finite], ref[finite], 16 * 9)
 
 
 @pytest.mark.skipif(not AVX512, reason="the packed GEMM needs AVX-512")
