@@ -421,6 +421,23 @@ def test_packed_1x1_defers_when_streaming(eng):
     assert impl(8, 128, 512, 28) == packed                   # 16 MB+, 128 x 512 > 96 x 640
 
 
+def check_nonfinite(eng, strm, src, wei, bias, pad, ops, init=None):
+    """A 2D convolution (stride 1, padding pad all round) against the reference when src
+    holds NaN and inf: NaN and inf exactly where the reference has them, the finite
+    outputs within tolerance. Returns the primitive descriptor."""
+    pads = (pad, pad)
+    out, pd = run_conv(eng, strm, src, wei, bias, (1, 1), (0, 0), pads, pads, ops,
+                       dst_init=init)
+    with np.errstate(invalid="ignore"):
+        ref = post_ops(conv_fwd(src, wei[None], bias, (1, 1), (0, 0), pads, pads, 1), init,
+                       ops)
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(ref))
+    np.testing.assert_array_equal(np.isinf(out), np.isinf(ref))
+    finite = np.isfinite(ref)
+    assert_close(out[finite], ref[finite], wei[0].size)
+    return pd
+
+
 @pytest.mark.skipif(not AVX512, reason="the packed GEMM needs AVX-512")
 @pytest.mark.parametrize("ops", [[("eltwise", "eltwise_relu", 0.0, 0.0)],
                                  [("eltwise", "eltwise_relu", 0.25, 0.0)],
@@ -439,16 +456,8 @@ def test_packed_1x1_post_ops_in_registers(eng, strm, rng, ops):
         wei = np.abs(rng.standard_normal((oc, ic, 1, 1))).astype(np.float32)
         bias = rng.standard_normal(oc).astype(np.float32)
         init = rng.standard_normal((1, oc, 5, 6)).astype(np.float32)
-        out, pd = run_conv(eng, strm, src, wei, bias, (1, 1), (0, 0), (0, 0), (0, 0), ops,
-                           dst_init=init)
+        pd = check_nonfinite(eng, strm, src, wei, bias, 0, ops, init)
         assert pd.impl_info_str() == "cpu:gemm_packed_1x1:avx512"
-        with np.errstate(invalid="ignore"):
-            ref = post_ops(conv_fwd(src, wei[None], bias, (1, 1), (0, 0), (0, 0), (0, 0), 1),
-                           init, ops)
-        np.testing.assert_array_equal(np.isnan(out), np.isnan(ref))
-        np.testing.assert_array_equal(np.isinf(out), np.isinf(ref))
-        finite = np.isfinite(ref)
-        assert_close(out[finite], ref[finite], ic)
 
 
 @pytest.mark.parametrize("ops", [[("eltwise", "eltwise_relu", 0.0, 0.0)],
@@ -464,15 +473,8 @@ def test_direct_rows_post_ops_in_registers(eng, strm, rng, only_impl, ops):
     src[0, :, 1, 1], src[0, 3, 3, 4], src[0, :, 5, 0] = np.inf, np.nan, -np.inf
     wei = np.abs(rng.standard_normal((112, 16, 3, 3))).astype(np.float32)
     bias = rng.standard_normal(112).astype(np.float32)
-    out, pd = run_conv(eng, strm, src, wei, bias, (1, 1), (0, 0), (1, 1), (1, 1), ops)
+    pd = check_nonfinite(eng, strm, src, wei, bias, 1, ops)
     assert pd.impl_info_str() == cpu_conv.ConvDirect.name
-    with np.errstate(invalid="ignore"):
-        ref = post_ops(conv_fwd(src, wei[None], bias, (1, 1), (0, 0), (1, 1), (1, 1), 1),
-                       None, ops)
-    np.testing.assert_array_equal(np.isnan(out), np.isnan(ref))
-    np.testing.assert_array_equal(np.isinf(out), np.isinf(ref))
-    finite = np.isfinite(ref)
-    assert_close(out[finite], ref[finite], 16 * 9)
 
 
 @pytest.mark.skipif(not AVX512, reason="the packed GEMM needs AVX-512")
