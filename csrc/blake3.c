@@ -124,7 +124,7 @@ static void parent_cv(const unsigned char pair[64], uint32_t root, unsigned char
 typedef void cv_lanes_fn(const unsigned char *, size_t, int, size_t, uint64_t, uint64_t,
                          uint32_t, uint32_t, uint32_t, unsigned char *);
 static cv_lanes_fn *cv_lanes = cv_lanes8;
-static int lanes = 8;
+static size_t lanes = 8; /* inputs a cv_lanes call takes */
 
 /* Chosen when the library loads: no first-call race between threads. */
 __attribute__((constructor)) static void blake3_init(void) {
