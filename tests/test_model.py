@@ -670,6 +670,7 @@ def test_digest_tree_of_pieces(rng, monkeypatch):
     pieces' digests; the same whatever the number of threads (pieces fixed by offset),
     in the background or not, and different when any one byte changes."""
     from dnnl_py.cpu._kernels import blake3, crc32c
+
     from dnnl_py.model import hashing
 
     def reference(b: bytes) -> bytes:
