@@ -4,6 +4,7 @@ implementation's kernel once and checks every execute() argument against it."""
 from __future__ import annotations
 
 import copy
+import functools
 import time
 from typing import Mapping, Optional
 
@@ -250,6 +251,17 @@ class primitive:
 
     def execute(self, astream: stream, args: Mapping[int, "memory"]) -> None:  # noqa: F821
         """Runs the primitive on `args` ({DNNL_ARG_*: memory}); returns when done."""
+        self._launch(astream._queue, self._buffers(astream, args))
+
+    def _bind(self, astream: stream, args: Mapping[int, "memory"]):  # noqa: F821
+        """execute(astream, args) as a call of no arguments, the arguments checked now,
+        once: a compiled model's run loop executes the same primitives on the same
+        memories every inference, and the checks were ~8 us a step (0.5 ms of MobileNet
+        v2's 6). The memories' buffers are taken now."""
+        return functools.partial(self._launch, astream._queue, self._buffers(astream, args))
+
+    def _buffers(self, astream: stream, args: Mapping[int, "memory"]) -> list:  # noqa: F821
+        """The kernel's buffers from `args`, every argument checked."""
         eng = self._pd._engine
         if not isinstance(args, Mapping):
             raise invalid(f"{self._pd.kind.name}: args must map DNNL_ARG_* to memory (a "
@@ -279,9 +291,12 @@ class primitive:
             extra = sorted(set(args) - {a for a, md in self._pd._args if md is not None})
             raise invalid(f"{self._pd.kind.name}: unexpected argument(s) "
                           + ", ".join(arg_name(a) for a in extra))
+        return buffers
+
+    def _launch(self, queue, buffers: list) -> None:
         start = time.perf_counter() if verbose.executing() else 0.0
         try:
-            eng._runtime.launch(self._kernel, astream._queue, buffers)
+            self._pd._engine._runtime.launch(self._kernel, queue, buffers)
         except ValueError as e:  # a size check in the compiled core
             raise error(status.invalid_arguments, f"{self._pd.kind.name}: {e}") from None
         if start:

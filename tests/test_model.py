@@ -787,3 +787,24 @@ def test_import_without_onnx():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=dict(os.environ, PYTHONPATH=ROOT), timeout=120)
     assert res.stdout.strip() == "ok", res.stderr
+
+
+def test_run_loop_executes_each_step_once_with_verbose(small_model, capsys):
+    """The run loop calls each step's execute bound to its memories once at compile time
+    (primitive._bind): an inference gives the same output twice and, with verbose on,
+    one exec line per step, in plan order."""
+    compiled = dnnl.Core().compile_model(str(small_model), "CPU")
+    x = np.random.default_rng(3).standard_normal(compiled.inputs[0].shape).astype(np.float32)
+    first = compiled([x])[0].copy()
+    dnnl.set_verbose(1)
+    try:
+        again = compiled([x])[0]
+    finally:
+        dnnl.set_verbose(0)
+    np.testing.assert_array_equal(first, again)
+    lines = [line.split(",") for line in capsys.readouterr().out.splitlines()
+             if line.startswith("onednn_verbose,") and ",exec," in line]
+    plan = compiled._plan  # the inputs' copies first, then the steps
+    assert len(lines) == len(plan.inputs) + len(plan.steps), lines
+    assert [line[6] for line in lines[len(plan.inputs):]] == [
+        prim.get_primitive_desc().impl_info_str() for prim, _ in plan.steps]

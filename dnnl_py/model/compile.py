@@ -177,6 +177,7 @@ class Plan:
     eng: engine
     strm: stream
     steps: list                     # (primitive, {ARG_*: memory})
+    runs: list                      # each step's execute, its arguments checked once
     inputs: list                    # (Port, memory in the arena, reorder primitive)
     outputs: list                   # (Port, memory, or a constant np.ndarray)
     arena_bytes: int
@@ -776,7 +777,8 @@ class _Planner:
                 outputs.append((p, np.asarray(self.m.consts[p.name])))
             else:
                 outputs.append((p, mem_of(p.name)))
-        return Plan(self.eng, self.strm, steps, inputs, outputs, total, self.b.blobs,
+        runs = [prim._bind(self.strm, args) for prim, args in steps]
+        return Plan(self.eng, self.strm, steps, runs, inputs, outputs, total, self.b.blobs,
                     self.b.weights, [arena])
 
 

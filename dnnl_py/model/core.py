@@ -331,8 +331,8 @@ class CompiledModel:
         with self._lock:
             for (_, mem, copy), x in zip(p.inputs, arrays):
                 copy.execute(p.strm, memory(mem.get_desc(), p.eng, x), mem)
-            for prim, args in p.steps:
-                prim.execute(p.strm, args)
+            for run in p.runs:
+                run()
             p.strm.wait()
             return [m.to_numpy() if isinstance(m, memory) else m.copy()
                     for _, m in p.outputs]
