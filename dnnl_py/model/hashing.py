@@ -36,9 +36,10 @@ _TREE = b"dnnl_py blake3 pieces\0"  # a tree's root never equals a one-piece buf
 class Digests:
     """The digests of a list of buffers, being computed: result() is the list."""
 
-    def __init__(self, views: list, piece: int, blake3: bool, root: Callable,
+    def __init__(self, views: list, piece: int, use_blake3: bool, root: Callable,
                  workers: int):
-        """piece: the leaves' size in bytes (0: one leaf a buffer)."""
+        """piece: the leaves' size in bytes (0: one leaf a buffer); the leaves' digests
+        BLAKE3 (use_blake3) or CRC-32C."""
         def size(i: int, j: int) -> int:
             return min(piece, views[i].nbytes - j * piece) if piece else views[i].nbytes
         pieces = [max(1, -(-v.nbytes // piece)) if piece else 1 for v in views]
@@ -47,7 +48,7 @@ class Digests:
         self._items, self._pieces, self._root = items, pieces, root
         # the work loop is C's, without the GIL (_kernels.DigestList)
         self._list = DigestList([views[i][j * piece:(j + 1) * piece] if piece else views[i]
-                                 for i, j in items], blake3)
+                                 for i, j in items], use_blake3)
         self._failed: list = []
         self._threads = [threading.Thread(target=self._work, name="dnnl_py hash")
                          for _ in range(workers)]
@@ -99,10 +100,10 @@ def _views(buffers: list) -> list:
             for b in buffers]
 
 
-def _start(views, piece, blake3: bool, root, background: bool) -> Digests:
+def _start(views, piece, use_blake3: bool, root, background: bool) -> Digests:
     cores = min(os.cpu_count() or 1, 8)
     if sum(v.nbytes for v in views) < _SERIAL_BYTES:
         workers = 0  # result() does it all
     else:  # the caller is one of the hashing threads once it asks for the result
         workers = max(1, cores - 1) if cores > 1 or background else 0
-    return Digests(views, piece, blake3, root, workers)
+    return Digests(views, piece, use_blake3, root, workers)
