@@ -10,6 +10,8 @@ Only what the library uses: defaults, field(default_factory=...), frozen. No
 __post_init__, no ClassVar, no keyword-only fields."""
 from __future__ import annotations
 
+import operator
+
 _MISSING = object()
 
 
@@ -51,6 +53,11 @@ def record(cls=None, *, frozen: bool = False):
                                 f"{a!r}, which has one")
         cls.__record_fields__ = tuple(names)
         cls.__record_defaults__ = defaults
+        # the values as a tuple in one C call (eq and hash; attrgetter of one name
+        # returns the value itself, of none is refused)
+        cls.__record_values__ = (operator.attrgetter(*names) if len(names) > 1 else
+                                 (lambda self, n=names[0]: (getattr(self, n),)) if names
+                                 else (lambda self: ()))
         cls.__init__ = _init
         cls.__repr__ = _repr
         cls.__eq__ = _eq
@@ -74,20 +81,21 @@ def _init(self, *args, **kwargs) -> None:
         if k not in names or k in values:
             raise TypeError(f"{cls.__name__}() got an unexpected or repeated argument {k!r}")
         values[k] = v
-    for n in names:
-        if n in values:
-            value = values[n]
-        else:
-            value = cls.__record_defaults__.get(n, _MISSING)
-            if value is _MISSING:
-                raise TypeError(f"{cls.__name__}() missing required argument {n!r}")
-            if type(value) is _Factory:
-                value = value.make()
-        object.__setattr__(self, n, value)
+    if kwargs or len(values) < len(names):
+        for n in names:
+            if n not in values:
+                value = cls.__record_defaults__.get(n, _MISSING)
+                if value is _MISSING:
+                    raise TypeError(f"{cls.__name__}() missing required argument {n!r}")
+                values[n] = value.make() if type(value) is _Factory else value
+        values = {n: values[n] for n in names}  # in field order, as dataclass sets them
+    # straight into the instance's dict: a frozen record refuses setattr, and this is
+    # what object.__setattr__ per field would do, at a fraction of the cost
+    self.__dict__.update(values)
 
 
 def _values(self) -> tuple:
-    return tuple(getattr(self, n) for n in type(self).__record_fields__)
+    return type(self).__record_values__(self)
 
 
 def _repr(self) -> str:
