@@ -337,24 +337,8 @@ static inline __attribute__((always_inline)) void row_block(const int R, const i
         }
     }
     if (f) {
-        if (f->bias)
-#pragma GCC unroll 4
-            for (int j = 0; j < NV; ++j) {
-                const vf b = *(const vf *)(f->bias + j * VLEN);
-#pragma GCC unroll 16
-                for (int r = 0; r < R; ++r) acc[r][j] += b;
-            }
-        if (f->act == ACT_RELU) {
-#pragma GCC unroll 16
-            for (int r = 0; r < R; ++r)
-#pragma GCC unroll 4
-                for (int j = 0; j < NV; ++j) acc[r][j] = RELU_V(acc[r][j], f->alpha);
-        } else if (f->act == ACT_CLIP) {
-#pragma GCC unroll 16
-            for (int r = 0; r < R; ++r)
-#pragma GCC unroll 4
-                for (int j = 0; j < NV; ++j) acc[r][j] = CLIP_V(acc[r][j], f->alpha, f->beta);
-        }
+        if (f->bias) FUSED_BIAS(acc, R, NV, f);
+        FUSED_ACT(acc, R, NV, f);
     }
     acc_store(R, NV, acc, out, out_off);
 }

@@ -33,6 +33,26 @@ typedef int vi __attribute__((vector_size(VLEN * 4)));
     const vi above_ = y_ > hi_; \
     (vf)(((vi)hi_ & above_) | ((vi)y_ & ~above_)); })
 
+/* A register block's accumulators acc[r][j] (r < R pixels or rows, j < NV vectors) plus
+ * vector j of f->bias, and through f's activation: what both kernels apply before their
+ * store (the packed GEMM adds its sum between the two). Macros for the same reason as
+ * RELU_V. */
+#define FUSED_BIAS(acc, R, NV, f) do { \
+    _Pragma("GCC unroll 4") for (int j_ = 0; j_ < (NV); ++j_) { \
+        const vf b_ = *(const vf *)((f)->bias + j_ * VLEN); \
+        _Pragma("GCC unroll 16") for (int r_ = 0; r_ < (R); ++r_) acc[r_][j_] += b_; \
+    } } while (0)
+#define FUSED_ACT(acc, R, NV, f) do { \
+    if ((f)->act == ACT_RELU) { \
+        _Pragma("GCC unroll 16") for (int r_ = 0; r_ < (R); ++r_) \
+            _Pragma("GCC unroll 4") for (int j_ = 0; j_ < (NV); ++j_) \
+                acc[r_][j_] = RELU_V(acc[r_][j_], (f)->alpha); \
+    } else if ((f)->act == ACT_CLIP) { \
+        _Pragma("GCC unroll 16") for (int r_ = 0; r_ < (R); ++r_) \
+            _Pragma("GCC unroll 4") for (int j_ = 0; j_ < (NV); ++j_) \
+                acc[r_][j_] = CLIP_V(acc[r_][j_], (f)->alpha, (f)->beta); \
+    } } while (0)
+
 /* Whether bias and po are all a register block can apply (fused_t), filling f; a sum
  * only where sum_ok (the block's sums are complete when it first stores). */
 static inline int fused_from(const float *bias, const dnnl_post_ops_t *po, int sum_ok,

@@ -82,11 +82,7 @@ static inline __attribute__((always_inline)) void micro(const int R, const int64
         }
     }
     if (f) {
-        if (f->bias) {
-            const vf b0 = *(const vf *)f->bias, b1 = *(const vf *)(f->bias + VLEN);
-#pragma GCC unroll 16
-            for (int r = 0; r < R; ++r) acc[r][0] += b0, acc[r][1] += b1;
-        }
+        if (f->bias) FUSED_BIAS(acc, R, 2, f);
         if (f->sum) {
 #pragma GCC unroll 16
             for (int r = 0; r < R; ++r) {
@@ -94,17 +90,7 @@ static inline __attribute__((always_inline)) void micro(const int R, const int64
                 acc[r][1] += f->scale * *(const vf *)(o + r * ld + VLEN);
             }
         }
-        if (f->act == ACT_RELU) {
-#pragma GCC unroll 16
-            for (int r = 0; r < R; ++r)
-                acc[r][0] = RELU_V(acc[r][0], f->alpha), acc[r][1] = RELU_V(acc[r][1], f->alpha);
-        } else if (f->act == ACT_CLIP) {
-#pragma GCC unroll 16
-            for (int r = 0; r < R; ++r) {
-                acc[r][0] = CLIP_V(acc[r][0], f->alpha, f->beta);
-                acc[r][1] = CLIP_V(acc[r][1], f->alpha, f->beta);
-            }
-        }
+        FUSED_ACT(acc, R, 2, f);
     }
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
