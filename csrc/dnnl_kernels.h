@@ -108,6 +108,14 @@ int64_t dnnl_conv_direct_scratch_size(const dnnl_conv_t *p);
 void dnnl_conv_direct(const dnnl_conv_t *p, const float *src, const float *wei,
                       const float *bias, float *dst, const dnnl_post_ops_t *po,
                       int64_t ocw, int64_t kc, float *scratch);
+/* Winograd F(2x2, 3x3) (conv_winograd.c): the direct kernel's layouts, one group, 3x3,
+ * stride 1, no dilation, ic and oc multiples of 16 (_supported()). Runs on at most
+ * `threads` threads; scratch holds dnnl_conv_wino_scratch_size(p, threads) floats. */
+int dnnl_conv_wino_supported(const dnnl_conv_t *p);
+int64_t dnnl_conv_wino_scratch_size(const dnnl_conv_t *p, int threads);
+void dnnl_conv_wino(const dnnl_conv_t *p, const float *src, const float *wei,
+                    const float *bias, float *dst, const dnnl_post_ops_t *po, int threads,
+                    float *scratch);
 /* Depthwise (ic = oc = 1 per group), channels-last src/dst, channel-contiguous weights. */
 void dnnl_conv_dw(const dnnl_conv_t *p, const float *src, const float *wei,
                   const float *bias, float *dst, const dnnl_post_ops_t *po);

@@ -84,7 +84,8 @@ def make_problem(aprop_kind, aalgorithm, src: desc, weights: desc, bias: Optiona
                  dst: desc, strides, dilates, padding_l, padding_r) -> ConvProblem:
     if aprop_kind not in (prop_kind.forward_training, prop_kind.forward_inference):
         raise unimplemented(f"convolution: prop_kind {aprop_kind!r} (forward only)")
-    if aalgorithm not in (algorithm.convolution_direct, algorithm.convolution_auto):
+    if aalgorithm not in (algorithm.convolution_direct, algorithm.convolution_winograd,
+                          algorithm.convolution_auto):
         raise unimplemented(f"convolution: algorithm {aalgorithm!r}")
     for name, md in (("src", src), ("weights", weights), ("dst", dst)):
         if not isinstance(md, desc) or md.is_zero():

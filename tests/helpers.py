@@ -10,7 +10,8 @@ CHANNELS_LAST = {3: tag.acb, 4: tag.acdb, 5: tag.acdeb}
 
 
 def run_conv(eng, strm, src, wei, bias, strides, dilates, pad_l, pad_r, ops=(),
-             src_tag=tag.any, wei_tag=tag.any, dst_tag=tag.any, dst_init=None):
+             src_tag=tag.any, wei_tag=tag.any, dst_tag=tag.any, dst_init=None,
+             alg=dnnl.algorithm.convolution_direct):
     """Forward convolution through dnnl_py; wei has a groups dim when its rank is src's+1."""
     out_sp = [(src.shape[2 + j] + pad_l[j] + pad_r[j] - (wei.shape[-len(strides) + j] - 1)
                * (dilates[j] + 1) - 1) // strides[j] + 1 for j in range(len(strides))]
@@ -21,7 +22,7 @@ def run_conv(eng, strm, src, wei, bias, strides, dilates, pad_l, pad_r, ops=(),
     dst_md = dnnl.memory.desc(dst_dims, dt.f32, dst_tag)
     bia_md = dnnl.memory.desc([oc], dt.f32, tag.a) if bias is not None else None
     pd = dnnl.convolution_forward.primitive_desc(
-        eng, dnnl.prop_kind.forward_inference, dnnl.algorithm.convolution_direct, src_md,
+        eng, dnnl.prop_kind.forward_inference, alg, src_md,
         wei_md, bia_md, dst_md, strides=strides, dilates=dilates, padding_l=pad_l,
         padding_r=pad_r, attr=make_attr(ops))
     args = {dnnl.ARG_SRC: to_memory(eng, strm, src, pd.src_desc()),

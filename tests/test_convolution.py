@@ -21,6 +21,13 @@ CPU_IMPLS = CPU_LISTS[primitive_kind.convolution]
 OCL_IMPLS = ocl_impls("gemm", "ConvIgemm", "ConvRef")
 
 
+def alg_of(impl):
+    """The algorithm an implementation runs: cpu:wino_2x3 takes convolution_winograd
+    only, the others convolution_direct (and auto)."""
+    return (dnnl.algorithm.convolution_winograd if getattr(impl, "winograd", False)
+            else dnnl.algorithm.convolution_direct)
+
+
 def check(eng, strm, rng, n, g, ic, oc, i, k, s, d, pl, pr, bias=True, ops=(), **tags):
     sp = len(i)
     src = rng.standard_normal((n, ic, *i)).astype(np.float32)
@@ -90,7 +97,7 @@ def test_odd_shapes(engine_for, rng, impl, layout, shape):
     eng, strm = engine_for(impl)
     try:
         pd = check(eng, strm, rng, n, g, ic, oc, i, k, s, d, pl, pr, bias=rng.random() < 0.7,
-                   **_layouts(len(i) + 2)[layout])
+                   alg=alg_of(impl), **_layouts(len(i) + 2)[layout])
     except dnnl.error as e:
         # an implementation may decline a problem or layout, never fail on one it took
         assert e.status == dnnl.status.unimplemented and impl.name in str(e)
@@ -203,17 +210,75 @@ def test_direct_1x1_prefetch(eng, strm, rng, only_impl, monkeypatch, shape, ops)
                          ids=lambda c: c.name)
 def test_inf_stays_in_its_windows(engine_for, rng, impl):
     """An inf (or NaN) in the source reaches only the outputs whose window covers it: the
-    padding adds nothing, never 0 * the value at some other position."""
+    padding adds nothing, never 0 * the value at some other position. Winograd's
+    transforms subtract, so there an inf may come out as NaN, but in the same places."""
     eng, strm = engine_for(impl)
-    src = rng.standard_normal((1, 4, 6, 6)).astype(np.float32)
-    src[0, :, 0, 0], src[0, :, 5, 5] = np.inf, np.nan
-    wei = np.abs(rng.standard_normal((16, 4, 3, 3))).astype(np.float32) + 0.1  # inf stays inf
-    out, pd = run_conv(eng, strm, src, wei, None, (1, 1), (0, 0), (1, 1), (1, 1))
+    src = rng.standard_normal((1, 16, 8, 7)).astype(np.float32)
+    src[0, :, 0, 0], src[0, :, 7, 6], src[0, :, 3, 4] = np.inf, np.nan, -np.inf
+    wei = np.abs(rng.standard_normal((16, 16, 3, 3))).astype(np.float32) + 0.1  # inf stays inf
+    out, pd = run_conv(eng, strm, src, wei, None, (1, 1), (0, 0), (1, 1), (1, 1),
+                       alg=alg_of(impl))
     with np.errstate(invalid="ignore"):
         ref = conv_fwd(src, wei[None], None, (1, 1), (0, 0), (1, 1), (1, 1), 1)
     assert pd.impl_info_str() == impl.name
-    np.testing.assert_array_equal(np.isnan(out), np.isnan(ref))
-    np.testing.assert_array_equal(np.isinf(out), np.isinf(ref))
+    np.testing.assert_array_equal(np.isfinite(out), np.isfinite(ref))
+    if not getattr(impl, "winograd", False):
+        np.testing.assert_array_equal(np.isnan(out), np.isnan(ref))
+
+# (n, ic, oc, i, pl, pr): 3x3 stride-1 problems for cpu:wino_2x3 (csrc/conv_winograd.c).
+# Odd output sizes (a last tile row or column half outside), padding 0, 1, 2, asymmetric
+# and negative, a single tile, more tiles than a block (28) and a partial block, 16 and
+# 48 output channels (a 16-channel register block), two images, and 3D with kd = 1.
+WINO = [
+    (1, 16, 32, (7, 9), (1, 1), (1, 1)),
+    (2, 32, 48, (12, 13), (1, 1), (1, 1)),
+    (1, 16, 16, (4, 4), (0, 0), (0, 0)),
+    (1, 16, 16, (3, 3), (0, 0), (0, 0)),
+    (1, 48, 32, (9, 16), (2, 0), (1, 2)),
+    (1, 16, 64, (15, 11), (0, 1), (-1, 0)),
+    (1, 32, 32, (21, 19), (1, 1), (1, 1)),
+    (3, 16, 16, (2, 30), (1, 1), (1, 1)),
+    (1, 16, 16, (3, 6, 7), (0, 1, 1), (0, 1, 1)),
+]
+
+
+# relu and clip, with the bias and a sum before them, go into the output transform's
+# registers (fused.h); a tanh and a binary add through dnnl_epilogue_row
+@pytest.mark.parametrize("ops", [(), (("eltwise", "eltwise_relu", 0.0, 0.0),),
+                                 (("sum", 0.5), ("eltwise", "eltwise_clip", -0.5, 0.75)),
+                                 (("sum", 0.5), ("eltwise", "eltwise_tanh", 0.0, 0.0))],
+                         ids=lambda ops: ops_id(ops) or "none")
+@pytest.mark.parametrize("shape", WINO, ids=lambda s: "x".join(map(str, s[3])) + f"p{s[4][-1]}")
+def test_winograd_shapes(eng, strm, rng, only_impl, shape, ops):
+    n, ic, oc, i, pl, pr = shape
+    only_impl(cpu_conv.ConvWinograd)
+    k = (1, 3, 3) if len(i) == 3 else (3,) * len(i)
+    pd = check(eng, strm, rng, n, 1, ic, oc, i, k, (1,) * len(i), (0,) * len(i), pl, pr,
+               ops=ops, alg=dnnl.algorithm.convolution_winograd)
+    assert pd.impl_info_str() == cpu_conv.ConvWinograd.name
+
+
+def test_winograd_is_asked_for_or_chosen(eng, strm, rng):
+    """convolution_direct never runs Winograd; convolution_winograd on a problem it does
+    not take is unimplemented; convolution_auto takes it on res2's 3x3 (3136 pixels, 64
+    channels) and keeps the direct kernel where the weights outweigh the pixels (res5's:
+    49 pixels, 512 channels)."""
+    direct, wino, auto = (dnnl.algorithm.convolution_direct,
+                          dnnl.algorithm.convolution_winograd, dnnl.algorithm.convolution_auto)
+    res2 = (1, 1, 64, 64, (56, 56), (3, 3), (1, 1), (0, 0), (1, 1), (1, 1))
+    assert check(eng, strm, rng, *res2, alg=direct).impl_info_str() == cpu_conv.ConvDirect.name
+    if _kernels.cpu_isa() == "avx512":
+        assert check(eng, strm, rng, *res2, alg=auto).impl_info_str() == \
+            cpu_conv.ConvWinograd.name
+    res5 = (1, 1, 512, 512, (7, 7), (3, 3), (1, 1), (0, 0), (1, 1), (1, 1))
+    assert check(eng, strm, rng, *res5, alg=auto).impl_info_str() == cpu_conv.ConvDirect.name
+    assert check(eng, strm, rng, *res5, alg=wino).impl_info_str() == \
+        cpu_conv.ConvWinograd.name
+    with pytest.raises(dnnl.error) as e:  # stride 2
+        check(eng, strm, rng, 1, 1, 16, 16, (8, 8), (3, 3), (2, 2), (0, 0), (1, 1), (1, 1),
+              alg=wino)
+    assert e.value.status == dnnl.status.unimplemented and "cpu:wino_2x3" in str(e.value)
+
 
 @pytest.mark.parametrize("oc, iw", [(64, 7), (80, 5), (144, 15)])
 def test_direct_short_rows(eng, strm, rng, oc, iw):
@@ -245,8 +310,10 @@ def ops_id(ops) -> str:
     return "+".join(op[1] if op[0] != "sum" else "sum" for op in ops)
 
 
-@pytest.mark.parametrize("impl", [c for c in CPU_IMPLS if c is not cpu_conv.ConvPacked1x1]
-                         + OCL_IMPLS, ids=lambda c: c.name)  # 1x1 only: test_packed_1x1
+@pytest.mark.parametrize("impl", [c for c in CPU_IMPLS  # 1x1 only: test_packed_1x1;
+                                  # 16-channel multiples: test_winograd_shapes
+                                  if c not in (cpu_conv.ConvPacked1x1, cpu_conv.ConvWinograd)]
+                         + OCL_IMPLS, ids=lambda c: c.name)
 @pytest.mark.parametrize("ops", ALL_OPS, ids=ops_id)
 def test_post_ops(engine_for, rng, impl, ops):
     eng, strm = engine_for(impl)

@@ -15,6 +15,7 @@ cpdef enum:
     CONV_DW = 1
     CONV_REF = 2
     CONV_DIRECT = 3
+    CONV_WINOGRAD = 4
     MATMUL_GEMM = 0
     MATMUL_REF = 1
     MATMUL_GEMM_BATCHED = 2
@@ -186,12 +187,12 @@ cdef class ConvKernel:
     """Forward convolution. problem: dict of the dnnl_conv_t fields (strides as tuples)."""
     cdef dnnl_conv_t p
     cdef _PostOps po
-    cdef int method, channels_last
+    cdef int method, channels_last, threads
     cdef int64_t rows_per_chunk, ocw, kc, need_src, need_wei, need_dst
     cdef _ScratchPool scratch
 
     def __init__(self, int method, dict problem, post_ops, int channels_last=0,
-                 int64_t rows_per_chunk=0, int64_t ocw=32, int64_t kc=96):
+                 int64_t rows_per_chunk=0, int64_t ocw=32, int64_t kc=96, int threads=1):
         self.p = problem  # Cython checks that every field is present and fits
         self.po = _PostOps(post_ops, allow_binary=True)
         self.method, self.channels_last = method, channels_last
@@ -204,13 +205,17 @@ cdef class ConvKernel:
             raise ValueError("direct convolution: unsupported strides or channel count")
         if method == CONV_DIRECT and not (ocw % 16 == 0 and 16 <= ocw <= 128 and kc >= 1):
             raise ValueError(f"direct convolution: bad blocking ocw={ocw} kc={kc}")
-        self.ocw, self.kc = ocw, kc
+        if method == CONV_WINOGRAD and not (dnnl_conv_wino_supported(p) and threads >= 1):
+            raise ValueError("winograd convolution: unsupported problem or thread count")
+        self.ocw, self.kc, self.threads = ocw, kc, threads
         size = 0
         if method == CONV_GEMM:
             size = dnnl_conv_gemm_scratch_size(p, channels_last, self.rows_per_chunk,
                                                dnnl_post_ops_have_sum(&self.po.po))
         elif method == CONV_DIRECT:
             size = dnnl_conv_direct_scratch_size(p)
+        elif method == CONV_WINOGRAD:
+            size = dnnl_conv_wino_scratch_size(p, threads)
         self.scratch = _ScratchPool(size)
 
     @property
@@ -234,6 +239,8 @@ cdef class ConvKernel:
                 elif self.method == CONV_DIRECT:
                     dnnl_conv_direct(&self.p, s, w, b, d, &po, self.ocw, self.kc,
                                      &scratch[0])
+                elif self.method == CONV_WINOGRAD:
+                    dnnl_conv_wino(&self.p, s, w, b, d, &po, self.threads, &scratch[0])
                 elif self.method == CONV_DW:
                     dnnl_conv_dw(&self.p, s, w, b, d, &po)
                 else:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..impl import Decline, Impl, plain_or_decline
-from ..kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS
+from ..kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS, algorithm
 from ..layout import overlaps, with_binary_post_ops
 from ..memory_desc import plain_order
 from ..tuning import row_chunk_candidates
@@ -29,7 +29,12 @@ def _dense_index(pairs):
 
 class _ConvImpl(Impl):
     """Shared by the implementations: layout resolution and the kernel's problem."""
+    winograd = False  # runs convolution_winograd (the others take direct and auto)
+
     def __init__(self, runtime, problem, descs: dict, post_ops: list):
+        if problem.alg == (algorithm.convolution_direct if self.winograd
+                           else algorithm.convolution_winograd):
+            raise Decline(f"algorithm {problem.alg.name}")
         if len(post_ops) > _kernels.MAX_POST_OPS:
             raise Decline(f"{len(post_ops)} post-ops (the kernels take at most "
                           f"{_kernels.MAX_POST_OPS})")
@@ -134,6 +139,47 @@ class ConvDirect(_ConvImpl):
         p = self.problem
         few = p.mb * p.pixels <= self.FEW_PIXELS and p.s == (1, 1, 1)
         return p.k == (1, 1, 1) and p.oc > p.ic and not few
+
+
+class ConvWinograd(_ConvImpl):
+    """Winograd F(2x2, 3x3) (csrc/conv_winograd.c) for convolution_winograd, and for
+    convolution_auto where it is expected to win: 3x3, stride 1, one group, channel
+    counts multiples of 16, the direct kernel's layouts. 2.25x fewer FMAs than the
+    direct kernel, at the cost of transforming the weights on every call (16/9 of
+    their size) and of rounding a few additions longer (the tests bound it). As
+    oneDNN's Winograd, a non-finite source value makes every output of its 2x2 tiles
+    that reads it non-finite, but may turn an infinity into NaN."""
+    name = f"cpu:wino_2x3:{_kernels.cpu_isa()}"
+    winograd = True
+
+    @classmethod
+    def create(cls, rt, p, post_ops):
+        if p.alg == algorithm.convolution_auto and _kernels.cpu_isa() != "avx512":
+            raise Decline(f"auto picks it with AVX-512 only (this CPU: {_kernels.cpu_isa()})")
+        square = p.k == (1, 3, 3) and p.s == (1, 1, 1) and p.dil == (0, 0, 0)
+        if not (square and p.g == 1 and p.pl[0] == 0):
+            raise Decline("not a 3x3, stride 1, undilated, one-group convolution")
+        if p.ic % 16 or p.oc % 16 or p.ic == 0:
+            raise Decline("ic or oc is not a multiple of 16")
+        act = p.act_order(True)
+        impl = cls(rt, p, cls._resolve(p, act, p.oc_inner_order(), act), post_ops)
+        k = impl.kernel_problem()
+        if not (k["src_s"][1] == 1 and k["dst_s"][1] == 1 and k["wei_s"][1] == 1):
+            raise Decline("channels are not innermost in src, dst and weights")
+        return impl
+
+    def defers(self) -> bool:
+        """Under convolution_auto, the direct kernel where the weights outweigh the
+        saved FMAs: TODO measured rule."""
+        p = self.problem
+        if p.alg != algorithm.convolution_auto:
+            return False
+        tiles = p.mb * p.o[0] * -(-p.o[1] // 2) * -(-p.o[2] // 2)
+        return tiles < 2 * max(p.ic, p.oc)
+
+    def make_kernel(self, params: tuple):
+        return _kernels.ConvKernel(_kernels.CONV_WINOGRAD, self.kernel_problem(),
+                                   self.post_ops, threads=self.runtime.threads())
 
 
 class ConvGemm(_ConvImpl):

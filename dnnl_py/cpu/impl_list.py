@@ -17,7 +17,7 @@ from . import (
 
 IMPLS = {
     primitive_kind.convolution: [convolution.ConvDepthwise, convolution.ConvPacked1x1,
-                                 convolution.ConvDirect,
+                                 convolution.ConvWinograd, convolution.ConvDirect,
                                  convolution.ConvGemm, convolution.ConvRef],
     primitive_kind.matmul: [matmul.MatmulBatchedAvx512, matmul.MatmulBatched,
                             matmul.MatmulPacked, matmul.MatmulGemm, matmul.MatmulRef],
