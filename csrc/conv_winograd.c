@@ -23,7 +23,7 @@
 
 #define VLEN 16
 #define RB 14 /* tiles per register block: 14 x 2 accumulators, 2 weight vectors, a broadcast */
-#define TB 28 /* tiles per block: two register blocks */
+#define TB DNNL_WINO_TILE_BLOCK /* tiles per block: two register blocks */
 #define NXI 16
 
 typedef float vf __attribute__((vector_size(VLEN * 4), aligned(4)));

@@ -110,7 +110,9 @@ void dnnl_conv_direct(const dnnl_conv_t *p, const float *src, const float *wei,
                       int64_t ocw, int64_t kc, float *scratch);
 /* Winograd F(2x2, 3x3) (conv_winograd.c): the direct kernel's layouts, one group, 3x3,
  * stride 1, no dilation, ic and oc multiples of 16 (_supported()). Runs on at most
- * `threads` threads; scratch holds dnnl_conv_wino_scratch_size(p, threads) floats. */
+ * `threads` threads, each taking blocks of DNNL_WINO_TILE_BLOCK tiles (2x2 output
+ * pixels) of an image; scratch holds dnnl_conv_wino_scratch_size(p, threads) floats. */
+#define DNNL_WINO_TILE_BLOCK 28
 int dnnl_conv_wino_supported(const dnnl_conv_t *p);
 int64_t dnnl_conv_wino_scratch_size(const dnnl_conv_t *p, int threads);
 void dnnl_conv_wino(const dnnl_conv_t *p, const float *src, const float *wei,

@@ -4,6 +4,7 @@ from libc.stdint cimport int64_t, uint32_t
 cdef extern from "dnnl_kernels.h" nogil:
     enum: DNNL_MAX_POST_OPS
     enum: DNNL_CONV_STREAM_BYTES
+    enum: DNNL_WINO_TILE_BLOCK
     enum: DNNL_MAX_DIMS
     enum: DNNL_PO_ELTWISE, DNNL_PO_SUM, DNNL_PO_BINARY
     enum: DNNL_ELT_RELU, DNNL_ELT_GELU_TANH, DNNL_ELT_GELU_ERF, DNNL_ELT_TANH

@@ -26,6 +26,7 @@ cpdef enum:
 
 MAX_POST_OPS = DNNL_MAX_POST_OPS  # the size of the kernels' post-op table
 CONV_STREAM_BYTES = DNNL_CONV_STREAM_BYTES  # where the direct convolution streams
+WINOGRAD_TILE_BLOCK = DNNL_WINO_TILE_BLOCK  # its work items: 2x2-pixel tiles per block
 
 
 def _check_abi():

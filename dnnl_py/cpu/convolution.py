@@ -168,14 +168,23 @@ class ConvWinograd(_ConvImpl):
             raise Decline("channels are not innermost in src, dst and weights")
         return impl
 
+    # transformed weights (16 ic oc floats) up to which convolution_auto takes it
+    MAX_U_BYTES = 4 << 20
+
     def defers(self) -> bool:
-        """Under convolution_auto, the direct kernel where the weights outweigh the
-        saved FMAs: TODO measured rule."""
+        """Under convolution_auto, the direct kernel where a thread would have no block
+        of tiles (its work items) or the transformed weights pass 4 MiB: in ResNet-50's
+        run loop (2 threads; /tmp script timing each step) res2's 3x3s took 0.60-0.66 ms
+        here against 1.11-1.15 direct, res3's 0.73-0.75 against 1.09-1.10, res4's (4 MiB,
+        2 blocks) 0.92-1.09 against 1.05-1.16, and res5's (16 MiB, 1 block) 5.9 against
+        1.3."""
         p = self.problem
         if p.alg != algorithm.convolution_auto:
             return False
-        tiles = p.mb * p.o[0] * -(-p.o[1] // 2) * -(-p.o[2] // 2)
-        return tiles < 2 * max(p.ic, p.oc)
+        tiles = -(-p.o[1] // 2) * -(-p.o[2] // 2)
+        blocks = p.mb * p.o[0] * -(-tiles // _kernels.WINOGRAD_TILE_BLOCK)
+        return (blocks < self.runtime.threads()
+                or 16 * p.ic * p.oc * 4 > self.MAX_U_BYTES)
 
     def make_kernel(self, params: tuple):
         return _kernels.ConvKernel(_kernels.CONV_WINOGRAD, self.kernel_problem(),

@@ -65,6 +65,8 @@ ALIGN = 4096  # bytes: an OpenCL sub-buffer's origin is aligned to the device's 
 # alignment (up to 4096 bits on GPUs); on the CPU, regions start on pages
 _FLT_MAX = float(np.finfo(np.float32).max)
 _INFER = prop_kind.forward_inference
+# the library picks the kernel (Winograd for ResNet's early 3x3s: cpu:wino_2x3)
+CONV_ALGORITHM = algorithm.convolution_auto
 _ELTWISE = {"Relu": algorithm.eltwise_relu, "Sigmoid": algorithm.eltwise_logistic,
             "Tanh": algorithm.eltwise_tanh, "Gelu": algorithm.eltwise_gelu_erf}
 _COMMUTATIVE = {"Add": algorithm.binary_add, "Mul": algorithm.binary_mul}
@@ -440,7 +442,7 @@ class _Planner:
         has_bias = b is not None or bn is not None or bias2 is not None
         pads = node.attrs["pads"]
         pd = convolution_forward.primitive_desc(
-            self.eng, _INFER, algorithm.convolution_direct, desc(shape_in, F32, anyd),
+            self.eng, _INFER, CONV_ALGORITHM, desc(shape_in, F32, anyd),
             desc(wdims, F32, anyd), desc((oc,), F32, format_tag.a) if has_bias else None,
             desc(shape_out, F32, anyd), list(node.attrs["strides"]),
             [d - 1 for d in node.attrs["dilations"]], list(pads[:nsp]), list(pads[nsp:]),
