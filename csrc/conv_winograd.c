@@ -207,7 +207,13 @@ void dnnl_conv_wino(const dnnl_conv_t *p, const float *src, const float *wei,
                     float *scratch) {
     const int64_t ic = p->ic, oc = p->oc;
     const int64_t th = (p->oh + 1) / 2, tw = (p->ow + 1) / 2, tiles = th * tw;
-    const int64_t blocks = (tiles + TB - 1) / TB, planes = p->mb * p->od;
+    const int64_t planes = p->mb * p->od;
+    /* blocks of at most TB tiles, as many more as make the threads' shares equal
+     * (res3's 196 tiles: 8 blocks of 24-25 rather than 4 and 3 blocks of 28 a thread;
+     * res4's 49: 25 + 24, not 28 + 21) */
+    int64_t blocks = (tiles + TB - 1) / TB;
+    while ((planes * blocks) % threads && blocks < tiles && blocks < (tiles + TB - 1) / TB + threads)
+        ++blocks;
     float *u = scratch;
     fused_t fused;
     const int in_registers = fused_from(bias, po, 1, &fused);
@@ -220,8 +226,9 @@ void dnnl_conv_wino(const dnnl_conv_t *p, const float *src, const float *wei,
             weights_vec(p, wei, u, k / (oc / VLEN), k % (oc / VLEN) * VLEN);
 #pragma omp for schedule(static)
         for (int64_t item = 0; item < planes * blocks; ++item) {
-            const int64_t plane = item / blocks, t0 = item % blocks * TB;
-            const int nt = (int)DNNL_MIN(TB, tiles - t0);
+            const int64_t plane = item / blocks, b = item % blocks;
+            const int64_t t0 = tiles * b / blocks;
+            const int nt = (int)(tiles * (b + 1) / blocks - t0);
             const int64_t n = plane / p->od, d = plane % p->od;
             input_tiles(p, src + n * p->src_s[0] + d * p->src_s[2], tw, t0, nt, v);
             for (int xi = 0; xi < NXI; ++xi)
