@@ -258,6 +258,19 @@ def test_winograd_shapes(eng, strm, rng, only_impl, shape, ops):
     assert pd.impl_info_str() == cpu_conv.ConvWinograd.name
 
 
+@pytest.mark.parametrize("ops", [(("binary", "binary_add", "residual"),
+                                  ("eltwise", "eltwise_relu", 0.0, 0.0)),
+                                 (("binary", "binary_mul", "per_channel"), ("sum", 1.5))],
+                         ids=["add+relu", "mul+sum"])
+def test_winograd_binary_post_ops(eng, strm, rng, only_impl, ops):
+    """Binary post-ops go through dnnl_epilogue_row at each output pixel of a tile
+    (a half-outside last tile row and column: 7 x 9 outputs)."""
+    only_impl(cpu_conv.ConvWinograd)
+    pd = check_with_binary(eng, strm, rng, 2, 32, 48, (7, 9), (3, 3), (1, 1), ops,
+                           dnnl.algorithm.convolution_winograd)
+    assert pd.impl_info_str() == cpu_conv.ConvWinograd.name
+
+
 def test_winograd_is_asked_for_or_chosen(eng, strm, rng):
     """convolution_direct never runs Winograd; convolution_winograd on a problem it does
     not take is unimplemented; convolution_auto takes it on res2's 3x3 (3136 pixels, 64
@@ -411,16 +424,28 @@ def test_packed_1x1(eng, strm, rng, only_impl, n, ic, oc, i, ops):
     float64 numpy. Alone in the list: where ic >= oc it defers (test_packed_1x1_chosen)."""
     only_impl(cpu_conv.ConvPacked1x1)
     md = dnnl.memory.desc
+    pd = check_with_binary(eng, strm, rng, n, ic, oc, i, (1, 1), (0, 0), ops,
+                           dnnl.algorithm.convolution_direct)
+    assert pd.impl_info_str() == "cpu:gemm_packed_1x1:avx512"
+    assert pd.src_desc() == md((n, ic, *i), dt.f32, tag.nhwc)
+    assert pd.dst_desc() == md((n, oc, *i), dt.f32, tag.nhwc)
+    assert not pd.weights_desc().is_plain()
+    assert pd.weights_desc().get_size() == -(-oc // 32) * 32 * ic * 4
+
+
+def check_with_binary(eng, strm, rng, n, ic, oc, i, k, pad, ops, alg):
+    """check() for post-op lists that may hold binary ops (a residual tensor of dst's
+    shape, or a per-channel one), with bias, `any` layouts, stride 1; the pd."""
+    md = dnnl.memory.desc
     src = rng.standard_normal((n, ic, *i)).astype(np.float32)
-    wei = rng.standard_normal((oc, ic, 1, 1)).astype(np.float32)
+    wei = rng.standard_normal((oc, ic, *k)).astype(np.float32)
     b = rng.standard_normal(oc).astype(np.float32)
-    init = rng.standard_normal((n, oc, *i)).astype(np.float32)
+    ref = conv_fwd(src, wei[None], b, (1, 1), (0, 0), pad, pad, 1)
+    init = rng.standard_normal(ref.shape).astype(np.float32)
     po, src1 = dnnl.post_ops(), {}
-    ref = np.einsum("nchw,oc->nohw", src.astype(np.float64), wei[:, :, 0, 0].astype(np.float64))
-    ref += b[None, :, None, None]
     for j, op in enumerate(ops):
         if op[0] == "binary":
-            dims = (n, oc, *i) if op[2] == "residual" else (1, oc, 1, 1)
+            dims = ref.shape if op[2] == "residual" else (1, oc, 1, 1)
             src1[j] = rng.standard_normal(dims).astype(np.float32)
             po.append_binary(getattr(dnnl.algorithm, op[1]), md(dims, dt.f32, tag.any))
             ref = (np.add if op[1] == "binary_add" else np.multiply)(ref, src1[j])
@@ -433,14 +458,9 @@ def test_packed_1x1(eng, strm, rng, only_impl, n, ic, oc, i, ops):
     attr = dnnl.primitive_attr()
     attr.set_post_ops(po)
     pd = dnnl.convolution_forward.primitive_desc(
-        eng, dnnl.prop_kind.forward_inference, dnnl.algorithm.convolution_direct,
-        md(src.shape, dt.f32, tag.any), md(wei.shape, dt.f32, tag.any), md([oc], dt.f32, tag.a),
-        md(init.shape, dt.f32, tag.any), [1, 1], [0, 0], [0, 0], attr=attr)
-    assert pd.impl_info_str() == "cpu:gemm_packed_1x1:avx512"
-    assert pd.src_desc() == md(src.shape, dt.f32, tag.nhwc)
-    assert pd.dst_desc() == md(init.shape, dt.f32, tag.nhwc)
-    assert not pd.weights_desc().is_plain()
-    assert pd.weights_desc().get_size() == -(-oc // 32) * 32 * ic * 4
+        eng, dnnl.prop_kind.forward_inference, alg, md(src.shape, dt.f32, tag.any),
+        md(wei.shape, dt.f32, tag.any), md([oc], dt.f32, tag.a),
+        md(init.shape, dt.f32, tag.any), [1, 1], list(pad), list(pad), attr=attr)
     args = {dnnl.ARG_SRC: to_memory(eng, strm, src, pd.src_desc()),
             dnnl.ARG_WEIGHTS: to_memory(eng, strm, wei, pd.weights_desc()),
             dnnl.ARG_BIAS: dnnl.memory(pd.bias_desc(), eng, b),
@@ -450,7 +470,8 @@ def test_packed_1x1(eng, strm, rng, only_impl, n, ic, oc, i, ops):
         args[arg] = to_memory(eng, strm, a, pd.query_md(arg))
     dnnl.convolution_forward(pd).execute(strm, args)
     strm.wait()
-    assert_close(args[dnnl.ARG_DST].to_numpy(), ref, ic)
+    assert_close(args[dnnl.ARG_DST].to_numpy(), ref, ic * int(np.prod(k)))
+    return pd
 
 
 @pytest.mark.skipif(not AVX512, reason="the packed GEMM needs AVX-512")
