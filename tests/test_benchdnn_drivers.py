@@ -91,7 +91,7 @@ def test_problems_the_driver_cannot_run_are_skipped(capsys, args, reason):
 # ---- checks against the references -------------------------------------------------
 
 CHECKED = {
-    "pool": ["--alg=max,avg_np,avg_p", "mb2ic5ih9oh4kh3sh2ph0", "ic3iw11ow6kw3sw2pw1",
+    "pool": ["--alg=MAX,avg_np,AVG_P", "mb2ic5ih9oh4kh3sh2ph0", "ic3iw11ow6kw3sw2pw1",
              "mb1ic4id6ih5iw7od3oh3ow4kd2kh3kw2sd2sh2sw2pd0ph1pw1", "ic4ih8oh4kh3sh2dh1ph1",
              "--tag=axb", "mb2ic17ih8kh2sh2"],
     "eltwise": ["--alg=relu,tanh,elu,square,abs,sqrt,linear,soft_relu,logistic,exp,gelu_tanh,"
@@ -109,6 +109,15 @@ CHECKED = {
     "concat": ["--axis=0,1,2", "2x3x4:2x3x4", "--axis=1", "2x3x4:2x5x4:2x1x4",
                "--dtag=abc,acb", "--stag=acb:abc", "3x2x4:3x7x4"],
 }
+
+
+def test_conv_algorithms_in_either_case(capsys):
+    """--alg as benchdnn compares it (strcasecmp): WINO runs cpu:wino_2x3, checked against
+    the reference like auto and DIRECT."""
+    status, out, _ = run_cli(capsys, "--conv", "--alg=WINO,auto,DIRECT",
+                             "mb2ic16ih9oc32oh9kh3ph1")
+    c = counts(out)
+    assert status == 0 and c["passed"] == c["tests"] == 3, out
 
 
 @pytest.mark.parametrize("driver", MEMORY_BOUND)

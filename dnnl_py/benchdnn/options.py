@@ -350,7 +350,8 @@ def _bool(value: str) -> bool:
 CONV, MATMUL = ("conv",), ("matmul",)
 BOTH = CONV + MATMUL
 MEMORY_BOUND = ("pool", "eltwise", "binary", "softmax", "lnorm", "bnorm", "concat")
-# benchdnn's algorithm names per driver (binary and softmax: upper or lower case)
+# benchdnn's algorithm names per driver (conv, pool, binary and softmax: upper or lower
+# case, as benchdnn compares them with strcasecmp: --alg=WINO, --alg=AVG_NP)
 ALGS = {
     "conv": ("direct", "wino", "auto"),
     "pool": ("max", "avg_np", "avg_p"),
@@ -366,7 +367,7 @@ ALGS = {
 
 def _alg(driver: str) -> Callable:
     def parse(value: str) -> str:
-        name = value.lower() if driver in ("binary", "softmax") else value
+        name = value.lower() if driver in ("conv", "pool", "binary", "softmax") else value
         if name not in ALGS[driver]:
             raise OptionError("expected one of " + ", ".join(ALGS[driver]))
         return name
