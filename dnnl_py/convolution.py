@@ -197,6 +197,15 @@ class convolution_forward(primitive):
         def _prop_kind_name(self) -> str:
             return self._problem.prop_kind.name
 
+        def get_algorithm(self) -> algorithm:
+            """The algorithm that runs: convolution_auto resolves to the implementation's,
+            convolution_winograd or convolution_direct, as oneDNN's descriptor reports
+            (and its verbose lines print) it."""
+            if self._problem.alg != algorithm.convolution_auto:
+                return self._problem.alg
+            return (algorithm.convolution_winograd if getattr(self._impl, "winograd", False)
+                    else algorithm.convolution_direct)
+
         def _aux(self) -> str:
-            return f"alg:{self._problem.alg.name}"
+            return f"alg:{self.get_algorithm().name}"
 

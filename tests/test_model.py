@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import dnnl_py as dnnl
+from dnnl_py.cpu import _kernels
 
 onnx = pytest.importorskip("onnx")
 import onnx_reference  # noqa: E402
@@ -262,6 +263,34 @@ def test_fusions(rng):
     assert ("matmul", "attr-post-ops:eltwise_gelu_erf") in steps  # bias is the matmul's
     assert ("matmul", "attr-post-ops:sum") in steps
     assert ("matmul", "attr-post-ops:eltwise_linear:0.353553") in steps  # / sqrt(8)
+
+
+def test_convolutions_let_the_engine_choose(rng):
+    """Convolutions are created as convolution_auto: on AVX-512 a 3x3 stride-1 layer with
+    channels in multiples of 16 and pixels to spare runs Winograd (cpu:wino_2x3), with
+    its bias, residual sum and relu, and matches the float64 reference; the 1x1 does
+    not. The descriptor reports the algorithm that runs, as oneDNN's."""
+    nodes = [helper.make_node("Conv", ["x", "W0", "b0"], ["c0"], kernel_shape=[3, 3],
+                              pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c0"], ["r0"]),
+             helper.make_node("Conv", ["r0", "W1"], ["c1"], kernel_shape=[3, 3],
+                              pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["c1", "r0"], ["a"]),
+             helper.make_node("Relu", ["a"], ["r1"]),
+             helper.make_node("Conv", ["r1", "W2"], ["y"])]
+    model = _model(nodes, [("x", [1, 16, 63, 64])], ["y"],
+                   {"W0": _w(rng, 32, 16, 3, 3), "b0": _w(rng, 32),
+                    "W1": _w(rng, 32, 32, 3, 3, scale=0.1), "W2": _w(rng, 16, 32, 1, 1)})
+    compiled = dnnl.Core().compile_model(model, "CPU")
+    pds = [prim.get_primitive_desc() for prim, _ in compiled._plan.steps]
+    convs = [pd for pd in pds if pd.get_kind().name == "convolution"]
+    assert all(pd._problem.alg == dnnl.algorithm.convolution_auto for pd in convs)
+    wino, direct = dnnl.algorithm.convolution_winograd, dnnl.algorithm.convolution_direct
+    if _kernels.cpu_isa() == "avx512":
+        assert [pd.get_algorithm() for pd in convs] == [wino, wino, direct]
+        assert [pd.impl_info_str() for pd in convs][:2] == ["cpu:wino_2x3:avx512"] * 2
+    x = _input(model, rng)
+    _check(compiled([x])[0], onnx_reference.run(model, {"x": x})[0])
 
 
 def test_arena_reuses_regions(rng):
