@@ -22,12 +22,12 @@
 #include "isa.h"
 
 #define VLEN 16
-#define RB 14 /* tiles per register block: 14 x 2 accumulators, 2 weight vectors, a broadcast */
-#define TB DNNL_WINO_TILE_BLOCK /* tiles per block: two register blocks */
+#define TB DNNL_WINO_TILE_BLOCK /* tiles per block, at most: two of micro_gemm's row blocks */
 #define NXI 16
 
 typedef float vf __attribute__((vector_size(VLEN * 4), aligned(4)));
 #include "fused.h"
+#include "micro_gemm.h"
 
 int dnnl_conv_wino_supported(const dnnl_conv_t *p) {
     return p->g == 1 && p->kd == 1 && p->kh == 3 && p->kw == 3 && p->sd == 1 && p->sh == 1
@@ -106,48 +106,6 @@ static inline __attribute__((always_inline)) void input_tiles(const dnnl_conv_t 
     }
 }
 
-/* m[R tiles][NV vectors] = v[R tiles][k] . u[k][NV vectors]: tile rows ldv floats apart,
- * u rows ldu apart, m rows ldm apart. */
-static inline __attribute__((always_inline)) void gemm_block(const int R, const int NV,
-        int64_t k, const float *v, int64_t ldv, const float *u, int64_t ldu, float *m,
-        int64_t ldm) {
-    vf acc[RB][2];
-#pragma GCC unroll 16
-    for (int r = 0; r < R; ++r)
-#pragma GCC unroll 2
-        for (int j = 0; j < NV; ++j) acc[r][j] = (vf){0};
-#pragma GCC unroll 1
-    for (int64_t c = 0; c < k; ++c, u += ldu, ++v) {
-        vf w[2];
-#pragma GCC unroll 2
-        for (int j = 0; j < NV; ++j) w[j] = *(const vf *)(u + j * VLEN);
-#pragma GCC unroll 16
-        for (int r = 0; r < R; ++r) {
-            const float b = v[r * ldv];
-#pragma GCC unroll 2
-            for (int j = 0; j < NV; ++j) acc[r][j] += b * w[j];
-        }
-    }
-#pragma GCC unroll 16
-    for (int r = 0; r < R; ++r)
-#pragma GCC unroll 2
-        for (int j = 0; j < NV; ++j) *(vf *)(m + r * ldm + j * VLEN) = acc[r][j];
-}
-
-#define CASE(R, NV) case R: gemm_block(R, NV, k, v, ldv, u, ldu, m, ldm); break;
-#define CASES(NV) CASE(1, NV) CASE(2, NV) CASE(3, NV) CASE(4, NV) CASE(5, NV) CASE(6, NV) \
-    CASE(7, NV) CASE(8, NV) CASE(9, NV) CASE(10, NV) CASE(11, NV) CASE(12, NV) \
-    CASE(13, NV) CASE(14, NV)
-static inline __attribute__((always_inline)) void gemm_block_nv(int r, int nv, int64_t k,
-        const float *v, int64_t ldv, const float *u, int64_t ldu, float *m, int64_t ldm) {
-    if (nv == 2) {
-        switch (r) { CASES(2) }
-    } else {
-        switch (r) { CASES(1) }
-    }
-}
-#undef CASES
-#undef CASE
 
 /* The block's output pixels: Y = A^T M A per tile and 16 channels, A^T = [1 1 1 0;
  * 0 1 -1 -1], then bias and post-ops, in registers where fused_t covers them, else
@@ -232,15 +190,8 @@ void dnnl_conv_wino(const dnnl_conv_t *p, const float *src, const float *wei,
             const int64_t n = plane / p->od, d = plane % p->od;
             input_tiles(p, src + n * p->src_s[0] + d * p->src_s[2], tw, t0, nt, v);
             for (int xi = 0; xi < NXI; ++xi)
-                for (int64_t c = 0; c < oc;) {
-                    const int nv = oc - c >= 2 * VLEN ? 2 : 1;
-                    for (int r0 = 0; r0 < nt; r0 += RB)
-                        gemm_block_nv(DNNL_MIN(RB, nt - r0), nv, ic,
-                                      v + ((int64_t)xi * TB + r0) * ic, ic,
-                                      u + (int64_t)xi * ic * oc + c, oc,
-                                      m + ((int64_t)xi * TB + r0) * oc + c, oc);
-                    c += nv * VLEN;
-                }
+                micro_gemm(nt, oc, ic, v + (int64_t)xi * TB * ic, ic, 1,
+                           u + (int64_t)xi * ic * oc, oc, m + (int64_t)xi * TB * oc, oc);
             output_tiles(p, m, tw, t0, nt, dst + n * p->dst_s[0] + d * p->dst_s[2],
                          bias, po, in_registers, &fused, ybuf);
         }

@@ -37,71 +37,16 @@ static int gemm_refuses(const dnnl_matmul_t *p, int64_t nr, int has_sum) {
                                  has_sum ? p->n : p->dst_s[0]);
 }
 
-/* The small-GEMM micro-kernel of the batched path (attention's 128x64 . 64x128): blocks
- * of up to 14 rows x 32 columns of C held in vector registers (28 accumulators, 2 rows
- * of b and a broadcast: 31 of AVX-512's 32 zmm) while the whole reduction runs; a's
- * values are broadcast straight from memory and b's rows, contiguous, are read in place:
- * no packing and no call overhead, which at these sizes cost OpenBLAS ~15%. */
 #define VLEN 16
-#define MAX_R 14
 typedef float vf __attribute__((vector_size(VLEN * 4), aligned(4)));
+#include "micro_gemm.h"
 
-/* out[R, NV vectors] = a[R, k] . b[k, NV vectors]; a's columns sa apart. */
-static inline __attribute__((always_inline)) void micro_block(const int R, const int NV,
-        const int64_t sa, int64_t k, const float *a, int64_t lda, const float *b,
-        int64_t ldb, float *out, int64_t ldo) {
-    vf acc[MAX_R][2];
-#pragma GCC unroll 16
-    for (int r = 0; r < R; ++r)
-#pragma GCC unroll 2
-        for (int j = 0; j < NV; ++j) acc[r][j] = (vf){0};
-    for (int64_t i = 0; i < k; ++i) {
-        vf w[2];
-#pragma GCC unroll 2
-        for (int j = 0; j < NV; ++j) w[j] = *(const vf *)(b + i * ldb + j * VLEN);
-#pragma GCC unroll 16
-        for (int r = 0; r < R; ++r) {
-            const float x = a[r * lda + i * sa];
-#pragma GCC unroll 2
-            for (int j = 0; j < NV; ++j) acc[r][j] += x * w[j];
-        }
-    }
-#pragma GCC unroll 16
-    for (int r = 0; r < R; ++r)
-#pragma GCC unroll 2
-        for (int j = 0; j < NV; ++j) *(vf *)(out + r * ldo + j * VLEN) = acc[r][j];
-}
-
-/* One instance per (R, NV), a's unit column stride a constant in its own set. */
-#define CASE(R, NV, SA) case R: micro_block(R, NV, SA, k, a, lda, b, ldb, out, ldo); break;
-#define CASES(NV, SA) CASE(1, NV, SA) CASE(2, NV, SA) CASE(3, NV, SA) CASE(4, NV, SA) \
-    CASE(5, NV, SA) CASE(6, NV, SA) CASE(7, NV, SA) CASE(8, NV, SA) CASE(9, NV, SA) \
-    CASE(10, NV, SA) CASE(11, NV, SA) CASE(12, NV, SA) CASE(13, NV, SA) CASE(14, NV, SA)
-static inline __attribute__((always_inline)) void micro_rows(int r, int nv, int64_t sa,
-        int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float *out,
-        int64_t ldo) {
-    if (sa == 1 && nv == 2) { switch (r) { CASES(2, 1) } }
-    else if (sa == 1) { switch (r) { CASES(1, 1) } }
-    else if (nv == 2) { switch (r) { CASES(2, sa) } }
-    else { switch (r) { CASES(1, sa) } }
-}
-#undef CASES
-#undef CASE
-
-/* c[m, n] = a[m, k] . b[k, n], n a multiple of VLEN, b's and c's columns contiguous.
- * Row blocks outside, column blocks inside: a block's rows of a stay in L1 while all of
- * b (a batch's, tens of KiB) streams from L1/L2. */
+/* micro_gemm for the batched path, one clone per ISA. */
 DNNL_MULTIVERSION
-static void micro_gemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
-                       int64_t sa, const float *b, int64_t ldb, float *c, int64_t ldc) {
-    for (int64_t r = 0; r < m; r += MAX_R) {
-        const int R = (int)DNNL_MIN(m - r, MAX_R);
-        for (int64_t j = 0; j < n;) {
-            const int nv = n - j >= 2 * VLEN ? 2 : 1;
-            micro_rows(R, nv, sa, k, a + r * lda, lda, b + j, ldb, c + r * ldc + j, ldc);
-            j += nv * VLEN;
-        }
-    }
+static void batched_micro_gemm(int64_t m, int64_t n, int64_t k, const float *a,
+                               int64_t lda, int64_t sa, const float *b, int64_t ldb,
+                               float *c, int64_t ldc) {
+    micro_gemm(m, n, k, a, lda, sa, b, ldb, c, ldc);
 }
 
 /* Rows [r0, r0 + nr) of batch b: one BLAS call, then bias and post-ops while the tile is
@@ -120,7 +65,8 @@ static int gemm_tile(const dnnl_matmul_t *p, int64_t b, int64_t r0, int64_t nr, 
     float *out = acc ? acc : c;
     const int64_t ldo = acc ? p->n : p->dst_s[0];
     if (micro)
-        micro_gemm(nr, p->n, p->k, a, p->src_s[0], p->src_s[1], w, p->wei_s[0], out, ldo);
+        batched_micro_gemm(nr, p->n, p->k, a, p->src_s[0], p->src_s[1], w, p->wei_s[0], out,
+                           ldo);
     else if (dnnl_sgemm_rm(trans_a, trans_b, nr, p->n, p->k, a, lda, w, ldb, 0.0f, out, ldo))
         return -1;
     dnnl_epilogue(nr, p->n, out, ldo, c, p->dst_s[0], bia, p->bia_s[0], p->bia_s[1], po);

@@ -52,6 +52,18 @@ class _ConvImpl(Impl):
                 ARG_WEIGHTS: plain_or_decline(p.weights, wei_order),
                 ARG_BIAS: bias, ARG_DST: plain_or_decline(p.dst, dst_order)}
 
+    @classmethod
+    def _channels_innermost(cls, rt, p, post_ops) -> "_ConvImpl":
+        """An instance over channels-last activations and oc-innermost weights (`any`
+        resolves to them), or Decline where the given layouts have other channel
+        strides: the direct and Winograd kernels' layouts."""
+        act = p.act_order(True)
+        impl = cls(rt, p, cls._resolve(p, act, p.oc_inner_order(), act), post_ops)
+        k = impl.kernel_problem()
+        if not (k["src_s"][1] == 1 and k["dst_s"][1] == 1 and k["wei_s"][1] == 1):
+            raise Decline("channels are not innermost in src, dst and weights")
+        return impl
+
     def kernel_problem(self) -> dict:
         p = self.problem
         return dict(mb=p.mb, g=p.g, ic=p.ic, oc=p.oc,
@@ -98,12 +110,7 @@ class ConvDirect(_ConvImpl):
             raise Decline("oc per group is not a multiple of 16")
         if p.ic == 0:
             raise Decline("no input channels (its reduction steps over them)")
-        act = p.act_order(True)
-        impl = cls(rt, p, cls._resolve(p, act, p.oc_inner_order(), act), post_ops)
-        k = impl.kernel_problem()
-        if not (k["src_s"][1] == 1 and k["dst_s"][1] == 1 and k["wei_s"][1] == 1):
-            raise Decline("channels are not innermost in src, dst and weights")
-        return impl
+        return cls._channels_innermost(rt, p, post_ops)
 
     def params(self) -> tuple:
         """(output channels per work item, steps per pass). 64 channels let a block's
@@ -161,12 +168,7 @@ class ConvWinograd(_ConvImpl):
             raise Decline("not a 3x3, stride 1, undilated, one-group convolution")
         if p.ic % 16 or p.oc % 16 or p.ic == 0:
             raise Decline("ic or oc is not a multiple of 16")
-        act = p.act_order(True)
-        impl = cls(rt, p, cls._resolve(p, act, p.oc_inner_order(), act), post_ops)
-        k = impl.kernel_problem()
-        if not (k["src_s"][1] == 1 and k["dst_s"][1] == 1 and k["wei_s"][1] == 1):
-            raise Decline("channels are not innermost in src, dst and weights")
-        return impl
+        return cls._channels_innermost(rt, p, post_ops)
 
     # transformed weights (16 ic oc floats) up to which convolution_auto takes it
     MAX_U_BYTES = 4 << 20
