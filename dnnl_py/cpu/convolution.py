@@ -153,9 +153,10 @@ class ConvWinograd(_ConvImpl):
     convolution_auto where it is expected to win: 3x3, stride 1, one group, channel
     counts multiples of 16, the direct kernel's layouts. 2.25x fewer FMAs than the
     direct kernel, at the cost of transforming the weights on every call (16/9 of
-    their size) and of rounding a few additions longer (the tests bound it). As
-    oneDNN's Winograd, a non-finite source value makes every output of its 2x2 tiles
-    that reads it non-finite, but may turn an infinity into NaN."""
+    their size) and of rounding a few additions longer (the tests bound it). Outputs
+    are non-finite exactly where a direct sum's are (each of a tile's transform rows
+    reads only source values inside its output's window), but the transforms subtract,
+    so an infinity may come out as NaN."""
     name = f"cpu:wino_2x3:{_kernels.cpu_isa()}"
     winograd = True
 
@@ -176,9 +177,9 @@ class ConvWinograd(_ConvImpl):
     def defers(self) -> bool:
         """Under convolution_auto, the direct kernel where a thread would have no block
         of tiles (its work items) or the transformed weights pass 4 MiB: in ResNet-50's
-        run loop (2 threads; /tmp script timing each step) res2's 3x3s took 0.60-0.66 ms
-        here against 1.11-1.15 direct, res3's 0.73-0.75 against 1.09-1.10, res4's (4 MiB,
-        2 blocks) 0.92-1.09 against 1.05-1.16, and res5's (16 MiB, 1 block) 5.9 against
+        run loop (2 threads; benchmarks/model_layers.py) res2's 3x3s took 0.60-0.66 ms
+        here against 1.11-1.15 direct, res3's 0.62-0.64 against 1.09-1.10, res4's (4 MiB,
+        2 blocks) 0.77-0.85 against 1.05-1.16, and res5's (16 MiB, 1 block) 5.9 against
         1.3."""
         p = self.problem
         if p.alg != algorithm.convolution_auto:
