@@ -7,17 +7,17 @@
  *
  * Channels-last src/dst, weights with oc innermost (the direct kernel's), one group,
  * stride 1, no dilation, ic and oc multiples of 16. The weights are transformed on
- * every call (U, 16/9 of their size: ~1 MB for 128 -> 128 channels, a few percent of
- * the call), since oneDNN's contract lets them change between executions; then each
- * thread takes blocks of TB tiles through the input transform, the 16 GEMMs and the
- * output transform with its own V and M, which stay in L2.
+ * every call (U, 16/9 of their size), since oneDNN's contract lets them change between
+ * executions: a few percent of res2's call, about a third of res4's (4 MiB of U
+ * written and read back). Then each thread takes blocks of at most TB tiles through
+ * the input transform, the 16 GEMMs (micro_gemm.h) and the output transform with its
+ * own V and M, which stay in L2.
  *
  * Rounding: the transforms add and subtract at most 4 values per stage with weights
  * 1 and 1/2, so the error is that of a direct sum a few terms longer (the tests bound
  * it against a float64 reference). */
 #include <omp.h>
 #include <stdint.h>
-#include <string.h>
 #include "dnnl_kernels.h"
 #include "isa.h"
 
@@ -170,7 +170,8 @@ void dnnl_conv_wino(const dnnl_conv_t *p, const float *src, const float *wei,
      * (res3's 196 tiles: 8 blocks of 24-25 rather than 4 and 3 blocks of 28 a thread;
      * res4's 49: 25 + 24, not 28 + 21) */
     int64_t blocks = (tiles + TB - 1) / TB;
-    while ((planes * blocks) % threads && blocks < tiles && blocks < (tiles + TB - 1) / TB + threads)
+    while ((planes * blocks) % threads && blocks < tiles
+           && blocks < (tiles + TB - 1) / TB + threads)
         ++blocks;
     float *u = scratch;
     fused_t fused;

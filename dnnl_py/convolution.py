@@ -203,7 +203,7 @@ class convolution_forward(primitive):
             (and its verbose lines print) it."""
             if self._problem.alg != algorithm.convolution_auto:
                 return self._problem.alg
-            return (algorithm.convolution_winograd if getattr(self._impl, "winograd", False)
+            return (algorithm.convolution_winograd if self._impl.winograd
                     else algorithm.convolution_direct)
 
         def _aux(self) -> str:

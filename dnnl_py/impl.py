@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from .kinds import algorithm
 from .memory_desc import desc, plain_desc
 
 
@@ -32,6 +33,7 @@ class Impl:
     candidates() what tuning measures."""
     name = "?"
     reference = False  # plain loops, for correctness: never worth timing against the rest
+    winograd = False  # a convolution by Winograd's algorithm (cpu:wino_2x3)
 
     def __init__(self, runtime, problem, descs: dict, post_ops: list):
         self.runtime, self.problem, self.descs, self.post_ops = runtime, problem, descs, post_ops
@@ -65,3 +67,12 @@ class Impl:
         """True when heuristics expect a later implementation in the list to be
         faster on this problem; this one is used only if none of those accepts."""
         return False
+
+    @classmethod
+    def decline_conv_algorithm(cls, problem) -> None:
+        """Raises Decline where a convolution asks for another algorithm than this
+        implementation's: convolution_winograd only a Winograd one, convolution_direct
+        never one; convolution_auto any (each engine's convolutions call this)."""
+        if problem.alg == (algorithm.convolution_direct if cls.winograd
+                           else algorithm.convolution_winograd):
+            raise Decline(f"algorithm {problem.alg.name}")

@@ -24,7 +24,7 @@ OCL_IMPLS = ocl_impls("gemm", "ConvIgemm", "ConvRef")
 def alg_of(impl):
     """The algorithm an implementation runs: cpu:wino_2x3 takes convolution_winograd
     only, the others convolution_direct (and auto)."""
-    return (dnnl.algorithm.convolution_winograd if getattr(impl, "winograd", False)
+    return (dnnl.algorithm.convolution_winograd if impl.winograd
             else dnnl.algorithm.convolution_direct)
 
 
@@ -222,7 +222,7 @@ def test_inf_stays_in_its_windows(engine_for, rng, impl):
         ref = conv_fwd(src, wei[None], None, (1, 1), (0, 0), (1, 1), (1, 1), 1)
     assert pd.impl_info_str() == impl.name
     np.testing.assert_array_equal(np.isfinite(out), np.isfinite(ref))
-    if not getattr(impl, "winograd", False):
+    if not impl.winograd:
         np.testing.assert_array_equal(np.isnan(out), np.isnan(ref))
 
 # (n, ic, oc, i, pl, pr): 3x3 stride-1 problems for cpu:wino_2x3 (csrc/conv_winograd.c).

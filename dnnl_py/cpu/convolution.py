@@ -29,12 +29,8 @@ def _dense_index(pairs):
 
 class _ConvImpl(Impl):
     """Shared by the implementations: layout resolution and the kernel's problem."""
-    winograd = False  # runs convolution_winograd (the others take direct and auto)
-
     def __init__(self, runtime, problem, descs: dict, post_ops: list):
-        if problem.alg == (algorithm.convolution_direct if self.winograd
-                           else algorithm.convolution_winograd):
-            raise Decline(f"algorithm {problem.alg.name}")
+        self.decline_conv_algorithm(problem)
         if len(post_ops) > _kernels.MAX_POST_OPS:
             raise Decline(f"{len(post_ops)} post-ops (the kernels take at most "
                           f"{_kernels.MAX_POST_OPS})")

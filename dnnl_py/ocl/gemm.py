@@ -17,15 +17,7 @@ import pyopencl as cl
 
 from ..impl import Decline, plain_or_decline
 from ..kernel_abi import BINARY_ID, ELTWISE_ID, POST_OP_BINARY, POST_OP_SUM, c_name
-from ..kinds import (
-    ARG_ATTR_MULTIPLE_POST_OP,
-    ARG_BIAS,
-    ARG_DST,
-    ARG_SRC,
-    ARG_SRC_1,
-    ARG_WEIGHTS,
-    algorithm,
-)
+from ..kinds import ARG_ATTR_MULTIPLE_POST_OP, ARG_BIAS, ARG_DST, ARG_SRC, ARG_SRC_1, ARG_WEIGHTS
 from ..layout import broadcast_strides, simplify_plan, with_binary_post_ops
 from ..memory_desc import plain_order
 from . import program as ocl_program
@@ -282,8 +274,7 @@ class ConvIgemm(_OclGemm):
 
     @classmethod
     def create(cls, rt, p, post_ops):
-        if p.alg == algorithm.convolution_winograd:
-            raise Decline("no Winograd kernel on this engine")
+        cls.decline_conv_algorithm(p)
         act = p.act_order(True)
         descs = {ARG_SRC: plain_or_decline(p.src, act),
                  ARG_WEIGHTS: plain_or_decline(p.weights, p.oc_inner_order()),
