@@ -33,13 +33,14 @@ fuzz: build
 		$(PY) -m pytest -q -s tests/test_fuzz_blobs.py tests/test_fuzz_api.py
 
 # The kernels built with AddressSanitizer in build/asan (the in-place build is left alone)
-# and the test suite run on them with libasan preloaded; pyopencl and matplotlib hidden
-# (docs/hardening.md).
+# and the test suite run on them with libasan preloaded, every buffer from malloc (its
+# redzones: dnnl_py/cpu/pages.py); pyopencl and matplotlib hidden (docs/hardening.md).
 ASAN_LIB := build/asan/lib
 asan: $(DEPS)
 	DNNL_PY_SANITIZE=address $(PY) setup.py -q build_ext --build-lib $(ASAN_LIB) \
 		--build-temp build/asan/tmp
 	DNNL_PY_ASAN_KERNELS=$$(ls $(ASAN_LIB)/dnnl_py/cpu/_kernels*.so) PYTHONPATH=tests/asan \
+		DNNL_PY_HUGE_PAGES=0 \
 		LD_PRELOAD=$$(gcc -print-file-name=libasan.so) \
 		ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:abort_on_error=1 \
 		$(PY) -m pytest -q tests -p asan_check --ignore=tests/test_ocl.py

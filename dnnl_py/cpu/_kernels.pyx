@@ -10,6 +10,8 @@ from libc.stdint cimport int64_t, uint32_t
 
 import numpy as np
 
+from . import pages
+
 cpdef enum:
     CONV_GEMM = 0
     CONV_DW = 1
@@ -177,7 +179,7 @@ cdef class _ScratchPool:
                 return _free_scratch.pop(i)
         if _free_scratch:  # all too small: the largest goes, a larger one replaces it
             _free_scratch.remove(max(_free_scratch, key=len))
-        return np.empty(self.size, np.float32)
+        return pages.zeros(self.size, np.float32)  # huge pages: cpu/pages.py
 
     cdef give(self, buf):
         if len(_free_scratch) < _MAX_FREE_SCRATCH:

@@ -9,7 +9,7 @@ import numpy as np
 from .. import layout
 from ..memory_desc import _NUMPY_DTYPE
 from ..runtime import Runtime
-from . import _kernels
+from . import _kernels, pages
 from .impl_list import IMPLS
 
 
@@ -45,7 +45,7 @@ class CpuRuntime(Runtime):
 
     @staticmethod
     def alloc(md) -> np.ndarray:
-        return np.zeros(max(md.nelems_spanned(), 1), _NUMPY_DTYPE[md.data_type])
+        return pages.zeros(max(md.nelems_spanned(), 1), _NUMPY_DTYPE[md.data_type])
 
     @staticmethod
     def wrap(md, handle) -> np.ndarray:

@@ -10,3 +10,5 @@ def pytest_configure(config):
     assert os.path.realpath(kernels.__file__) == want, (kernels.__file__, want)
     with open("/proc/self/maps") as maps:
         assert "libasan" in maps.read(), "libasan is not loaded (LD_PRELOAD)"
+    from dnnl_py.cpu import pages
+    assert pages._ADVICE is None, "large buffers would bypass malloc's redzones"
