@@ -5,13 +5,15 @@
  * FMAs. Those products are 16 GEMMs (one per position xi of the 4x4 transform):
  * M[xi][tile][oc] = sum over ic of V[xi][tile][ic] . U[xi][ic][oc].
  *
- * Channels-last src/dst, weights with oc innermost (the direct kernel's), one group,
- * stride 1, no dilation, ic and oc multiples of 16. The weights are transformed on
- * every call (U, 16/9 of their size), since oneDNN's contract lets them change between
- * executions: a few percent of res2's call, about a third of res4's (4 MiB of U
- * written and read back). Then each thread takes blocks of at most TB tiles through
- * the input transform, the 16 GEMMs (micro_gemm.h) and the output transform with its
- * own V and M, which stay in L2.
+ * Channels-last src/dst, one group, stride 1, no dilation, ic and oc multiples of 16.
+ * The weights come either transformed (U, 16/9 of their size: memory format
+ * wino_2x3_aaio, made once by a reorder through dnnl_conv_wino_weights, as oneDNN's
+ * wino weights format) or as 3x3 weights with oc innermost (the direct kernel's),
+ * transformed on every call, since oneDNN's contract lets them change between
+ * executions: about a third of res4's call (4 MiB of U written and read back). Then
+ * each thread takes blocks of at most TB tiles through the input transform, the 16
+ * GEMMs (micro_gemm.h) and the output transform with its own V and M, which stay in
+ * L2.
  *
  * Rounding: the transforms add and subtract at most 4 values per stage with weights
  * 1 and 1/2, so the error is that of a direct sum a few terms longer (the tests bound
@@ -41,9 +43,9 @@ static int64_t per_thread(const dnnl_conv_t *p) {
     return NXI * TB * (p->ic + p->oc) + 4 * p->oc;
 }
 
-/* Floats of scratch: U, then each thread's share. */
-int64_t dnnl_conv_wino_scratch_size(const dnnl_conv_t *p, int threads) {
-    return NXI * p->ic * p->oc + (int64_t)threads * per_thread(p);
+/* Floats of scratch: U unless the weights come transformed, then each thread's share. */
+int64_t dnnl_conv_wino_scratch_size(const dnnl_conv_t *p, int threads, int transformed) {
+    return (transformed ? 0 : NXI * p->ic * p->oc) + (int64_t)threads * per_thread(p);
 }
 
 /* U[xi][ic][oc] = G g G^T for the 3x3 kernel g of each (ic, oc), 16 channels of oc at
@@ -160,9 +162,16 @@ static inline __attribute__((always_inline)) void output_tiles(const dnnl_conv_t
 }
 
 DNNL_MULTIVERSION
+void dnnl_conv_wino_weights(const dnnl_conv_t *p, const float *wei, float *u, int threads) {
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int64_t k = 0; k < p->ic * (p->oc / VLEN); ++k)
+        weights_vec(p, wei, u, k / (p->oc / VLEN), k % (p->oc / VLEN) * VLEN);
+}
+
+DNNL_MULTIVERSION
 void dnnl_conv_wino(const dnnl_conv_t *p, const float *src, const float *wei,
                     const float *bias, float *dst, const dnnl_post_ops_t *po, int threads,
-                    float *scratch) {
+                    float *scratch, int transformed) {
     const int64_t ic = p->ic, oc = p->oc;
     const int64_t th = (p->oh + 1) / 2, tw = (p->ow + 1) / 2, tiles = th * tw;
     const int64_t planes = p->mb * p->od;
@@ -173,16 +182,19 @@ void dnnl_conv_wino(const dnnl_conv_t *p, const float *src, const float *wei,
     while ((planes * blocks) % threads && blocks < tiles
            && blocks < (tiles + TB - 1) / TB + threads)
         ++blocks;
-    float *u = scratch;
+    const float *u = transformed ? wei : scratch;
+    const int64_t shared = transformed ? 0 : NXI * ic * oc;
     fused_t fused;
     const int in_registers = fused_from(bias, po, 1, &fused);
 #pragma omp parallel num_threads(threads)
     {
-        float *v = scratch + NXI * ic * oc + omp_get_thread_num() * per_thread(p);
+        float *v = scratch + shared + omp_get_thread_num() * per_thread(p);
         float *m = v + NXI * TB * ic, *ybuf = m + NXI * TB * oc;
+        if (!transformed) {
 #pragma omp for schedule(static)
-        for (int64_t k = 0; k < ic * (oc / VLEN); ++k)
-            weights_vec(p, wei, u, k / (oc / VLEN), k % (oc / VLEN) * VLEN);
+            for (int64_t k = 0; k < ic * (oc / VLEN); ++k)
+                weights_vec(p, wei, scratch, k / (oc / VLEN), k % (oc / VLEN) * VLEN);
+        }
 #pragma omp for schedule(static)
         for (int64_t item = 0; item < planes * blocks; ++item) {
             const int64_t plane = item / blocks, b = item % blocks;

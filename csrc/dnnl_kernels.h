@@ -111,13 +111,19 @@ void dnnl_conv_direct(const dnnl_conv_t *p, const float *src, const float *wei,
 /* Winograd F(2x2, 3x3) (conv_winograd.c): the direct kernel's layouts, one group, 3x3,
  * stride 1, no dilation, ic and oc multiples of 16 (_supported()). Runs on at most
  * `threads` threads, each taking blocks of DNNL_WINO_TILE_BLOCK tiles (2x2 output
- * pixels) of an image; scratch holds dnnl_conv_wino_scratch_size(p, threads) floats. */
+ * pixels) of an image; scratch holds dnnl_conv_wino_scratch_size(p, threads,
+ * transformed) floats. transformed: wei is already U[4][4][ic][oc], 16 ic oc floats
+ * (dnnl_conv_wino_weights: memory format wino_2x3_aaio); else the 3x3 weights with oc
+ * innermost (p->wei_s), transformed into the scratch on every call. */
 #define DNNL_WINO_TILE_BLOCK 28
 int dnnl_conv_wino_supported(const dnnl_conv_t *p);
-int64_t dnnl_conv_wino_scratch_size(const dnnl_conv_t *p, int threads);
+int64_t dnnl_conv_wino_scratch_size(const dnnl_conv_t *p, int threads, int transformed);
 void dnnl_conv_wino(const dnnl_conv_t *p, const float *src, const float *wei,
                     const float *bias, float *dst, const dnnl_post_ops_t *po, int threads,
-                    float *scratch);
+                    float *scratch, int transformed);
+/* u (16 ic oc floats) = the transform of wei (3x3, oc innermost: p->wei_s), as the
+ * convolution makes it on a call without `transformed`. */
+void dnnl_conv_wino_weights(const dnnl_conv_t *p, const float *wei, float *u, int threads);
 /* Depthwise (ic = oc = 1 per group), channels-last src/dst, channel-contiguous weights. */
 void dnnl_conv_dw(const dnnl_conv_t *p, const float *src, const float *wei,
                   const float *bias, float *dst, const dnnl_post_ops_t *po);

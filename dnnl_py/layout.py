@@ -83,7 +83,11 @@ def copy_plan(box, src_md, dst_md):
 def reorder_steps(src_md, dst_md):
     """(tmp, plans) of a reorder: one copy plan, or two through `tmp`, a plain buffer
     padded as the larger of the two, when their padding differs (nchw <-> nChw16c with
-    C % 16 != 0). Declines when a blocking pair does not nest."""
+    C % 16 != 0). Declines when a blocking pair does not nest, and an opaque layout
+    (only its own reorder makes it: cpu/reorder.py)."""
+    for md in (src_md, dst_md):
+        if md.opaque:
+            raise Decline(f"opaque layout {md.opaque} (a copy cannot make or read it)")
     tmp = None
     if src_md.padded_dims == dst_md.padded_dims:
         steps = [(src_md.padded_dims, src_md, dst_md)]

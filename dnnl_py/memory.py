@@ -26,7 +26,7 @@ class memory:
     def __init__(self, md: desc, aengine, handle: Optional[np.ndarray] = None):
         if not isinstance(md, desc):
             raise invalid(f"memory: expected a memory.desc, got {type(md).__name__}")
-        if md.format_kind != format_kind.blocked:
+        if md.format_kind not in (format_kind.blocked, format_kind.opaque):
             raise invalid(f"memory: cannot create memory with format {md.format_kind.name}; "
                           "query the primitive descriptor for a concrete one")
         if not isinstance(aengine, engine):
@@ -56,4 +56,7 @@ class memory:
 
     def to_numpy(self) -> np.ndarray:
         """A copy of the contents: logical dims, plain C-contiguous layout."""
+        if self._md.opaque:
+            raise invalid(f"memory: layout {self._md.opaque} is opaque (only the primitive "
+                          "that asked for it reads it): keep the values it was reordered from")
         return self._engine._runtime.read(self._md, self._buf)

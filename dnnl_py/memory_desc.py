@@ -4,6 +4,9 @@ descriptors (memory objects, which need an engine, are in memory.py).
 A descriptor is oneDNN's blocking descriptor: dims, data type, outer strides (in
 elements, over padded dims) and inner blocks. A plain layout has no inner blocks;
 `aBcd16b` (nChw16c) splits dim b into blocks of 16 that are innermost in memory.
+Format kind `opaque` is a layout that only the implementation asking for it reads, named
+(OPAQUE_LAYOUTS), as oneDNN's Winograd weights (`format_kind::wino`): a reorder makes
+it, a primitive descriptor's query hands it out, nothing reads it as an array.
 """
 from __future__ import annotations
 
@@ -50,6 +53,17 @@ class format_kind(IdHashEnum):
     undef = "undef"
     any = "any"
     blocked = "blocked"
+    opaque = "opaque"
+
+
+# Winograd F(2x2, 3x3)'s transformed weights U[4][4][ic][oc] (csrc/conv_winograd.c) of
+# 3x3 weights of one group and depth 1 (dims oc, ic, [1,] 3, 3 or 1, oc, ic, [1,] 3, 3)
+WINO_2X3 = "wino_2x3_aaio"
+# opaque layouts by name -> the elements one takes for the given dims, or None where
+# the dims are not the layout's
+OPAQUE_LAYOUTS = {WINO_2X3: lambda dims: (16 * math.prod(dims[:-2])
+                                          if 4 <= len(dims) <= 6 and dims[-2:] == (3, 3)
+                                          else None)}
 
 
 class format_tag(IdHashEnum):
@@ -205,20 +219,22 @@ def _from_blob(data) -> tuple:
     if len(blks) != len(idxs):
         raise invalid(f"{what}: {len(blks)} inner blocks for {len(idxs)} dims")
     blocks = list(zip(idxs, blks))
-    _check_fields(what, dims, dt, kind, strides, blocks)
+    opaque = blob.read_str(rec["opaque"], what) if "opaque" in rec else ""
+    _check_fields(what, dims, dt, kind, strides, blocks, opaque)
     if digest != _blob_digest(rec):
         raise invalid(f"{what}: id digest does not match its records")
-    return dims, dt, kind, strides, blocks
+    return dims, dt, kind, strides, blocks, opaque
 
 
 def _blob_digest(records: dict) -> bytes:
     return blob.identity_digest({k: v.hex() for k, v in records.items()})
 
 
-def _check_fields(what: str, dims, dt, kind, strides, blocks) -> None:
+def _check_fields(what: str, dims, dt, kind, strides, blocks, opaque: str = "") -> None:
     """What every descriptor satisfies, however it was made: the zero descriptor has
     nothing; any other has a data type; a blocked one a stride per dim and blocks of
-    existing dims; and its size in bytes fits int64."""
+    existing dims; an opaque one a known layout (f32) whose dims fit it and no strides;
+    and its size in bytes fits int64."""
     if kind == format_kind.undef:
         if dims or dt != data_type.undef or strides or blocks:
             raise invalid(f"{what}: format kind undef with dims, data type or strides")
@@ -228,8 +244,18 @@ def _check_fields(what: str, dims, dt, kind, strides, blocks) -> None:
                       "descriptor, format kind undef)")
     if dt == data_type.undef:
         raise invalid(f"{what}: data type undef")
-    if kind == format_kind.any and (strides or blocks):
-        raise invalid(f"{what}: strides or blocks on a descriptor of format any")
+    if kind in (format_kind.any, format_kind.opaque) and (strides or blocks):
+        raise invalid(f"{what}: strides or blocks on a descriptor of format {kind.value}")
+    if kind == format_kind.opaque and not opaque:
+        raise invalid(f"{what}: format opaque without a layout name")
+    if opaque and kind != format_kind.opaque:
+        raise invalid(f"{what}: opaque layout name {opaque!r} on format {kind.value}")
+    if opaque:
+        if opaque not in OPAQUE_LAYOUTS:
+            raise invalid(f"{what}: unknown opaque layout {opaque!r}")
+        if dt != data_type.f32 or OPAQUE_LAYOUTS[opaque](dims) is None:
+            raise invalid(f"{what}: opaque layout {opaque} does not take {dt.value} dims "
+                          f"{list(dims)}")
     if kind == format_kind.any and math.prod(dims) * _itemsize(dt) > INT64_MAX:
         # a primitive resolves `any` to a dense layout of these dims: it must fit as well
         raise invalid(f"{what}: dims {list(dims)} need {math.prod(dims) * _itemsize(dt)} "
@@ -239,13 +265,15 @@ def _check_fields(what: str, dims, dt, kind, strides, blocks) -> None:
     if any(d >= len(dims) or b < 1 for d, b in blocks):
         raise invalid(f"{what}: inner blocks {[b for _, b in blocks]} over dims "
                       f"{[d for d, _ in blocks]} do not fit {len(dims)} dims")
-    size = _size(dims, dt, kind, strides, blocks)
+    size = _size(dims, dt, kind, strides, blocks, opaque)
     if size > INT64_MAX:
         raise invalid(f"{what}: dims {list(dims)} need {size} bytes, more than int64 holds")
 
 
-def _size(dims, dt, kind, strides, blocks) -> int:
+def _size(dims, dt, kind, strides, blocks, opaque: str = "") -> int:
     """Bytes from the first to the last element the layout addresses (exact integers)."""
+    if opaque:
+        return OPAQUE_LAYOUTS[opaque](dims) * _itemsize(dt)
     if kind != format_kind.blocked or not dims or 0 in dims:
         return 0
     block = [1] * len(dims)
@@ -301,15 +329,15 @@ def _block(inner_idxs: tuple, inner_blks: tuple, dim: int) -> int:
     return b
 
 
-def _fields(dims, dt, kind, strides, blocks) -> tuple:
+def _fields(dims, dt, kind, strides, blocks, opaque: str = "") -> tuple:
     """A descriptor's slots, in desc.__slots__ order, from its validated parts."""
     dims, strides = tuple(dims), tuple(strides)
     inner_blks = tuple(b for _, b in blocks)
     inner_idxs = tuple(d for d, _ in blocks)
     block = [_block(inner_idxs, inner_blks, i) for i in range(len(dims))]
     padded = tuple(-(-d // b) * b for d, b in zip(dims, block))
-    key = (dims, dt, kind, strides, inner_blks, inner_idxs)
-    return dims, dt, kind, strides, inner_blks, inner_idxs, padded, key, hash(key)
+    key = (dims, dt, kind, strides, inner_blks, inner_idxs, opaque)
+    return dims, dt, kind, strides, inner_blks, inner_idxs, opaque, padded, key, hash(key)
 
 
 _MADE: dict = {}  # (dims, data type, format tag or strides) -> the desc's fields
@@ -321,7 +349,7 @@ class desc:
     get_blob()'s bytes (any bytes-like object or list of ints), or desc() (zero)."""
 
     __slots__ = ("dims", "data_type", "format_kind", "strides", "inner_blks", "inner_idxs",
-                 "padded_dims", "_key", "_hash")
+                 "opaque", "padded_dims", "_key", "_hash")
 
     def __init__(self, dims: Union[Sequence[int], bytes] = (), dt: data_type = data_type.undef,
                  tag_or_strides: Union[format_tag, Sequence[int], None] = None):
@@ -353,10 +381,10 @@ class desc:
 
     def _set(self, fields: tuple) -> None:
         (self.dims, self.data_type, self.format_kind, self.strides, self.inner_blks,
-         self.inner_idxs, self.padded_dims, self._key, self._hash) = fields
+         self.inner_idxs, self.opaque, self.padded_dims, self._key, self._hash) = fields
 
-    def _init(self, dims, dt, kind, strides, blocks):
-        self._set(_fields(dims, dt, kind, strides, blocks))
+    def _init(self, dims, dt, kind, strides, blocks, opaque=""):
+        self._set(_fields(dims, dt, kind, strides, blocks, opaque))
 
     @staticmethod
     def _strides_for(dims, order, blocks):
@@ -386,6 +414,8 @@ class desc:
                    "dims": blob.ints(self.dims), "strides": blob.ints(self.strides),
                    "inner_blks": blob.ints(self.inner_blks),
                    "inner_idxs": blob.ints(self.inner_idxs)}
+        if self.opaque:
+            records["opaque"] = self.opaque.encode()
         return blob.pack(blob.Kind.memory_desc, _blob_digest(records), records)
 
     # queries, as dnnl::memory::desc
@@ -416,7 +446,7 @@ class desc:
     def get_size(self) -> int:
         """Bytes the memory needs (0 for format `any`)."""
         return _size(self.dims, self.data_type, self.format_kind, self.strides,
-                     list(zip(self.inner_idxs, self.inner_blks)))
+                     list(zip(self.inner_idxs, self.inner_blks)), self.opaque)
 
     def nelems_spanned(self) -> int:
         """Elements from the first to the last one the layout addresses, plus one."""
@@ -434,7 +464,10 @@ class desc:
 
     def factors(self, dim: int, extent: int) -> list:
         """(size, stride) pairs, outermost first, that address `extent` elements of dim.
-        A blocked dim is addressed over its padded extent only."""
+        A blocked dim is addressed over its padded extent only. ValueError for a layout
+        that is not a strided one (format opaque)."""
+        if self.opaque:
+            raise ValueError(f"opaque layout {self.opaque} has no strides")
         if not self.inner_blks:  # plain: every copy plan of a reorder or concat asks
             return [(extent, self.strides[dim])]
         inner = [(b, self._inner_stride(j)) for j, (d, b) in
@@ -450,7 +483,7 @@ class desc:
     def tag_str(self) -> str:
         """The layout's name as oneDNN's verbose prints it: `acdb`, `aBcd16b`."""
         if self.format_kind != format_kind.blocked:
-            return self.format_kind.value
+            return self.opaque or self.format_kind.value
         order = sorted(range(len(self.dims)), key=lambda d: (-self.strides[d], d))
         letters = "".join(_LETTERS[d].upper() if d in self.inner_idxs else _LETTERS[d]
                           for d in order)
@@ -488,3 +521,13 @@ def blocked_desc(dims: Sequence[int], dt: data_type, order: str, blocks) -> desc
     blocks = list(blocks)
     strides = desc._strides_for(tuple(dims), [_LETTERS.index(c) for c in order], blocks)
     return desc._make(dims, dt, format_kind.blocked, strides, blocks)
+
+
+def opaque_desc(dims: Sequence[int], dt: data_type, layout: str) -> desc:
+    """A descriptor of the opaque layout named `layout` (OPAQUE_LAYOUTS): what an
+    implementation's primitive descriptor hands out for its own weights format."""
+    dims = _dims_tuple("dims", dims)
+    _check_fields("opaque desc", dims, dt, format_kind.opaque, (), [], layout)
+    md = desc.__new__(desc)
+    md._init(dims, dt, format_kind.opaque, (), [], layout)
+    return md

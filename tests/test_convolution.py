@@ -12,7 +12,9 @@ from dnnl_py.benchdnn.problems import parse_conv, read_batch
 from dnnl_py.cpu import _kernels
 from dnnl_py.cpu import convolution as cpu_conv
 from dnnl_py.cpu.impl_list import IMPLS as CPU_LISTS
+from dnnl_py.cpu.reorder import ReorderWinoWeights
 from dnnl_py.kinds import primitive_kind
+from dnnl_py.memory_desc import WINO_2X3, plain_desc
 
 dt = dnnl.memory.data_type
 md = dnnl.memory.desc
@@ -291,6 +293,72 @@ def test_winograd_is_asked_for_or_chosen(eng, strm, rng):
         check(eng, strm, rng, 1, 1, 16, 16, (8, 8), (3, 3), (2, 2), (0, 0), (1, 1), (1, 1),
               alg=wino)
     assert e.value.status == dnnl.status.unimplemented and "cpu:wino_2x3" in str(e.value)
+
+
+@pytest.mark.parametrize("wdims", [(48, 32, 3, 3), (1, 48, 32, 3, 3), (48, 32, 1, 3, 3),
+                                   (1, 48, 32, 1, 3, 3)],
+                         ids=["2D", "grouped", "3D", "grouped 3D"])
+def test_winograd_weights_transformed_once(eng, strm, rng, wdims):
+    """`any` weights resolve to Winograd's transformed ones (opaque wino_2x3_aaio), made
+    by a reorder from any layout into the same bytes; with them the convolution gives
+    bit for bit what it gives from 3x3 weights with oc innermost, which it transforms on
+    every call (one transform, csrc/conv_winograd.c's), and both match the reference."""
+    sp = (1, 7, 9) if len(wdims) == 6 or len(wdims) == 5 and wdims[0] != 1 else (7, 9)
+    src = rng.standard_normal((2, 32, *sp)).astype(np.float32)
+    wei = rng.standard_normal(wdims).astype(np.float32)
+    bias = rng.standard_normal(48).astype(np.float32)
+    nd = len(sp)
+    one = [1] * nd
+
+    def pd_with(wei_md):
+        return dnnl.convolution_forward.primitive_desc(
+            eng, dnnl.prop_kind.forward_inference, dnnl.algorithm.convolution_winograd,
+            md(src.shape, dt.f32, tag.any), wei_md, md([48], dt.f32, tag.a),
+            md((2, 48, *sp), dt.f32, tag.any), one, [0] * nd, [0] * (nd - 2) + [1, 1],
+            [0] * (nd - 2) + [1, 1])
+    transformed = pd_with(md(wdims, dt.f32, tag.any))
+    w_md = transformed.weights_desc()
+    assert w_md.tag_str() == WINO_2X3 and w_md.get_size() == 16 * 48 * 32 * 4
+    grouped = len(wdims) == 6 or wdims[0] == 1
+    order = ReorderWinoWeights._OC_INNER[len(wdims)]
+    order = order if isinstance(order, str) else order[0 if grouped else 1]
+    oc_inner = plain_desc(wdims, dt.f32, order)
+    per_call = pd_with(oc_inner)
+    assert per_call.weights_desc() == oc_inner
+    us = []  # U from three layouts of the same weights
+    for order_of in ("abcdef"[:len(wdims)], order, order[::-1]):
+        user = to_memory(eng, strm, wei, plain_desc(wdims, dt.f32, order_of))
+        u = dnnl.memory(w_md, eng)
+        dnnl.reorder(user, u).execute(strm, user, u)
+        us.append(u)
+    for u in us[1:]:
+        assert np.array_equal(u.get_data_handle(), us[0].get_data_handle())
+    outs = []
+    for pd, w_mem in ((transformed, us[0]), (per_call, to_memory(eng, strm, wei, oc_inner))):
+        assert pd.impl_info_str() == cpu_conv.ConvWinograd.name
+        s_mem = to_memory(eng, strm, src, pd.src_desc())
+        d_mem = dnnl.memory(pd.dst_desc(), eng)
+        dnnl.convolution_forward(pd).execute(strm, {
+            dnnl.ARG_SRC: s_mem, dnnl.ARG_WEIGHTS: w_mem, dnnl.ARG_DST: d_mem,
+            dnnl.ARG_BIAS: dnnl.memory(md([48], dt.f32, tag.a), eng, bias)})
+        outs.append(d_mem.to_numpy())
+    assert np.array_equal(outs[0], outs[1])
+    w5 = wei.reshape((1, 48, 32) + (1,) * (nd - 2) + (3, 3))
+    ref = conv_fwd(src, w5, bias, one, [0] * nd, [0] * (nd - 2) + [1, 1],
+                   [0] * (nd - 2) + [1, 1], 1)
+    assert_close(outs[0], ref, 32 * 9)
+    with pytest.raises(dnnl.error) as e:  # 3x3 weights where U is expected
+        dnnl.convolution_forward(transformed).execute(strm, {
+            dnnl.ARG_SRC: to_memory(eng, strm, src, transformed.src_desc()),
+            dnnl.ARG_WEIGHTS: to_memory(eng, strm, wei, oc_inner),
+            dnnl.ARG_DST: dnnl.memory(transformed.dst_desc(), eng)})
+    assert e.value.status == dnnl.status.invalid_arguments
+    with pytest.raises(dnnl.error) as e:  # no other implementation reads U
+        dnnl.convolution_forward.primitive_desc(
+            eng, dnnl.prop_kind.forward_inference, dnnl.algorithm.convolution_direct,
+            md(src.shape, dt.f32, tag.any), w_md, None, md((2, 48, *sp), dt.f32, tag.any),
+            one, [0] * nd, [0] * (nd - 2) + [1, 1], [0] * (nd - 2) + [1, 1])
+    assert e.value.status == dnnl.status.unimplemented
 
 
 @pytest.mark.parametrize("oc, iw", [(64, 7), (80, 5), (144, 15)])

@@ -141,8 +141,18 @@ def forged_md_blob(**fields) -> bytes:
           inner_idxs=blob.ints([])), "blocked without dims"),
     (dict(dims=blob.ints([]), strides=blob.ints([]), inner_blks=blob.ints([]),
           inner_idxs=blob.ints([]), format_kind=b"any"), "any without dims"),
+    (dict(format_kind=b"opaque"), "strides or blocks on a descriptor of format opaque"),
+    (dict(format_kind=b"opaque", strides=blob.ints([]), inner_blks=blob.ints([]),
+          inner_idxs=blob.ints([])), "format opaque without a layout name"),
+    (dict(format_kind=b"opaque", strides=blob.ints([]), inner_blks=blob.ints([]),
+          inner_idxs=blob.ints([]), opaque=b"wino_9x9"), "unknown opaque layout"),
+    (dict(format_kind=b"opaque", strides=blob.ints([]), inner_blks=blob.ints([]),
+          inner_idxs=blob.ints([]), opaque=b"wino_2x3_aaio"), "does not take f32 dims"),
+    (dict(opaque=b"wino_2x3_aaio"), "opaque layout name 'wino_2x3_aaio' on format blocked"),
 ], ids=["dt undef", "blocks overflow", "block 0", "block of dim 4", "size overflow",
-        "any with strides", "undef with dims", "blocked no dims", "any no dims"])
+        "any with strides", "undef with dims", "blocked no dims", "any no dims",
+        "opaque with strides", "opaque unnamed", "opaque unknown", "opaque 5x5 dims",
+        "blocked named"])
 def test_md_blob_never_gives_what_the_constructor_refuses(fields, message):
     with pytest.raises(dnnl.error, match=message) as e:
         dnnl.memory.desc(forged_md_blob(**fields))
@@ -207,3 +217,33 @@ def test_a_repeated_desc_is_not_validated_again(monkeypatch):
         with pytest.raises(dnnl.error) as e:
             dnnl.memory.desc(*args)
         assert e.value.status == dnnl.status.invalid_arguments
+
+
+def test_opaque_descs(engines):
+    """Winograd's transformed weights (format opaque, wino_2x3_aaio), as a primitive
+    descriptor hands them out: 16/9 of the weights, a blob that round-trips, memory of
+    them on either engine, and no way to read them as an array or copy them back (the
+    OpenCL engine has no reorder into them either)."""
+    eng, strm = engines
+    from dnnl_py.memory_desc import WINO_2X3, opaque_desc
+    w = opaque_desc([32, 16, 3, 3], dt.f32, WINO_2X3)
+    assert w.get_format_kind() == dnnl.memory.format_kind.opaque and w.tag_str() == WINO_2X3
+    assert w.get_size() == 16 * 32 * 16 * 4 and w.get_strides() == []
+    assert dnnl.memory.desc(w.get_blob()) == w and w != opaque_desc([16, 32, 3, 3], dt.f32,
+                                                                    WINO_2X3)
+    with pytest.raises(dnnl.error, match="does not take f32 dims"):
+        opaque_desc([32, 16, 5, 5], dt.f32, WINO_2X3)
+    mem = dnnl.memory(w, eng)
+    with pytest.raises(dnnl.error, match="opaque") as e:
+        mem.to_numpy()
+    assert e.value.status == dnnl.status.invalid_arguments
+    plain = dnnl.memory(dnnl.memory.desc([32, 16, 3, 3], dt.f32, tag.abcd), eng)
+    with pytest.raises(dnnl.error) as e:  # oneDNN has no reorder out of wino either
+        dnnl.reorder(mem, plain)
+    assert e.value.status == dnnl.status.unimplemented
+    with pytest.raises(dnnl.error, match="opaque layout wino_2x3_aaio") as e:
+        dnnl.reorder(mem, plain)
+    with pytest.raises(dnnl.error) as e:  # 5x5 weights have no such transform
+        dnnl.reorder(dnnl.memory(dnnl.memory.desc([32, 16, 5, 5], dt.f32, tag.abcd), eng),
+                     mem)
+    assert e.value.status == dnnl.status.invalid_arguments

@@ -47,10 +47,12 @@ cdef extern from "dnnl_kernels.h" nogil:
                           int64_t ocw, int64_t kc,
                           float *scratch)
     int dnnl_conv_wino_supported(const dnnl_conv_t *p)
-    int64_t dnnl_conv_wino_scratch_size(const dnnl_conv_t *p, int threads)
+    int64_t dnnl_conv_wino_scratch_size(const dnnl_conv_t *p, int threads, int transformed)
     void dnnl_conv_wino(const dnnl_conv_t *p, const float *src, const float *wei,
                         const float *bias, float *dst, const dnnl_post_ops_t *po,
-                        int threads, float *scratch)
+                        int threads, float *scratch, int transformed)
+    void dnnl_conv_wino_weights(const dnnl_conv_t *p, const float *wei, float *u,
+                                int threads)
     void dnnl_conv_dw(const dnnl_conv_t *p, const float *src, const float *wei,
                       const float *bias, float *dst, const dnnl_post_ops_t *po)
     void dnnl_conv_ref(const dnnl_conv_t *p, const float *src, const float *wei,

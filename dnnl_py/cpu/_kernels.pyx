@@ -7,6 +7,7 @@ each buffer covers the farthest element the kernel will touch, then releases the
 """
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.stdint cimport int64_t, uint32_t
+from libc.string cimport memset
 
 import numpy as np
 
@@ -190,12 +191,13 @@ cdef class ConvKernel:
     """Forward convolution. problem: dict of the dnnl_conv_t fields (strides as tuples)."""
     cdef dnnl_conv_t p
     cdef _PostOps po
-    cdef int method, channels_last, threads
+    cdef int method, channels_last, threads, transformed
     cdef int64_t rows_per_chunk, ocw, kc, need_src, need_wei, need_dst
     cdef _ScratchPool scratch
 
     def __init__(self, int method, dict problem, post_ops, int channels_last=0,
-                 int64_t rows_per_chunk=0, int64_t ocw=32, int64_t kc=96, int threads=1):
+                 int64_t rows_per_chunk=0, int64_t ocw=32, int64_t kc=96, int threads=1,
+                 int transformed=0):
         self.p = problem  # Cython checks that every field is present and fits
         self.po = _PostOps(post_ops, allow_binary=True)
         self.method, self.channels_last = method, channels_last
@@ -203,7 +205,9 @@ cdef class ConvKernel:
         p = &self.p
         self.need_src = extent((p.mb, p.g * p.ic, p.id, p.ih, p.iw), problem["src_s"])
         self.need_dst = extent((p.mb, p.g * p.oc, p.od, p.oh, p.ow), problem["dst_s"])
-        self.need_wei = extent((p.g, p.oc, p.ic, p.kd, p.kh, p.kw), problem["wei_s"])
+        self.transformed = transformed and method == CONV_WINOGRAD  # wei: U (wino_2x3_aaio)
+        self.need_wei = (16 * p.ic * p.oc if self.transformed else
+                         extent((p.g, p.oc, p.ic, p.kd, p.kh, p.kw), problem["wei_s"]))
         if method == CONV_DIRECT and not dnnl_conv_direct_supported(p):
             raise ValueError("direct convolution: unsupported strides or channel count")
         if method == CONV_DIRECT and not (ocw % 16 == 0 and 16 <= ocw <= 128 and kc >= 1):
@@ -218,7 +222,7 @@ cdef class ConvKernel:
         elif method == CONV_DIRECT:
             size = dnnl_conv_direct_scratch_size(p)
         elif method == CONV_WINOGRAD:
-            size = dnnl_conv_wino_scratch_size(p, threads)
+            size = dnnl_conv_wino_scratch_size(p, threads, self.transformed)
         self.scratch = _ScratchPool(size)
 
     @property
@@ -243,7 +247,8 @@ cdef class ConvKernel:
                     dnnl_conv_direct(&self.p, s, w, b, d, &po, self.ocw, self.kc,
                                      &scratch[0])
                 elif self.method == CONV_WINOGRAD:
-                    dnnl_conv_wino(&self.p, s, w, b, d, &po, self.threads, &scratch[0])
+                    dnnl_conv_wino(&self.p, s, w, b, d, &po, self.threads, &scratch[0],
+                                   self.transformed)
                 elif self.method == CONV_DW:
                     dnnl_conv_dw(&self.p, s, w, b, d, &po)
                 else:
@@ -252,6 +257,24 @@ cdef class ConvKernel:
             self.scratch.give(scratch.base)
         if refused:
             raise ValueError(_BLAS_REFUSED)
+
+
+def wino_weights(int64_t ic, int64_t oc, wei_s, float[::1] wei, float[::1] u,
+                 int threads):
+    """u = Winograd F(2x2, 3x3)'s transform of the 3x3 weights wei (oc innermost, (g, o,
+    i, d, h, w) strides wei_s): memory format wino_2x3_aaio, 16 ic oc floats."""
+    cdef dnnl_conv_t p
+    memset(&p, 0, sizeof(p))
+    p.g, p.ic, p.oc, p.kd, p.kh, p.kw = 1, ic, oc, 1, 3, 3
+    for i in range(6):
+        p.wei_s[i] = wei_s[i]
+    if ic < 1 or oc < 16 or oc % 16 or p.wei_s[1] != 1 or threads < 1:
+        raise ValueError(f"wino_weights: ic {ic}, oc {oc}, oc stride {p.wei_s[1]}: needs "
+                         "oc a multiple of 16 and innermost")
+    checked("weights", wei, extent((1, oc, ic, 1, 3, 3), wei_s))
+    checked("transformed weights", u, 16 * ic * oc)
+    with nogil:
+        dnnl_conv_wino_weights(&p, &wei[0], &u[0], threads)
 
 
 cdef class MatmulKernel:

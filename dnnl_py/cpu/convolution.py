@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..impl import Decline, Impl, plain_or_decline
 from ..kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS, algorithm
 from ..layout import overlaps, with_binary_post_ops
-from ..memory_desc import plain_order
+from ..memory_desc import WINO_2X3, opaque_desc, plain_desc, plain_order
 from ..tuning import row_chunk_candidates
 from . import _kernels
 from .matmul import PANEL, packed_weights_desc
@@ -45,16 +45,19 @@ class _ConvImpl(Impl):
             # would be read at the wrong elements or past its buffer
             raise Decline(f"bias stride {bias.strides[0]} (the kernels take a dense bias)")
         return {ARG_SRC: plain_or_decline(p.src, src_order),
-                ARG_WEIGHTS: plain_or_decline(p.weights, wei_order),
+                ARG_WEIGHTS: plain_or_decline(p.weights, wei_order) if wei_order else None,
                 ARG_BIAS: bias, ARG_DST: plain_or_decline(p.dst, dst_order)}
 
     @classmethod
-    def _channels_innermost(cls, rt, p, post_ops) -> "_ConvImpl":
+    def _channels_innermost(cls, rt, p, post_ops, weights=None) -> "_ConvImpl":
         """An instance over channels-last activations and oc-innermost weights (`any`
-        resolves to them), or Decline where the given layouts have other channel
-        strides: the direct and Winograd kernels' layouts."""
+        resolves to them; `weights`, where given, is the instance's own weights layout
+        instead), or Decline where the given layouts have other channel strides: the
+        direct and Winograd kernels' layouts."""
         act = p.act_order(True)
-        impl = cls(rt, p, cls._resolve(p, act, p.oc_inner_order(), act), post_ops)
+        descs = cls._resolve(p, act, p.oc_inner_order() if weights is None else "", act)
+        impl = cls(rt, p, descs if weights is None else {**descs, ARG_WEIGHTS: weights},
+                   post_ops)
         k = impl.kernel_problem()
         if not (k["src_s"][1] == 1 and k["dst_s"][1] == 1 and k["wei_s"][1] == 1):
             raise Decline("channels are not innermost in src, dst and weights")
@@ -68,7 +71,11 @@ class _ConvImpl(Impl):
                     dd=p.dil[0], dh=p.dil[1], dw=p.dil[2], pd=p.pl[0], ph=p.pl[1], pw=p.pl[2],
                     src_s=p.act_strides(self.descs[ARG_SRC]),
                     dst_s=p.act_strides(self.descs[ARG_DST]),
-                    wei_s=p.wei_strides(self.descs[ARG_WEIGHTS]))
+                    wei_s=self.weight_strides())
+
+    def weight_strides(self) -> tuple:
+        """(g, o, i, d, h, w) strides of the weights the kernel reads."""
+        return self.problem.wei_strides(self.descs[ARG_WEIGHTS])
 
 
 class ConvDepthwise(_ConvImpl):
@@ -147,9 +154,12 @@ class ConvDirect(_ConvImpl):
 class ConvWinograd(_ConvImpl):
     """Winograd F(2x2, 3x3) (csrc/conv_winograd.c) for convolution_winograd, and for
     convolution_auto where it is expected to win: 3x3, stride 1, one group, channel
-    counts multiples of 16, the direct kernel's layouts. 2.25x fewer FMAs than the
-    direct kernel, at the cost of transforming the weights on every call (16/9 of
-    their size) and of rounding a few additions longer (the tests bound it). Outputs
+    counts multiples of 16, the direct kernel's activation layouts. 2.25x fewer FMAs
+    than the direct kernel, at the cost of the weights' transform (16/9 of their size)
+    and of rounding a few additions longer (the tests bound it). Weights of format
+    `any` resolve to the transformed ones (opaque layout wino_2x3_aaio, as oneDNN's
+    wino format: a reorder makes them once, cpu/reorder.py); weights given with oc
+    innermost are transformed on every call. Outputs
     are non-finite exactly where a direct sum's are (each of a tile's transform rows
     reads only source values inside its output's window), but the transforms subtract,
     so an infinity may come out as NaN."""
@@ -165,7 +175,26 @@ class ConvWinograd(_ConvImpl):
             raise Decline("not a 3x3, stride 1, undilated, one-group convolution")
         if p.ic % 16 or p.oc % 16 or p.ic == 0:
             raise Decline("ic or oc is not a multiple of 16")
+        w = p.weights
+        if w.opaque and w.opaque != WINO_2X3:
+            raise Decline(f"weights of layout {w.opaque}")
+        if w.is_any() or w.opaque:
+            return cls._channels_innermost(rt, p, post_ops,
+                                           opaque_desc(w.dims, w.data_type, WINO_2X3))
         return cls._channels_innermost(rt, p, post_ops)
+
+    @property
+    def transformed(self) -> bool:
+        """The weights come transformed (wino_2x3_aaio), not 3x3."""
+        return bool(self.descs[ARG_WEIGHTS].opaque)
+
+    def weight_strides(self) -> tuple:
+        if not self.transformed:
+            return super().weight_strides()
+        # U has none: those of the 3x3 weights it stands for (the kernel checks them)
+        w = self.problem.weights
+        return self.problem.wei_strides(plain_desc(w.dims, w.data_type,
+                                                   self.problem.oc_inner_order()))
 
     # transformed weights (16 ic oc floats) up to which convolution_auto takes it
     MAX_U_BYTES = 4 << 20
@@ -187,7 +216,8 @@ class ConvWinograd(_ConvImpl):
 
     def make_kernel(self, params: tuple):
         return _kernels.ConvKernel(_kernels.CONV_WINOGRAD, self.kernel_problem(),
-                                   self.post_ops, threads=self.runtime.threads())
+                                   self.post_ops, threads=self.runtime.threads(),
+                                   transformed=self.transformed)
 
 
 class ConvGemm(_ConvImpl):

@@ -21,7 +21,7 @@ IMPLS = {
                                  convolution.ConvGemm, convolution.ConvRef],
     primitive_kind.matmul: [matmul.MatmulBatchedAvx512, matmul.MatmulBatched,
                             matmul.MatmulPacked, matmul.MatmulGemm, matmul.MatmulRef],
-    primitive_kind.reorder: [reorder.ReorderStrided],
+    primitive_kind.reorder: [reorder.ReorderWinoWeights, reorder.ReorderStrided],
     primitive_kind.pooling: [pooling.PoolDirect],
     primitive_kind.concat: [concat.ConcatStrided],
     primitive_kind.softmax: [softmax.SoftmaxPlain],

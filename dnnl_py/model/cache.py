@@ -39,7 +39,7 @@ from .hashing import crc32c_each
 MAGIC = b"DNNLPYM1"
 # what the planner makes of a model changes with this code, not only with the git hash of
 # the compiled core: bump it when the plan (steps, their order, weights) changes
-PLAN_VERSION = 4  # 4: CRC-32C per weight (3: zlib's CRC-32), page-aligned weights
+PLAN_VERSION = 5  # 5: Winograd weights transformed (4: CRC-32C per weight, page-aligned)
 SPEED, SIZE = 0, 1
 _ALIGN = 4096  # see the layout above
 
