@@ -109,18 +109,19 @@ static inline __attribute__((always_inline)) void input_tiles(const dnnl_conv_t 
 }
 
 
-/* The block's output pixels: Y = A^T M A per tile and 16 channels, A^T = [1 1 1 0;
- * 0 1 -1 -1], then bias and post-ops, in registers where fused_t covers them, else
- * through ybuf and dnnl_epilogue_row. */
+/* The block's output pixels, channels c0..c1: Y = A^T M A per tile and 16 channels,
+ * A^T = [1 1 1 0; 0 1 -1 -1], then bias and post-ops, in registers where fused_t covers
+ * them, else (all channels only) through ybuf and dnnl_epilogue_row. */
 static inline __attribute__((always_inline)) void output_tiles(const dnnl_conv_t *p,
-        const float *m, int64_t tw, int64_t t0, int nt, float *dst, const float *bias,
-        const dnnl_post_ops_t *po, int in_registers, const fused_t *f, float *ybuf) {
+        const float *m, int64_t tw, int64_t t0, int nt, int64_t c0, int64_t c1, float *dst,
+        const float *bias, const dnnl_post_ops_t *po, int in_registers, const fused_t *f,
+        float *ybuf) {
     const int64_t *ds = p->dst_s, oc = p->oc;
     for (int t = 0; t < nt; ++t) {
         const int64_t ty = (t0 + t) / tw, tx = (t0 + t) % tw;
         const int rows = 2 * ty + 1 < p->oh ? 2 : 1, cols = 2 * tx + 1 < p->ow ? 2 : 1;
         float *out = dst + 2 * ty * ds[3] + 2 * tx * ds[4];
-        for (int64_t c = 0; c < oc; c += VLEN) {
+        for (int64_t c = c0; c < c1; c += VLEN) {
             vf s[2][4], y[4][1];
             const float *mc = m + (int64_t)t * oc + c;
             const int64_t xs = TB * oc;
@@ -182,10 +183,18 @@ void dnnl_conv_wino(const dnnl_conv_t *p, const float *src, const float *wei,
     while ((planes * blocks) % threads && blocks < tiles
            && blocks < (tiles + TB - 1) / TB + threads)
         ++blocks;
-    const float *u = transformed ? wei : scratch;
-    const int64_t shared = transformed ? 0 : NXI * ic * oc;
     fused_t fused;
     const int in_registers = fused_from(bias, po, 1, &fused);
+    /* Transformed weights come from memory, each thread reading all of U for its blocks:
+     * where there are fewer blocks than two a thread (res4's 49 tiles, 4 MiB of U), the
+     * threads split the output channels instead, each reading its part of U for every
+     * block (and transforming every block's input, a small cost); in_registers only, as
+     * dnnl_epilogue_row takes whole rows. */
+    const int64_t splits = transformed && in_registers && planes * blocks < 2 * threads
+                                   && oc >= 2 * VLEN * threads
+                               ? threads : 1;
+    const float *u = transformed ? wei : scratch;
+    const int64_t shared = transformed ? 0 : NXI * ic * oc;
 #pragma omp parallel num_threads(threads)
     {
         float *v = scratch + shared + omp_get_thread_num() * per_thread(p);
@@ -196,16 +205,21 @@ void dnnl_conv_wino(const dnnl_conv_t *p, const float *src, const float *wei,
                 weights_vec(p, wei, scratch, k / (oc / VLEN), k % (oc / VLEN) * VLEN);
         }
 #pragma omp for schedule(static)
-        for (int64_t item = 0; item < planes * blocks; ++item) {
-            const int64_t plane = item / blocks, b = item % blocks;
+        for (int64_t item = 0; item < splits * planes * blocks; ++item) {
+            /* split-major: a thread's items share its channels (see splits) */
+            const int64_t split = item / (planes * blocks), rest = item % (planes * blocks);
+            const int64_t plane = rest / blocks, b = rest % blocks;
             const int64_t t0 = tiles * b / blocks;
             const int nt = (int)(tiles * (b + 1) / blocks - t0);
             const int64_t n = plane / p->od, d = plane % p->od;
+            const int64_t c0 = oc / VLEN * split / splits * VLEN;
+            const int64_t c1 = oc / VLEN * (split + 1) / splits * VLEN;
             input_tiles(p, src + n * p->src_s[0] + d * p->src_s[2], tw, t0, nt, v);
             for (int xi = 0; xi < NXI; ++xi)
-                micro_gemm(nt, oc, ic, v + (int64_t)xi * TB * ic, ic, 1,
-                           u + (int64_t)xi * ic * oc, oc, m + (int64_t)xi * TB * oc, oc);
-            output_tiles(p, m, tw, t0, nt, dst + n * p->dst_s[0] + d * p->dst_s[2],
+                micro_gemm(nt, c1 - c0, ic, v + (int64_t)xi * TB * ic, ic, 1,
+                           u + (int64_t)xi * ic * oc + c0, oc,
+                           m + (int64_t)xi * TB * oc + c0, oc);
+            output_tiles(p, m, tw, t0, nt, c0, c1, dst + n * p->dst_s[0] + d * p->dst_s[2],
                          bias, po, in_registers, &fused, ybuf);
         }
     }

@@ -230,7 +230,9 @@ def test_inf_stays_in_its_windows(engine_for, rng, impl):
 # (n, ic, oc, i, pl, pr): 3x3 stride-1 problems for cpu:wino_2x3 (csrc/conv_winograd.c).
 # Odd output sizes (a last tile row or column half outside), padding 0, 1, 2, asymmetric
 # and negative, a single tile, more tiles than a block (28) and a partial block, 16 and
-# 48 output channels (a 16-channel register block), two images, and 3D with kd = 1.
+# 48 output channels (a 16-channel register block), two images, and 3D with kd = 1;
+# with fewer blocks of tiles than two a thread (15 x 11 and 6 x 6, 64 and 80 channels)
+# the threads split the channels (2 and 3 vectors of 16 on 2 threads).
 WINO = [
     (1, 16, 32, (7, 9), (1, 1), (1, 1)),
     (2, 32, 48, (12, 13), (1, 1), (1, 1)),
@@ -241,6 +243,7 @@ WINO = [
     (1, 32, 32, (21, 19), (1, 1), (1, 1)),
     (3, 16, 16, (2, 30), (1, 1), (1, 1)),
     (1, 16, 16, (3, 6, 7), (0, 1, 1), (0, 1, 1)),
+    (1, 32, 80, (6, 6), (1, 1), (1, 1)),
 ]
 
 
