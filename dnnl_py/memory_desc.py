@@ -337,10 +337,13 @@ def _fields(dims, dt, kind, strides, blocks, opaque: str = "") -> tuple:
     block = [_block(inner_idxs, inner_blks, i) for i in range(len(dims))]
     padded = tuple(-(-d // b) * b for d, b in zip(dims, block))
     key = (dims, dt, kind, strides, inner_blks, inner_idxs, opaque)
-    return dims, dt, kind, strides, inner_blks, inner_idxs, opaque, padded, key, hash(key)
+    size = _size(dims, dt, kind, strides, blocks, opaque)
+    return (dims, dt, kind, strides, inner_blks, inner_idxs, opaque, padded, size, key,
+            hash(key))
 
 
 _MADE: dict = {}  # (dims, data type, format tag or strides) -> the desc's fields
+_PARSED: dict = {}  # blob bytes -> the desc's fields
 _MADE_MAX = 4096
 
 
@@ -349,12 +352,22 @@ class desc:
     get_blob()'s bytes (any bytes-like object or list of ints), or desc() (zero)."""
 
     __slots__ = ("dims", "data_type", "format_kind", "strides", "inner_blks", "inner_idxs",
-                 "opaque", "padded_dims", "_key", "_hash")
+                 "opaque", "padded_dims", "_bytes", "_key", "_hash")
 
     def __init__(self, dims: Union[Sequence[int], bytes] = (), dt: data_type = data_type.undef,
                  tag_or_strides: Union[format_tag, Sequence[int], None] = None):
         if _is_blob(dims, dt, tag_or_strides):
-            self._set(_fields(*_from_blob(dims)))
+            # a blob's fields depend on its bytes alone: parsed and validated once (a
+            # model cache entry holds a blob per weight, many of one shape)
+            key = bytes(dims) if isinstance(dims, (bytes, bytearray)) else None
+            fields = _PARSED.get(key) if key is not None else None
+            if fields is None:
+                fields = _fields(*_from_blob(dims))
+                if key is not None:
+                    if len(_PARSED) >= _MADE_MAX:
+                        _PARSED.clear()
+                    _PARSED[key] = fields
+            self._set(fields)
             return
         dims = _dims_tuple("dims", dims)
         if not isinstance(dt, data_type):
@@ -381,7 +394,8 @@ class desc:
 
     def _set(self, fields: tuple) -> None:
         (self.dims, self.data_type, self.format_kind, self.strides, self.inner_blks,
-         self.inner_idxs, self.opaque, self.padded_dims, self._key, self._hash) = fields
+         self.inner_idxs, self.opaque, self.padded_dims, self._bytes, self._key,
+         self._hash) = fields
 
     def _init(self, dims, dt, kind, strides, blocks, opaque=""):
         self._set(_fields(dims, dt, kind, strides, blocks, opaque))
@@ -445,8 +459,7 @@ class desc:
 
     def get_size(self) -> int:
         """Bytes the memory needs (0 for format `any`)."""
-        return _size(self.dims, self.data_type, self.format_kind, self.strides,
-                     list(zip(self.inner_idxs, self.inner_blks)), self.opaque)
+        return self._bytes
 
     def nelems_spanned(self) -> int:
         """Elements from the first to the last one the layout addresses, plus one."""

@@ -219,6 +219,29 @@ def test_a_repeated_desc_is_not_validated_again(monkeypatch):
         assert e.value.status == dnnl.status.invalid_arguments
 
 
+def test_a_repeated_blob_is_not_parsed_again(monkeypatch):
+    """desc(blob) remembers the fields of the bytes it parsed and validated (a model
+    cache entry holds a blob per weight, many alike): the same bytes again make an equal
+    descriptor without parsing; other bytes, a damaged copy included, are parsed."""
+    from dnnl_py import memory_desc
+    good = dnnl.memory.desc([2, 19, 5, 3], dt.f32, tag.aBcd16b).get_blob()
+    first = dnnl.memory.desc(good)
+
+    def refuse(*args):
+        raise AssertionError("parsed again")
+    monkeypatch.setattr(memory_desc, "_from_blob", refuse)
+    assert dnnl.memory.desc(bytes(good)) == first
+    assert dnnl.memory.desc(bytearray(good)) == first
+    damaged = bytearray(good)
+    damaged[-1] ^= 1
+    with pytest.raises(AssertionError, match="parsed again"):
+        dnnl.memory.desc(bytes(damaged))
+    monkeypatch.undo()
+    with pytest.raises(dnnl.error) as e:
+        dnnl.memory.desc(bytes(damaged))
+    assert e.value.status == dnnl.status.invalid_arguments
+
+
 def test_opaque_descs(engines):
     """Winograd's transformed weights (format opaque, wino_2x3_aaio), as a primitive
     descriptor hands them out: 16/9 of the weights, a blob that round-trips, memory of
