@@ -253,4 +253,20 @@ enum { DNNL_DIGEST_CRC32C = 0, DNNL_DIGEST_BLAKE3 = 1 };
 void dnnl_digest_list(int kind, const unsigned char *const *data, const size_t *size,
                       int64_t count, int64_t *next, unsigned char *out);
 
+/* --- protobuf (proto.c) --- */
+/* One field of a message: number, wire type (0 varint, 1 fixed64, 2 length-delimited, 5
+ * fixed32), value (the bits; for wire type 2 the offset of its bytes) and length. */
+typedef struct {
+    uint64_t number, value;
+    int64_t length;
+    int wire;
+} dnnl_proto_field_t;
+enum { DNNL_PROTO_BAD_VARINT = -1, DNNL_PROTO_PAST_END = -2, DNNL_PROTO_TRUNCATED = -3,
+       DNNL_PROTO_BAD_WIRE = -4 };
+/* Up to cap fields of the message buf[*at, end) into out, *at past them: how many.
+ * *error is 0, or a DNNL_PROTO_ code where a field is malformed: then out[returned]
+ * holds what was read of it (its number and wire type once its tag was read). */
+int64_t dnnl_proto_fields(const unsigned char *buf, int64_t *at, int64_t end,
+                          dnnl_proto_field_t *out, int64_t cap, int *error);
+
 #endif

@@ -338,6 +338,38 @@ def test_dynamic_dim_is_unimplemented():
     assert e.value.status == dnnl.status.unimplemented
 
 
+def test_protobuf_fields():
+    """The wire-format scanner (csrc/proto.c) against the protobuf encoding written out by
+    hand: every wire type, more fields than one scan takes (128), and each malformed
+    field named."""
+    from dnnl_py.model import onnx_proto as pb
+
+    def varint(v):
+        out = bytearray()
+        while True:
+            out.append(v & 0x7F | (0x80 if v > 0x7F else 0))
+            v >>= 7
+            if not v:
+                return bytes(out)
+    msg = (varint(1 << 3 | 0) + varint(2**63 + 5) + varint(2 << 3 | 2) + varint(3) + b"abc"
+           + varint(3 << 3 | 1) + (7).to_bytes(8, "little") + varint(300 << 3 | 5)
+           + (9).to_bytes(4, "little") + b"".join(varint(4 << 3) + varint(i) for i in range(200)))
+    got = pb.fields(memoryview(msg))
+    assert [(n, w) for n, w, _ in got[:4]] == [(1, 0), (2, 2), (3, 1), (300, 5)]
+    assert got[0][2] == 2**63 + 5 and bytes(got[1][2]) == b"abc" and got[2][2] == 7
+    assert got[3][2] == 9 and [v for _, _, v in got[4:]] == list(range(200))
+    assert isinstance(got[1][2], memoryview) and pb.fields(b"") == []
+    for bad, message in ((varint(1 << 3) + b"\xff" * 11, "malformed varint"),
+                         (varint(1 << 3), "malformed varint"),
+                         (varint(5 << 3 | 2) + varint(10) + b"abc", "field 5 runs past the end"),
+                         (varint(6 << 3 | 1) + b"1234", "truncated fixed64"),
+                         (varint(6 << 3 | 5) + b"12", "truncated fixed32"),
+                         (varint(7 << 3 | 3), "wire type 3 of field 7 is not protobuf")):
+        with pytest.raises(dnnl.error, match=message) as e:
+            pb.fields(memoryview(msg + bad))
+        assert e.value.status == dnnl.status.invalid_arguments
+
+
 @pytest.mark.parametrize("cut", [0.1, 0.5, 0.97])
 def test_malformed_file_is_invalid_arguments(rng, tmp_path, cut):
     data = residual_block(rng).SerializeToString()

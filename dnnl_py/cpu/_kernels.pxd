@@ -1,5 +1,5 @@
 # Declarations of the C kernels in csrc/ (see csrc/dnnl_kernels.h for their contracts).
-from libc.stdint cimport int64_t, uint32_t
+from libc.stdint cimport int64_t, uint32_t, uint64_t
 
 cdef extern from "dnnl_kernels.h" nogil:
     enum: DNNL_MAX_POST_OPS
@@ -148,3 +148,14 @@ cdef extern from "dnnl_kernels.h" nogil:
         DNNL_DIGEST_BLAKE3
     void dnnl_digest_list(int kind, const unsigned char *const *data, const size_t *size,
                           int64_t count, int64_t *next, unsigned char *out)
+    ctypedef struct dnnl_proto_field_t:
+        uint64_t number, value
+        int64_t length
+        int wire
+    enum:
+        DNNL_PROTO_BAD_VARINT
+        DNNL_PROTO_PAST_END
+        DNNL_PROTO_TRUNCATED
+        DNNL_PROTO_BAD_WIRE
+    int64_t dnnl_proto_fields(const unsigned char *buf, int64_t *at, int64_t end,
+                              dnnl_proto_field_t *out, int64_t cap, int *error)

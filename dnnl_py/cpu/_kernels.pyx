@@ -6,7 +6,7 @@ filled here) and called per execution on flat float32 buffers. Every call checks
 each buffer covers the farthest element the kernel will touch, then releases the GIL.
 """
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
-from libc.stdint cimport int64_t, uint32_t
+from libc.stdint cimport int64_t, uint32_t, uint64_t
 from libc.string cimport memset
 
 import numpy as np
@@ -647,3 +647,35 @@ cdef class DigestList:
     def result(self) -> list:
         cdef int n = 32 if self.kind == DNNL_DIGEST_BLAKE3 else 4
         return [bytes(self.out[k * n:(k + 1) * n]) for k in range(self.count)]
+
+
+# --- protobuf ---
+_PROTO_ERRORS = {DNNL_PROTO_BAD_VARINT: "truncated or malformed varint",
+                 DNNL_PROTO_PAST_END: "field {number} runs past the end of its message",
+                 DNNL_PROTO_TRUNCATED: "truncated fixed{bits} field",
+                 DNNL_PROTO_BAD_WIRE: "wire type {wire} of field {number} is not protobuf"}
+
+
+def proto_fields(buf):
+    """[(field number, wire type, value)] of the protobuf message buf (a bytes-like
+    object): ints for varint and fixed fields, a memoryview of buf for length-delimited
+    ones (csrc/proto.c). ValueError says what is malformed."""
+    view = memoryview(buf).cast("B")
+    cdef const unsigned char[::1] data = view
+    cdef int64_t at = 0, end = data.shape[0], n, i
+    cdef int error = 0
+    cdef dnnl_proto_field_t fields[128]
+    out = []
+    while at < end:
+        n = dnnl_proto_fields(&data[0], &at, end, fields, 128, &error)
+        for i in range(n):
+            if fields[i].wire == 2:
+                out.append((fields[i].number, 2,
+                            view[fields[i].value:fields[i].value + fields[i].length]))
+            else:
+                out.append((fields[i].number, fields[i].wire, fields[i].value))
+        if error:
+            raise ValueError(_PROTO_ERRORS[error].format(
+                number=fields[n].number, wire=fields[n].wire,
+                bits=64 if fields[n].wire == 1 else 32))
+    return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 
 from .._errors import invalid
+from ..cpu._kernels import proto_fields
 
 _VARINT, _FIXED64, _LEN, _FIXED32 = 0, 1, 2, 5
 
@@ -27,32 +28,13 @@ def _varint(buf: memoryview, at: int, end: int) -> tuple[int, int]:
         shift += 7
 
 
-def fields(buf: memoryview, start: int = 0, end: int = -1):
-    """(field number, wire type, value) of one message: ints for varints and fixed
-    fields, a memoryview for length-delimited ones."""
-    end = len(buf) if end < 0 else end
-    at = start
-    while at < end:
-        tag, at = _varint(buf, at, end)
-        number, wire = tag >> 3, tag & 7
-        if wire == _VARINT:
-            value, at = _varint(buf, at, end)
-        elif wire == _LEN:
-            n, at = _varint(buf, at, end)
-            if at + n > end:
-                raise invalid(f"ONNX file: field {number} runs past the end of its message")
-            value, at = buf[at:at + n], at + n
-        elif wire == _FIXED64:
-            if at + 8 > end:
-                raise invalid("ONNX file: truncated fixed64 field")
-            value, at = struct.unpack_from("<Q", buf, at)[0], at + 8
-        elif wire == _FIXED32:
-            if at + 4 > end:
-                raise invalid("ONNX file: truncated fixed32 field")
-            value, at = struct.unpack_from("<I", buf, at)[0], at + 4
-        else:
-            raise invalid(f"ONNX file: wire type {wire} of field {number} is not protobuf")
-        yield number, wire, value
+def fields(buf) -> list:
+    """[(field number, wire type, value)] of one message: ints for varints and fixed
+    fields, a memoryview for length-delimited ones (scanned in C: csrc/proto.c)."""
+    try:
+        return proto_fields(buf)
+    except ValueError as e:
+        raise invalid(f"ONNX file: {e}") from None
 
 
 def packed_ints(wire: int, value) -> list:
