@@ -27,9 +27,21 @@ LANES_ATTR static void CV_LANES(
          * and (a's with bit k, b's with). */
         for (int w0 = 0; w0 < 16; w0 += LANES) {
             LANES_T *r = m + w0;
-            for (int l = 0; l < LANES; ++l) /* x86 is little-endian: words as stored */
-                memcpy(&r[l], in + (size_t)(l < count ? l : count - 1) * stride + 64 * b
-                       + 4 * w0, 4 * LANES);
+            for (int l = 0; l < LANES; ++l) { /* x86 is little-endian: words as stored */
+                const unsigned char *block = in + (size_t)(l < count ? l : count - 1) * stride
+                                             + 64 * b;
+                memcpy(&r[l], block + 4 * w0, 4 * LANES);
+                /* Each lane reads its own stream, a line a block, more streams than the
+                 * hardware prefetchers follow: from memory (a model's weights) that ran
+                 * at 3.6 GB/s against 5.7 in cache. The next block's line, and before
+                 * the last block the first line of the chunk this lane takes next
+                 * (LANES chunks on): 3.6 -> 5.2 GB/s (a /tmp benchmark, 96 MiB). A
+                 * prefetch past the buffer is harmless. */
+                if (w0 == 0) {
+                    __builtin_prefetch(block + 64);
+                    if (b + 2 == blocks) __builtin_prefetch(block + LANES * stride - 64 * b);
+                }
+            }
 #pragma GCC unroll 4
             for (int k = 1; k < LANES; k <<= 1) {
                 const LANES_T bit = (LANES_T)((iota & k) != 0);
