@@ -36,9 +36,12 @@ def zeros(count: int, dtype) -> np.ndarray:
     try:
         # an anonymous map is zero-filled by the kernel, page by page at first touch
         pages = mmap.mmap(-1, nbytes + HUGE_PAGE)
-        raw = np.frombuffer(pages, np.uint8)
-        start = -raw.ctypes.data % HUGE_PAGE
+    except (OSError, ValueError, OverflowError):  # no address space for it
+        return np.zeros(count, dtype)  # MemoryError where malloc cannot either
+    try:
         pages.madvise(_ADVICE)
-    except (OSError, ValueError):  # no such advice on this kernel, or no address space
-        return np.zeros(count, dtype)
+    except OSError:  # a kernel built without THP: the map stays, on small pages
+        pass
+    raw = np.frombuffer(pages, np.uint8)
+    start = -raw.ctypes.data % HUGE_PAGE
     return raw[start:start + nbytes].view(dtype)
