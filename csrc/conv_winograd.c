@@ -162,11 +162,18 @@ static inline __attribute__((always_inline)) void output_tiles(const dnnl_conv_t
     }
 }
 
+/* U of all the weights, shared between the threads of the enclosing parallel region */
+static inline __attribute__((always_inline)) void weights_all(const dnnl_conv_t *p,
+        const float *wei, float *u) {
+    const int64_t vecs = p->oc / VLEN;
+#pragma omp for schedule(static)
+    for (int64_t k = 0; k < p->ic * vecs; ++k) weights_vec(p, wei, u, k / vecs, k % vecs * VLEN);
+}
+
 DNNL_MULTIVERSION
 void dnnl_conv_wino_weights(const dnnl_conv_t *p, const float *wei, float *u, int threads) {
-#pragma omp parallel for schedule(static) num_threads(threads)
-    for (int64_t k = 0; k < p->ic * (p->oc / VLEN); ++k)
-        weights_vec(p, wei, u, k / (p->oc / VLEN), k % (p->oc / VLEN) * VLEN);
+#pragma omp parallel num_threads(threads)
+    weights_all(p, wei, u);
 }
 
 DNNL_MULTIVERSION
@@ -199,11 +206,7 @@ void dnnl_conv_wino(const dnnl_conv_t *p, const float *src, const float *wei,
     {
         float *v = scratch + shared + omp_get_thread_num() * per_thread(p);
         float *m = v + NXI * TB * ic, *ybuf = m + NXI * TB * oc;
-        if (!transformed) {
-#pragma omp for schedule(static)
-            for (int64_t k = 0; k < ic * (oc / VLEN); ++k)
-                weights_vec(p, wei, scratch, k / (oc / VLEN), k % (oc / VLEN) * VLEN);
-        }
+        if (!transformed) weights_all(p, wei, scratch);
 #pragma omp for schedule(static)
         for (int64_t item = 0; item < splits * planes * blocks; ++item) {
             /* split-major: a thread's items share its channels (see splits) */

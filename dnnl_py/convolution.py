@@ -7,7 +7,7 @@ from ._errors import invalid, unimplemented
 from .attr import primitive_attr
 from .engine import engine
 from .kinds import ARG_BIAS, ARG_DST, ARG_SRC, ARG_WEIGHTS, algorithm, primitive_kind, prop_kind
-from .layout import check_dst
+from .layout import check_dst, oc_inner_order, wei_strides
 from .memory_desc import data_type, desc, plain_order
 from .primitive import primitive, primitive_desc, validated
 from .record import record
@@ -52,11 +52,8 @@ class ConvProblem:
         return "a" + spatial + "b" if channels_last else "ab" + spatial
 
     def oc_inner_order(self) -> str:
-        """The weights' order with the output channel innermost: (g,) k..., ic, oc."""
-        sp = self.ndims_spatial
-        if self.with_groups:
-            return "a" + plain_order(sp + 3)[3:] + "cb"
-        return plain_order(sp + 2)[2:] + "ba"
+        """The weights' order with the output channel innermost (layout.oc_inner_order)."""
+        return oc_inner_order(self.ndims_spatial, self.with_groups)
 
     @property
     def pixels(self) -> int:
@@ -68,9 +65,8 @@ class ConvProblem:
         return act_strides(md, self.ndims_spatial)
 
     def wei_strides(self, md: desc) -> tuple:
-        """(g, o, i, d, h, w) strides of the weights; g's is 0 without groups."""
-        s = md.strides if self.with_groups else (0,) + md.strides
-        return s[:3] + (0,) * (3 - self.ndims_spatial) + s[3:]
+        """(g, o, i, d, h, w) strides of the weights (layout.wei_strides)."""
+        return wei_strides(md, self.ndims_spatial, self.with_groups)
 
     def __str__(self) -> str:
         """benchdnn's problem syntax as oneDNN's verbose prints it:

@@ -101,6 +101,19 @@ def reorder_steps(src_md, dst_md):
     return tmp, plans
 
 
+def oc_inner_order(ndims_spatial: int, with_groups: bool) -> str:
+    """The weights' order with the output channel innermost: (g,) k..., ic, oc."""
+    if with_groups:
+        return "a" + plain_order(ndims_spatial + 3)[3:] + "cb"
+    return plain_order(ndims_spatial + 2)[2:] + "ba"
+
+
+def wei_strides(md, ndims_spatial: int, with_groups: bool) -> tuple:
+    """(g, o, i, d, h, w) strides of the weights; g's is 0 without groups, absent spatial
+    dims' 0."""
+    s = md.strides if with_groups else (0,) + md.strides
+    return s[:3] + (0,) * (3 - ndims_spatial) + s[3:]
+
 def overlaps(md) -> bool:
     """True when two elements of md's layout may share an address: taken by stride, each
     split dim must step past every one inside it. (Dims that interleave without sharing

@@ -31,3 +31,4 @@ def window_str(p) -> list:
 def act_strides(md, ndims_spatial: int) -> tuple:
     """(n, c, d, h, w) strides of an activation; absent spatial dims get stride 0."""
     return (md.strides[0], md.strides[1]) + (0,) * (3 - ndims_spatial) + md.strides[2:]
+

@@ -12,8 +12,8 @@ from dnnl_py.benchdnn.problems import parse_conv, read_batch
 from dnnl_py.cpu import _kernels
 from dnnl_py.cpu import convolution as cpu_conv
 from dnnl_py.cpu.impl_list import IMPLS as CPU_LISTS
-from dnnl_py.cpu.reorder import ReorderWinoWeights
 from dnnl_py.kinds import primitive_kind
+from dnnl_py.layout import oc_inner_order
 from dnnl_py.memory_desc import WINO_2X3, plain_desc
 
 dt = dnnl.memory.data_type
@@ -323,8 +323,7 @@ def test_winograd_weights_transformed_once(eng, strm, rng, wdims):
     w_md = transformed.weights_desc()
     assert w_md.tag_str() == WINO_2X3 and w_md.get_size() == 16 * 48 * 32 * 4
     grouped = len(wdims) == 6 or wdims[0] == 1
-    order = ReorderWinoWeights._OC_INNER[len(wdims)]
-    order = order if isinstance(order, str) else order[0 if grouped else 1]
+    order = oc_inner_order(len(wdims) - (3 if grouped else 2), grouped)
     oc_inner = plain_desc(wdims, dt.f32, order)
     per_call = pd_with(oc_inner)
     assert per_call.weights_desc() == oc_inner

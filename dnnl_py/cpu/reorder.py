@@ -9,7 +9,7 @@ import numpy as np
 
 from ..impl import Decline, Impl
 from ..kinds import ARG_DST, ARG_SRC
-from ..layout import reorder_steps
+from ..layout import oc_inner_order, reorder_steps, wei_strides
 from ..memory_desc import WINO_2X3, plain_desc
 from . import _kernels
 
@@ -21,11 +21,6 @@ class ReorderWinoWeights(Impl):
     weights (csrc/conv_winograd.c), so both give the same U."""
     name = "cpu:reorder:wino_2x3"
 
-    # the weights' order with oc innermost, by rank: (oc, ic, h, w), grouped (1, oc, ic,
-    # h, w), 3D (oc, ic, 1, h, w), both (1, oc, ic, 1, h, w); a 5-dim one with a leading
-    # 1 is read as grouped (where oc or ic is 1 both readings give the same U)
-    _OC_INNER = {4: "cdba", 5: ("adecb", "cdeba"), 6: "adefcb"}
-
     @classmethod
     def create(cls, rt, p, post_ops):
         if p.dst.opaque != WINO_2X3:
@@ -33,20 +28,20 @@ class ReorderWinoWeights(Impl):
         if p.src.opaque:
             raise Decline(f"from opaque layout {p.src.opaque}")
         dims = p.src.dims
-        order = cls._OC_INNER[len(dims)]
+        # (oc, ic, h, w), grouped (1, oc, ic, h, w), 3D (oc, ic, 1, h, w), both (1, oc, ic,
+        # 1, h, w); a 5-dim one with a leading 1 is read as grouped (where oc or ic is 1
+        # both readings give the same U)
         grouped = len(dims) == 6 or len(dims) == 5 and dims[0] == 1
-        if len(dims) == 5:
-            order = order[0] if grouped else order[1]
+        sp = len(dims) - (3 if grouped else 2)
         oc, ic = dims[1:3] if grouped else dims[0:2]
         if math.prod(dims) != oc * ic * 9 or oc % 16 or ic < 1:
             raise Decline(f"weights {list(dims)}: one group, depth 1, oc a multiple of 16")
         impl = cls(rt, p, {ARG_SRC: p.src, ARG_DST: p.dst}, post_ops)
         impl.oc, impl.ic = oc, ic
-        impl.tmp = plain_desc(dims, p.src.data_type, order)  # 3x3 weights, oc innermost
+        # 3x3 weights, oc innermost: the layout the kernel's transform reads
+        impl.tmp = plain_desc(dims, p.src.data_type, oc_inner_order(sp, grouped))
         impl.steps = reorder_steps(p.src, impl.tmp)
-        s = impl.tmp.strides
-        s = s if grouped else (0,) + s  # (g, o, i, ...)
-        impl.wei_s = s[:3] + (0,) * (6 - len(s)) + s[3:]
+        impl.wei_s = wei_strides(impl.tmp, sp, grouped)
         return impl
 
     def make_kernel(self, params: tuple):

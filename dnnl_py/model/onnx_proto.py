@@ -12,7 +12,7 @@ import struct
 from .._errors import invalid
 from ..cpu._kernels import proto_fields
 
-_VARINT, _FIXED64, _LEN, _FIXED32 = 0, 1, 2, 5
+_VARINT, _LEN, _FIXED32 = 0, 2, 5  # wire types the readers below check
 
 
 def _varint(buf: memoryview, at: int, end: int) -> tuple[int, int]:
